@@ -1,0 +1,76 @@
+# Layerwise. `make run` starts the embedded app; `make test` runs the whole suite.
+# Both set up everything they need on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+RUNNER_VENV := .venv-runner
+PY := $(VENV)/bin/python
+RUNNER_PY := $(RUNNER_VENV)/bin/python
+PIP_FLAGS := -q --disable-pip-version-check $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export DEBUG ?= 1
+export RUNNER_PYTHON ?= $(CURDIR)/$(RUNNER_PY)
+
+.PHONY: help run test test-fast bench lint format system-packages clean
+
+help:
+	@echo "make run    set up (virtualenvs, database, roadmaps, demo accounts) and serve http://$(HOST):$(PORT)"
+	@echo "make test   install what the tests need and run the whole suite"
+	@echo "make bench  run the benchmark scripts and print their figures"
+	@echo "make lint   ruff check and format check"
+
+# --- environments ------------------------------------------------------------------------
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@py=$$(bin/find-python 3.12) || exit 1; \
+	  [ -x $(PY) ] || { echo "Creating $(VENV) with $$py"; "$$py" -m venv $(VENV); }
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	@touch $@
+
+# The runner's own environment: torch and transformers, never imported by the web app.
+$(RUNNER_VENV)/.installed: portfolio/runner/requirements.txt
+	@py=$$(bin/find-python 3.11 exact 2>/dev/null || bin/find-python 3.11) || exit 1; \
+	  [ -x $(RUNNER_PY) ] || { echo "Creating $(RUNNER_VENV) with $$py"; "$$py" -m venv $(RUNNER_VENV); }
+	$(RUNNER_PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(RUNNER_PY) -m pip install $(PIP_FLAGS) -r portfolio/runner/requirements.txt
+	@touch $@
+
+venvs: $(VENV)/.installed $(RUNNER_VENV)/.installed
+
+# Debian packages the sandbox and the test suite need (bubblewrap; servers for CI).
+system-packages:
+	@bin/system-packages
+
+# --- the two commands ----------------------------------------------------------------------
+
+run: venvs
+	@bin/system-packages bubblewrap
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_roadmaps
+	$(PY) manage.py seed_demo
+	HOST=$(HOST) PORT=$(PORT) bin/run-embedded
+
+test: venvs system-packages
+	LAYERWISE_REQUIRE_RUNNER=1 bin/run-tests
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not gpu and not browser and not slow" $(ARGS)
+
+bench: venvs
+	$(PY) bench/run_all.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var staticfiles test-artifacts

@@ -1,0 +1,58 @@
+"""The JSON API, version 1. OpenAPI schema at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from roadmap.api import router as roadmap_router
+
+api = NinjaAPI(
+    title="Layerwise API",
+    version="1",
+    description="Roadmaps, your progress, artifacts and runs, and gate reviews. "
+    "Authenticate with `Authorization: Bearer <token>`; create a token on your profile page.",
+    urls_namespace="api-1",
+)
+
+
+def _field_name(location: list[object]) -> str:
+    # ninja reports ("body", "payload", "status"); people want "status".
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "form", "file", "payload")]
+    return ".".join(parts) or "request"
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "field": _field_name(list(e.get("loc", []))),
+            "message": e.get("msg", "invalid"),
+        }
+        for e in exc.errors
+    ]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return api.create_response(request, {"message": message, "errors": errors}, status=422)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"message": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(request, {"message": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"message": "Authentication required: send Authorization: Bearer <token> with an active token."},
+        status=401,
+    )
+
+
+api.add_router("/roadmaps", roadmap_router)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+
+from config.api import api
+
+
+def public(patterns: Any) -> Any:
+    """Exempt the API's views from LoginRequiredMiddleware: the API authenticates with tokens."""
+    for pattern in patterns[0] if isinstance(patterns, tuple) else patterns:
+        if isinstance(pattern, URLResolver):
+            public(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            pattern.callback.login_required = False  # type: ignore[attr-defined]
+    return patterns
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", public(api.urls)),
+    path("", include("roadmap.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

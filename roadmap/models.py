@@ -1,0 +1,362 @@
+"""The curriculum: roadmaps, their layers and topics, and what proves competence.
+
+Content is loaded from files in fixtures/roadmaps by `manage.py load_roadmaps`
+(see roadmap/content.py). Rows are matched by stable slugs; anything the files
+no longer mention is retired, never deleted, so learner data pointing at it
+survives every reload.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.urls import reverse
+
+from roadmap.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
+
+
+class CurrentQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    def current(self) -> CurrentQuerySet:
+        """Rows the content still contains (not retired)."""
+        return self.filter(retired=False)
+
+
+class RoadmapQuerySet(CurrentQuerySet):
+    pass
+
+
+class Roadmap(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.TextField()
+    body = models.TextField(blank=True, help_text="Markdown.")
+    source_title = models.CharField(max_length=300, blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    content_version = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the content files this roadmap was last loaded from.",
+    )
+    loaded_at = models.DateTimeField(null=True, blank=True)
+    retired = models.BooleanField(default=False)
+
+    objects = RoadmapQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap:roadmap-detail", args=[self.slug])
+
+    @property
+    def body_html(self) -> SafeString:
+        return render_markdown(self.body)
+
+    @property
+    def short_version(self) -> str:
+        return self.content_version[:12]
+
+
+class Layer(models.Model):
+    class Kind(models.TextChoices):
+        CORE_LAYER = "core_layer", "Core layer"
+        ADVANCED_TRACK = "advanced_track", "Advanced track"
+        MODULE = "module", "Module"
+        STAGE = "stage", "Stage"
+        TIER = "tier", "Tier"
+
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="layers")
+    number = models.PositiveIntegerField()
+    code = models.CharField(max_length=8, help_text='Display label, for example "7" or "A".')
+    slug = models.SlugField(max_length=80)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CORE_LAYER)
+    core_question = models.TextField(blank=True)
+    summary = models.TextField(blank=True)
+    objective = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="Markdown.")
+    implement = models.TextField(blank=True, help_text="Markdown: what to build.")
+    exercises = models.TextField(blank=True, help_text="Markdown.")
+    failure_modes = models.JSONField(default=list, blank=True)
+    decisions = models.JSONField(default=list, blank=True)
+    definition_of_done = models.JSONField(default=list, blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "slug"], name="layer_slug_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap:layer-detail", args=[self.roadmap.slug, self.slug])
+
+    @property
+    def label(self) -> str:
+        prefix = {
+            self.Kind.CORE_LAYER: "Layer",
+            self.Kind.ADVANCED_TRACK: "Track",
+            self.Kind.MODULE: "Module",
+            self.Kind.STAGE: "Stage",
+            self.Kind.TIER: "Tier",
+        }[self.Kind(self.kind)]
+        return f"{prefix} {self.code}"
+
+    @property
+    def body_html(self) -> SafeString:
+        return render_markdown(self.body)
+
+    @property
+    def implement_html(self) -> SafeString:
+        return render_markdown(self.implement)
+
+    @property
+    def exercises_html(self) -> SafeString:
+        return render_markdown(self.exercises)
+
+
+class TopicQuerySet(CurrentQuerySet):
+    def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
+        return self.filter(roadmap=roadmap)
+
+
+class Topic(models.Model):
+    """A unit of learning. Its identity is (roadmap, slug): it may move between layers."""
+
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="topics")
+    layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="topics")
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="Markdown.")
+    order = models.PositiveIntegerField(default=0)
+    source_url = models.URLField(max_length=500, blank=True)
+    prerequisites = models.ManyToManyField("self", symmetrical=False, related_name="unlocks", blank=True)
+    retired = models.BooleanField(default=False)
+
+    objects = TopicQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "layer__number", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "slug"], name="topic_slug_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap:topic-detail", args=[self.roadmap.slug, self.slug])
+
+    @cached_property
+    def body_html(self) -> SafeString:
+        return render_markdown(self.body)
+
+
+class CompetencyLevel(models.Model):
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="levels")
+    number = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    summary = models.TextField(blank=True)
+    abilities = models.JSONField(default=list, blank=True)
+    limit = models.TextField(blank=True)
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "number"], name="level_number_unique_in_roadmap"),
+            models.CheckConstraint(condition=models.Q(number__lte=6), name="level_number_0_to_6"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Level {self.number}: {self.title}"
+
+
+class ArtifactSpec(models.Model):
+    class Kind(models.TextChoices):
+        DOCUMENT = "document", "Document"
+        KV_CALCULATOR = "kv_calculator", "KV cache calculator (runnable)"
+        INFERENCE_BENCHMARK = "inference_benchmark", "Inference benchmark (runnable)"
+        RESULTS = "results", "Measured results"
+
+    RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK)
+
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="artifact_specs")
+    code = models.CharField(max_length=8)
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=300)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.DOCUMENT)
+    layers = models.ManyToManyField(Layer, related_name="artifact_specs", blank=True)
+    topics = models.ManyToManyField(Topic, related_name="artifact_specs", blank=True)
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "code"], name="artifact_code_unique_in_roadmap"),
+            models.UniqueConstraint(fields=["roadmap", "slug"], name="artifact_slug_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap:artifact-detail", args=[self.roadmap.slug, self.code])
+
+    @property
+    def is_runnable(self) -> bool:
+        return self.kind in self.RUNNABLE_KINDS
+
+    @property
+    def description_html(self) -> SafeString:
+        return render_markdown(self.description)
+
+
+class EvaluationGate(models.Model):
+    """What a reviewer checks before signing off a layer."""
+
+    layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="gate")
+    statement = models.TextField()
+    criteria = models.JSONField(default=list, blank=True, help_text="One line per criterion.")
+    required_artifacts = models.ManyToManyField(ArtifactSpec, related_name="gates", blank=True)
+    level = models.ForeignKey(
+        CompetencyLevel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="gates",
+        help_text="The verified level this gate counts toward: level L needs every gate of levels 1..L.",
+    )
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["layer_id"]
+
+    def __str__(self) -> str:
+        return f"Gate of {self.layer}"
+
+
+class LearningPath(models.Model):
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="paths")
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    estimated_time = models.CharField(max_length=100, blank=True)
+    estimated_hours = models.PositiveIntegerField(null=True, blank=True)
+    after = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="next_paths",
+    )
+    order = models.PositiveIntegerField(default=0)
+    topics = models.ManyToManyField(Topic, through="PathStep", related_name="paths")
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "slug"], name="path_slug_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("roadmap:path-detail", args=[self.roadmap.slug, self.slug])
+
+
+class PathStep(models.Model):
+    path = models.ForeignKey(LearningPath, on_delete=models.CASCADE, related_name="steps")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="path_steps")
+    order = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["path_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["path", "topic"], name="topic_once_per_path"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.order}. {self.topic}"
+
+
+class Checklist(models.Model):
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="checklists")
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    items = models.JSONField(default=list, blank=True, help_text="One line per item.")
+    layers = models.ManyToManyField(Layer, related_name="checklists", blank=True)
+    order = models.PositiveIntegerField(default=0)
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "slug"], name="checklist_slug_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Resource(models.Model):
+    class Kind(models.TextChoices):
+        PAPER = "paper", "Paper"
+        DOCS = "docs", "Documentation"
+        COURSE = "course", "Course"
+        TOOL = "tool", "Tool"
+        BOOK = "book", "Book"
+        ARTICLE = "article", "Article"
+        BENCHMARK = "benchmark", "Benchmark"
+
+    roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="resources")
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DOCS)
+    group = models.CharField(max_length=120, blank=True)
+    layers = models.ManyToManyField(Layer, related_name="resources", blank=True)
+    topics = models.ManyToManyField(Topic, related_name="resources", blank=True)
+    order = models.PositiveIntegerField(default=0)
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["roadmap_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["roadmap", "url"], name="resource_url_unique_in_roadmap"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

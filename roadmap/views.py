@@ -1,0 +1,171 @@
+"""Public catalogue pages: anyone may read the roadmaps."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from config.http import Request
+from roadmap.models import Layer, Roadmap, Topic
+
+CURRENT_TOPICS = Q(topics__retired=False)
+
+
+def _roadmap(slug: str) -> Roadmap:
+    return get_object_or_404(Roadmap.objects.current(), slug=slug)
+
+
+@login_not_required
+@require_GET
+def roadmap_list(request: Request) -> HttpResponse:
+    roadmaps = Roadmap.objects.current().annotate(
+        topic_count=Count("topics", filter=CURRENT_TOPICS, distinct=True),
+        layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
+    )
+    return render(request, "roadmap/roadmap_list.html", {"roadmaps": roadmaps})
+
+
+@login_not_required
+@require_GET
+def roadmap_detail(request: Request, slug: str) -> HttpResponse:
+    roadmap = _roadmap(slug)
+    layers = list(roadmap.layers.current().annotate(topic_count=Count("topics", filter=CURRENT_TOPICS)))
+    topics = list(
+        roadmap.topics.current().prefetch_related(
+            Prefetch("prerequisites", queryset=Topic.objects.current().only("pk"))
+        )
+    )
+    context = {
+        "roadmap": roadmap,
+        "layers": layers,
+        "topics": topics,
+        "levels": roadmap.levels.current(),
+        "paths": roadmap.paths.current().annotate(step_count=Count("steps")),
+        "artifact_count": roadmap.artifact_specs.current().count(),
+        "checklist_count": roadmap.checklists.current().count(),
+    }
+    return render(request, "roadmap/roadmap_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def layer_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    layer = get_object_or_404(roadmap.layers.current().select_related("gate", "gate__level"), slug=slug)
+    topics = layer.topics.current().prefetch_related(
+        Prefetch("prerequisites", queryset=Topic.objects.current().select_related("roadmap"))
+    )
+    gate = getattr(layer, "gate", None)
+    context = {
+        "roadmap": roadmap,
+        "layer": layer,
+        "topics": topics,
+        "gate": gate if gate and not gate.retired else None,
+        "gate_artifacts": gate.required_artifacts.current() if gate else [],
+        "artifacts": layer.artifact_specs.current(),
+        "checklists": layer.checklists.current(),
+        "resources": layer.resources.current(),
+        "neighbours": roadmap.layers.current().filter(number__in=[layer.number - 1, layer.number + 1]),
+    }
+    return render(request, "roadmap/layer_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def topic_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    topic = get_object_or_404(roadmap.topics.select_related("layer"), slug=slug)
+    context = {
+        "roadmap": roadmap,
+        "topic": topic,
+        "layer": topic.layer,
+        "prerequisites": topic.prerequisites.current().select_related("roadmap", "layer"),
+        "unlocks": topic.unlocks.current().select_related("roadmap", "layer"),
+        "resources": topic.resources.current(),
+        "artifacts": topic.artifact_specs.current(),
+        "paths": topic.paths.current(),
+    }
+    return render(request, "roadmap/topic_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def artifact_list(request: Request, roadmap_slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    specs = roadmap.artifact_specs.current().prefetch_related(
+        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
+    )
+    return render(request, "roadmap/artifact_list.html", {"roadmap": roadmap, "specs": specs})
+
+
+@login_not_required
+@require_GET
+def artifact_detail(request: Request, roadmap_slug: str, code: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    spec = get_object_or_404(roadmap.artifact_specs.current(), code=code)
+    context = {
+        "roadmap": roadmap,
+        "spec": spec,
+        "layers": spec.layers.current().select_related("roadmap"),
+        "topics": spec.topics.current().select_related("roadmap"),
+        "gates": spec.gates.current().select_related("layer", "layer__roadmap"),
+    }
+    return render(request, "roadmap/artifact_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def level_list(request: Request, roadmap_slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    levels = roadmap.levels.current().prefetch_related("gates__layer__roadmap")
+    return render(request, "roadmap/level_list.html", {"roadmap": roadmap, "levels": levels})
+
+
+@login_not_required
+@require_GET
+def path_list(request: Request, roadmap_slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    paths = roadmap.paths.current().select_related("after").annotate(step_count=Count("steps"))
+    return render(request, "roadmap/path_list.html", {"roadmap": roadmap, "paths": paths})
+
+
+@login_not_required
+@require_GET
+def path_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    path = get_object_or_404(roadmap.paths.current().select_related("after"), slug=slug)
+    steps = path.steps.filter(topic__retired=False).select_related("topic", "topic__layer", "topic__roadmap")
+    return render(
+        request,
+        "roadmap/path_detail.html",
+        {"roadmap": roadmap, "path": path, "steps": steps},
+    )
+
+
+@login_not_required
+@require_GET
+def checklist_list(request: Request, roadmap_slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    checklists = roadmap.checklists.current().prefetch_related(
+        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
+    )
+    return render(
+        request,
+        "roadmap/checklist_list.html",
+        {"roadmap": roadmap, "checklists": checklists},
+    )
+
+
+@login_not_required
+@require_GET
+def resource_list(request: Request, roadmap_slug: str) -> HttpResponse:
+    roadmap = _roadmap(roadmap_slug)
+    resources = roadmap.resources.current()
+    return render(
+        request,
+        "roadmap/resource_list.html",
+        {"roadmap": roadmap, "resources": resources},
+    )

@@ -1,0 +1,110 @@
+"""Test data. Every argument is optional and keyword-only; the defaults are valid."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from django.conf import settings
+
+from accounts.models import Membership, Team, User
+from roadmap.content import load
+from roadmap.models import (
+    ArtifactSpec,
+    CompetencyLevel,
+    EvaluationGate,
+    Layer,
+    Roadmap,
+    Topic,
+)
+
+_n = count(1)
+
+
+def create_user(*, username: str | None = None, password: str = "password", **fields: Any) -> User:
+    return User.objects.create_user(username=username or f"user{next(_n)}", password=password, **fields)
+
+
+def create_team(*, name: str | None = None, members: dict[User, str] | None = None, **fields: Any) -> Team:
+    n = next(_n)
+    team = Team.objects.create(name=name or f"Team {n}", slug=f"team-{n}", **fields)
+    for user, role in (members or {}).items():
+        team.add_member(user, role)
+    return team
+
+
+def create_roadmap(*, slug: str | None = None, **fields: Any) -> Roadmap:
+    n = next(_n)
+    fields.setdefault("title", f"Roadmap {n}")
+    fields.setdefault("summary", "A roadmap for tests.")
+    return Roadmap.objects.create(slug=slug or f"roadmap-{n}", **fields)
+
+
+def create_layer(*, roadmap: Roadmap | None = None, number: int | None = None, **fields: Any) -> Layer:
+    n = next(_n)
+    roadmap = roadmap or create_roadmap()
+    number = number if number is not None else n
+    fields.setdefault("title", f"Layer {n}")
+    fields.setdefault("code", str(number))
+    fields.setdefault("slug", f"layer-{n}")
+    fields.setdefault("core_question", "What happens?")
+    return Layer.objects.create(roadmap=roadmap, number=number, **fields)
+
+
+def create_topic(*, layer: Layer | None = None, prerequisites: tuple[Topic, ...] = (), **fields: Any) -> Topic:
+    n = next(_n)
+    layer = layer or create_layer()
+    fields.setdefault("title", f"Topic {n}")
+    fields.setdefault("slug", f"topic-{n}")
+    fields.setdefault("summary", "A topic for tests.")
+    fields.setdefault("order", n)
+    topic = Topic.objects.create(roadmap=layer.roadmap, layer=layer, **fields)
+    topic.prerequisites.set(prerequisites)
+    return topic
+
+
+def create_level(*, roadmap: Roadmap | None = None, number: int = 1, **fields: Any) -> CompetencyLevel:
+    fields.setdefault("title", f"Level {number}")
+    return CompetencyLevel.objects.create(roadmap=roadmap or create_roadmap(), number=number, **fields)
+
+
+def create_artifact_spec(
+    *,
+    roadmap: Roadmap | None = None,
+    kind: str = ArtifactSpec.Kind.DOCUMENT,
+    code: str | None = None,
+    **fields: Any,
+) -> ArtifactSpec:
+    n = next(_n)
+    fields.setdefault("title", f"Artifact {n}")
+    fields.setdefault("purpose", "Prove something.")
+    return ArtifactSpec.objects.create(
+        roadmap=roadmap or create_roadmap(),
+        code=code or f"{n % 100:02d}",
+        slug=f"artifact-{n}",
+        kind=kind,
+        **fields,
+    )
+
+
+def create_gate(
+    *,
+    layer: Layer | None = None,
+    level: CompetencyLevel | None = None,
+    artifacts: tuple[ArtifactSpec, ...] = (),
+    **fields: Any,
+) -> EvaluationGate:
+    fields.setdefault("statement", "Show that you can.")
+    fields.setdefault("criteria", ["explains the mechanism", "measured it"])
+    gate = EvaluationGate.objects.create(layer=layer or create_layer(), level=level, **fields)
+    gate.required_artifacts.set(artifacts)
+    return gate
+
+
+def add_member(team: Team, user: User, role: str = Membership.Role.MEMBER) -> Membership:
+    return team.add_member(user, role)
+
+
+def load_real_content() -> None:
+    """Load fixtures/roadmaps into the test database (inside the caller's transaction)."""
+    load(settings.CONTENT_DIR)
