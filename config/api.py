@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from assessments.api import router as assessments_router
 from roadmap.api import router as roadmap_router
 
 api = NinjaAPI(
@@ -56,3 +57,4 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 
 api.add_router("/roadmaps", roadmap_router)
+api.add_router("/me", assessments_router)
