@@ -32,7 +32,7 @@ E2E_SPEC: dict[str, Any] = {
     "concurrency": [1, 3],
     "requests": 5,
     "warmup_requests": 1,
-    "seed": 11,
+    "seed": 0,  # draws (16,7) (17,1) (12,5) (19,4) (13,4): a 1-token request shares a batch
     "slo": {"ttft_ms": 1000, "tpot_ms": 1000},
 }
 
@@ -80,6 +80,22 @@ def run_runner_script(code: str, timeout: float = 300) -> Any:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def e2e_spec() -> dict[str, Any]:
+    return E2E_SPEC
+
+
+@pytest.fixture(scope="session")
+def harness_runner() -> Any:
+    """run_harness, as a fixture: test modules here are not a package and cannot import conftest."""
+    return run_harness
+
+
+@pytest.fixture(scope="session")
+def runner_script() -> Any:
+    return run_runner_script
 
 
 @pytest.fixture(scope="session")
