@@ -175,6 +175,7 @@ def probe(config: SandboxConfig | None = None) -> ProbeResult:
 
 _probe_cache: dict[SandboxConfig, tuple[ProbeResult, float]] = {}
 _probe_lock = threading.Lock()
+_warned_unsandboxed: set[SandboxConfig] = set()
 
 
 def _probe_uncached(config: SandboxConfig) -> ProbeResult:
@@ -224,6 +225,9 @@ def ensure_available(config: SandboxConfig) -> bool:
     if result.ok:
         return True
     if config.allow_unsandboxed:
+        if config in _warned_unsandboxed:
+            return False
+        _warned_unsandboxed.add(config)
         log.warning(
             "sandbox unavailable (%s); RUNNER_ALLOW_UNSANDBOXED=1, running unsandboxed",
             result.reason,
