@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from portfolio.runner.protocol import TASK_TIME_LIMIT_S
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -230,7 +232,8 @@ CONTENT_DIR = BASE_DIR / "fixtures" / "roadmaps"
 # Celery. Run state lives in Run and RunAttempt rows, so there is no result backend.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 BROKER_DIR = Path(env("RUNNER_BROKER_DIR", str(VAR_DIR / "broker")))
-RUNNER_HARD_LIMIT_S = env_int("RUNNER_HARD_LIMIT_S", 15 * 60)
+# Same value as the runner's Celery app: the shortest visibility timeout on a shared broker wins.
+RUNNER_HARD_LIMIT_S = TASK_TIME_LIMIT_S
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Producer and consumers share one folder; the control folder must be

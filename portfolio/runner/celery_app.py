@@ -1,0 +1,210 @@
+"""The runner worker's own small Celery app (no Django, no database, no secrets).
+
+    celery -A portfolio.runner.celery_app worker -Q runner -c 1 --pool prefork
+
+Configured only from the environment: CELERY_BROKER_URL (default filesystem://, with folders
+under RUNNER_BROKER_DIR, default <repo>/var/broker) and RUNNER_HEARTBEAT_S (default 5). The
+worker consumes `runner.execute` on queue "runner" and answers with `portfolio.record_progress`
+and `portfolio.record_result` on queue "default", sent by name so neither side imports the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+
+from portfolio.runner import environment, jobs, protocol, sandbox
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "layerwise-runner"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_HEARTBEAT_S = 5.0
+TASK_TIME_LIMIT_S = protocol.TASK_TIME_LIMIT_S
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    broker_url = environ.get("CELERY_BROKER_URL") or "filesystem://"
+    hard = TASK_TIME_LIMIT_S
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": _transport_options(broker_url, environ, hard),
+        "broker_connection_retry_on_startup": True,
+        # JSON only: a runner host must never unpickle what arrives on the queue.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # State lives in Django's rows, reported by record_result; no result backend to secure.
+        "task_ignore_result": True,
+        "result_backend": None,
+        # Ack after the job, so a crashed worker does not silently drop it (Redis redelivers;
+        # Django's attempt counter stops a job that kills workers from looping).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One GPU job at a time per worker process: never reserve a second one behind it.
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": 1,
+        # A fresh child per job; it inherits the sandbox probe and environment made at startup.
+        "worker_max_tasks_per_child": 1,
+        # Backstops only: the sandbox's own wall clock (at most MAX_WALL_S) fires first.
+        "task_time_limit": hard,
+        "task_soft_time_limit": int(0.9 * hard),
+        # Without this, an acks_late job runs again (even in parallel) after a broker blip.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_default_queue": protocol.QUEUE_RUNNER,
+        "task_routes": {
+            protocol.TASK_EXECUTE: {"queue": protocol.QUEUE_RUNNER},
+            protocol.TASK_RECORD_PROGRESS: {"queue": protocol.QUEUE_DEFAULT},
+            protocol.TASK_RECORD_RESULT: {"queue": protocol.QUEUE_DEFAULT},
+        },
+        "worker_send_task_events": False,
+    }
+
+
+def _transport_options(broker_url: str, environ: Mapping[str, str], hard: int) -> dict[str, Any]:
+    if broker_url.startswith("filesystem"):
+        broker_dir = Path(environ.get("RUNNER_BROKER_DIR") or REPO_ROOT / "var" / "broker")
+        folders = {name: broker_dir / name for name in ("out", "processed", "control")}
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            # Producers and consumers share one folder (research 1a).
+            "data_folder_in": str(folders["out"]),
+            "data_folder_out": str(folders["out"]),
+            "processed_folder": str(folders["processed"]),
+            # Defaults to ./control relative to each process's CWD; must be shared.
+            "control_folder": str(folders["control"]),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+    # Redis/SQS redeliver an unacked message after this; a job must finish well before it.
+    # The Django side must set the same value: with a shared broker the shortest one wins.
+    return {"visibility_timeout": int(1.1 * hard)}
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> Celery:
+    celery_app = Celery(APP_NAME)
+    celery_app.conf.update(settings_from_env(os.environ if environ is None else environ))
+    return celery_app
+
+
+app = create_app()
+
+
+class AttemptReporter:
+    """Sends progress at each stage, a heartbeat every `heartbeat_s` from a thread while the job
+    runs, and the final result. Sends are serialised: the producer is shared by both threads."""
+
+    def __init__(self, celery_app: Celery, attempt_id: int, *, heartbeat_s: float) -> None:
+        self.app = celery_app
+        self.attempt_id = attempt_id
+        self.heartbeat_s = heartbeat_s
+        self.stage = "received"
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{attempt_id}", daemon=True)
+
+    def __enter__(self) -> AttemptReporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def progress(self, stage: str, detail: dict[str, Any]) -> None:
+        self.stage = stage
+        self._send(protocol.TASK_RECORD_PROGRESS, {"stage": stage, **detail})
+
+    def send_result(self, result: dict[str, Any]) -> None:
+        with self._lock:
+            self.app.send_task(
+                protocol.TASK_RECORD_RESULT,
+                args=[self.attempt_id, result],
+                queue=protocol.QUEUE_DEFAULT,
+                retry=True,
+            )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            elapsed = round(time.monotonic() - self.started, 1)
+            self._send(
+                protocol.TASK_RECORD_PROGRESS,
+                {"stage": self.stage, "heartbeat": True, "elapsed_s": elapsed},
+            )
+
+    def _send(self, task_name: str, data: dict[str, Any]) -> None:
+        # Progress is advisory: a lost message must not fail the job (the result still goes out).
+        try:
+            with self._lock:
+                self.app.send_task(
+                    task_name,
+                    args=[self.attempt_id, data],
+                    queue=protocol.QUEUE_DEFAULT,
+                    retry=True,
+                )
+        except Exception:
+            log.exception("could not send %s for attempt %s", task_name, self.attempt_id)
+
+
+def heartbeat_interval(environ: Mapping[str, str] | None = None) -> float:
+    raw = (os.environ if environ is None else environ).get("RUNNER_HEARTBEAT_S", "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_HEARTBEAT_S
+    except ValueError:
+        log.warning("RUNNER_HEARTBEAT_S=%r is not a number; using %s", raw, DEFAULT_HEARTBEAT_S)
+        return DEFAULT_HEARTBEAT_S
+    return max(value, 0.1)
+
+
+@app.task(name=protocol.TASK_EXECUTE)
+def execute(payload: dict[str, Any]) -> None:
+    attempt_id, _ = jobs.ids_of(payload)
+    if attempt_id is None:
+        log.error("dropped a %s message without a usable attempt_id", protocol.TASK_EXECUTE)
+        return
+    with AttemptReporter(app, attempt_id, heartbeat_s=heartbeat_interval()) as reporter:
+        result = jobs.execute(payload, progress=reporter.progress)
+    reporter.send_result(result)
+    log.info("attempt %s: %s / %s", attempt_id, result["outcome"], result["verdict"])
+
+
+@signals.worker_init.connect
+def _warm_up(**_: Any) -> None:
+    """Probe the sandbox and the environment once in the worker's main process, before the pool
+    forks, so every child inherits both caches and a broken sandbox shows in the startup log."""
+    try:
+        config = sandbox.SandboxConfig.from_env()
+    except sandbox.SandboxUnavailable as exc:
+        log.error("runner sandbox misconfigured: %s", exc)
+        return
+    result = sandbox.probe(config)
+    if result.ok:
+        log.warning("runner sandbox: %s, uid %s", result.label, config.uid)
+    elif config.allow_unsandboxed:
+        log.warning(
+            "runner sandbox unavailable (%s); running UNSANDBOXED (RUNNER_ALLOW_UNSANDBOXED)",
+            result.reason,
+        )
+    else:
+        log.error(
+            "runner sandbox unavailable: %s; every job will end in system_error",
+            result.reason,
+        )
+    manifest = environment.collect(config)
+    log.warning(
+        "runner environment: device=%s torch=%s python=%s sandbox=%s%s",
+        manifest.get("device"),
+        manifest.get("torch"),
+        manifest.get("python"),
+        manifest.get("sandbox"),
+        f" probe_error={manifest['probe_error']}" if manifest.get("probe_error") else "",
+    )

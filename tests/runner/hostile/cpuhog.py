@@ -1,0 +1,7 @@
+"""Spins the CPU forever."""
+
+from __future__ import annotations
+
+n = 0
+while True:
+    n += 1
