@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from assessments.progress import HeatCell
 
@@ -100,6 +100,7 @@ def _bars_svg(axes: list[RadarAxis], *, title: str) -> str:
 
 CELL = 11
 GAP = 3
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def heatmap_svg(columns: list[list[HeatCell]], *, title: str = "Activity in the last year") -> str:
@@ -122,10 +123,11 @@ def heatmap_svg(columns: list[list[HeatCell]], *, title: str = "Activity in the 
             if w < len(columns) - 2:
                 out.append(f'<text class="heatmap-label" x="{x}" y="10">{column[0].day:%b}</text>')
         for d, cell in enumerate(column):
-            what = f"{cell.count} change{'s' if cell.count != 1 else ''} on {cell.day:%a %d %b %Y}"
+            day = cell.day.isoformat()  # dates and counts need no escaping
+            what = f"{cell.count} change{'s' if cell.count != 1 else ''} on {DAY_NAMES[cell.day.weekday()]} {day}"
             out.append(
                 f'<rect class="heat-{cell.level}" x="{x}" y="{top + d * (CELL + GAP)}" width="{CELL}" '
-                f'height="{CELL}" rx="2" data-day={quoteattr(cell.day.isoformat())}><title>{escape(what)}</title></rect>'
+                f'height="{CELL}" rx="2" data-day="{day}"><title>{what}</title></rect>'
             )
     out.append("</svg>")
     return "".join(out)

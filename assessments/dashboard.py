@@ -113,8 +113,12 @@ def build_dashboard(user: User, roadmap_slug: str | None = None, *, today: date 
     return board
 
 
+# What the layer table shows; the long Markdown fields stay in the database.
+LAYER_FIELDS = ("roadmap_id", "number", "code", "slug", "title", "kind")
+
+
 def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
-    layers = list(roadmap.layers.current())
+    layers = list(roadmap.layers.current().only(*LAYER_FIELDS))
     progress = Progress.load(user, roadmap)
     self_levels = SelfAssessment.objects.of(user).in_roadmap(roadmap).levels()
     verified = verified_levels(user, layers)

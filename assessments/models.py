@@ -178,9 +178,23 @@ class ActivityQuerySet(models.QuerySet["Activity"]):
         return Counter(dict(rows))
 
     def recent(self, limit: int = 20) -> ActivityQuerySet:
-        return self.select_related("topic__roadmap", "topic__layer", "layer__roadmap", "path__roadmap").order_by(
-            "-created_at", "-pk"
-        )[:limit]
+        """The newest rows with what the timeline shows of their subject (not its long Markdown)."""
+        subject = ("slug", "title", "roadmap__slug")
+        return (
+            self.select_related("topic__roadmap", "layer__roadmap", "path__roadmap")
+            .only(
+                "user_id",
+                "verb",
+                "status",
+                "confidence",
+                "level",
+                "created_at",
+                *(f"topic__{f}" for f in subject),
+                *(f"layer__{f}" for f in (*subject, "code", "kind")),
+                *(f"path__{f}" for f in subject),
+            )
+            .order_by("-created_at", "-pk")[:limit]
+        )
 
 
 class Activity(models.Model):

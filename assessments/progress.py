@@ -186,12 +186,13 @@ def suggest(
 def next_topics(
     user: User, roadmap: Roadmap, *, states: Mapping[int, TopicState] | None = None, limit: int = 8
 ) -> list[Suggestion]:
-    """Four queries (three when `states` is given): topics, prerequisite edges, the learner's
-    statuses, the steps of the paths the learner follows."""
-    topics = list(Topic.objects.current().in_roadmap(roadmap).select_related("layer", "roadmap"))
-    edges = Topic.prerequisites.through.objects.filter(
-        from_topic__roadmap=roadmap, from_topic__retired=False, to_topic__retired=False
-    ).values_list("to_topic_id", "from_topic_id")
+    """Five queries (four when `states` is given): topic order, prerequisite edges, the learner's
+    statuses, the steps of the paths the learner follows, and the chosen topics themselves."""
+    order = list(Topic.objects.current().in_roadmap(roadmap).values_list("pk", flat=True))
+    # Edges touching retired topics are dropped by suggest(), which only keeps current topics.
+    edges = Topic.prerequisites.through.objects.filter(from_topic__roadmap=roadmap).values_list(
+        "to_topic_id", "from_topic_id"
+    )
     if states is None:
         states = TopicProgress.objects.of(user).in_roadmap(roadmap).states()
     steps = list(
@@ -202,14 +203,22 @@ def next_topics(
     path_of: dict[int, str] = {}
     for topic_id, title in steps:
         path_of.setdefault(topic_id, title)
-    chosen = suggest(
-        [t.pk for t in topics],
-        edges,
-        {pk: s.status for pk, s in states.items()},
-        [pk for pk, _ in steps],
-    )[:limit]
-    by_pk = {t.pk: t for t in topics}
+    chosen = suggest(order, edges, {pk: s.status for pk, s in states.items()}, [pk for pk, _ in steps])[:limit]
+    by_pk = Topic.objects.select_related("layer", "roadmap").only(*SUGGESTION_FIELDS).in_bulk(chosen)
     return [Suggestion(by_pk[pk], states.get(pk) or TopicState(), path_of.get(pk, "")) for pk in chosen]
+
+
+# What a suggestion shows: title, link, layer label. The long Markdown fields stay in the database.
+SUGGESTION_FIELDS = (
+    "slug",
+    "title",
+    "roadmap__slug",
+    "layer__code",
+    "layer__kind",
+    "layer__title",
+    "layer__slug",
+    "layer__roadmap_id",
+)
 
 
 def streaks(days: Iterable[date], today: date) -> tuple[int, int]:

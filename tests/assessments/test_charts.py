@@ -57,4 +57,4 @@ def test_the_heatmap_is_well_formed_with_one_cell_per_day():
     assert len(cells) == 52 * 7 + today.weekday() + 1
     busiest = [c for c in cells if c.get("data-day") == today.isoformat()]
     assert busiest[0].get("class") == "heat-4"
-    assert busiest[0].find(f"{SVG}title").text == "3 changes on Wed 18 Mar 2026"
+    assert busiest[0].find(f"{SVG}title").text == "3 changes on Wed 2026-03-18"
