@@ -34,7 +34,9 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=200, help="requests per page (default 200)")
-    parser.add_argument("--warmup", type=int, default=50, help="untimed requests per page first (default 50: one per learner)")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="untimed requests per page first (default 50: one per learner)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     benchdb.setup()

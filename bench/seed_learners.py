@@ -46,7 +46,9 @@ def main() -> None:
     call_command("load_roadmaps", verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("collectstatic", verbosity=0, interactive=False)
     if User.objects.filter(username__startswith="bench").count() >= args.learners:
-        print(f"Benchmark database already seeded ({TopicProgress.objects.count():,} progress rows); --fresh redoes it.")
+        print(
+            f"Benchmark database already seeded ({TopicProgress.objects.count():,} progress rows); --fresh redoes it."
+        )
         return
 
     rng = random.Random(2026)
@@ -61,8 +63,7 @@ def main() -> None:
     with transaction.atomic():
         User.objects.filter(username__startswith="bench").delete()
         users = User.objects.bulk_create(
-            User(username=f"bench{i:04d}", display_name=f"Learner {i}", password=password)
-            for i in range(args.learners)
+            User(username=f"bench{i:04d}", display_name=f"Learner {i}", password=password) for i in range(args.learners)
         )
         progress, activity, ratings, notes, follows = [], [], [], [], []
         for user in users:

@@ -191,9 +191,7 @@ class ProgressDetailViewTests(TestCase):
 
         response = self.client.get(reverse("assessments:progress-detail", args=[topic.roadmap.slug]))
 
-        self.assertContains(
-            response, f'id="status-{topic.slug}-learning" name="status" value="not_started"'
-        )
+        self.assertContains(response, f'id="status-{topic.slug}-learning" name="status" value="not_started"')
         self.assertContains(response, 'aria-pressed="true"', count=1)
         self.assertNotContains(response, "Gone topic")
 
