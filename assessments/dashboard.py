@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import User
 from assessments.charts import RadarAxis, heatmap_svg, radar_svg
 from assessments.models import Activity, PathFollow, SelfAssessment, Status, TopicProgress, verified_levels
-from assessments.progress import Counts, Progress, Suggestion, heatmap, next_topics, streaks
+from assessments.progress import Counts, Progress, Suggestion, followed_steps, heatmap, next_topics, streaks
 from roadmap.models import CompetencyLevel, Layer, LearningPath, Roadmap
 
 
@@ -60,8 +60,10 @@ class Dashboard:
 
 def roadmap_counts(user: User) -> list[tuple[Roadmap, Counts]]:
     """Every current roadmap with the learner's counts in it: two queries."""
-    roadmaps = Roadmap.objects.current().annotate(
-        topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True)
+    roadmaps = (
+        Roadmap.objects.current()
+        .only("slug", "title", "order")
+        .annotate(topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True))
     )
     tally: dict[int, dict[str, int]] = defaultdict(dict)
     rows = (
@@ -138,22 +140,19 @@ def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
     board.radar = mark_safe(  # noqa: S308 - radar_svg escapes its text
         radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per layer")
     )
-    board.suggestions = next_topics(user, roadmap, states=progress.states)
+    steps = followed_steps(user, roadmap)
+    board.suggestions = next_topics(user, roadmap, progress=progress, steps=steps)
+    current = set(progress.order)
+    in_path: dict[int, list[int]] = defaultdict(list)
+    for path_id, _, topic_id in steps:
+        if topic_id in current:
+            in_path[path_id].append(topic_id)
     follows = PathFollow.objects.of(user).current().filter(path__roadmap=roadmap).select_related("path__roadmap")
-    steps: dict[int, list[int]] = defaultdict(list)
-    for path_id, topic_id in (
-        LearningPath.topics.through.objects.filter(
-            path__follows__user=user, path__roadmap=roadmap, topic__retired=False
-        )
-        .order_by()
-        .values_list("path_id", "topic_id")
-    ):
-        steps[path_id].append(topic_id)
     board.paths = [
         FollowedPath(
             follow.path,
-            sum(1 for pk in steps[follow.path_id] if progress.state(pk).is_closed),
-            len(steps[follow.path_id]),
+            sum(1 for pk in in_path[follow.path_id] if progress.state(pk).is_closed),
+            len(in_path[follow.path_id]),
         )
         for follow in follows
     ]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import networkx as nx
-from django.db.models import Count
 
 from accounts.models import User
 from assessments.models import CLOSED, Status, TopicProgress, TopicState
@@ -75,28 +74,23 @@ class Counts:
 
 @dataclass
 class Progress:
-    """One learner's rows in one roadmap, with the number of current topics per layer."""
+    """One learner's rows in one roadmap, with the roadmap's current topics (pk, layer) in order."""
 
     states: dict[int, TopicState] = field(default_factory=dict)
     layer_of: dict[int, int] = field(default_factory=dict)
     totals: dict[int, int] = field(default_factory=dict)
     retired: set[int] = field(default_factory=set)
+    order: list[int] = field(default_factory=list)
 
     @classmethod
     def load(cls, user: User | None, roadmap: Roadmap) -> Progress:
         """Two queries for a learner, none for an anonymous visitor."""
         if user is None or not user.is_authenticated:
             return cls()
-        progress = cls(
-            totals=dict(
-                Topic.objects.current()
-                .in_roadmap(roadmap)
-                .order_by()
-                .values("layer_id")
-                .annotate(n=Count("id"))
-                .values_list("layer_id", "n")
-            )
-        )
+        progress = cls()
+        for pk, layer_id in Topic.objects.current().in_roadmap(roadmap).values_list("pk", "layer_id"):
+            progress.order.append(pk)
+            progress.totals[layer_id] = progress.totals.get(layer_id, 0) + 1
         rows = (
             TopicProgress.objects.of(user)
             .in_roadmap(roadmap)
@@ -183,29 +177,39 @@ def suggest(
     return sorted(ready, key=lambda pk: rank[pk])
 
 
+def followed_steps(user: User, roadmap: Roadmap) -> list[tuple[int, str, int]]:
+    """(path pk, path title, topic pk) of the paths the learner follows, in path and step order."""
+    return list(
+        PathStep.objects.filter(path__follows__user=user, path__roadmap=roadmap, path__retired=False)
+        .order_by("path__order", "path_id", "order")
+        .values_list("path_id", "path__title", "topic_id")
+    )
+
+
 def next_topics(
-    user: User, roadmap: Roadmap, *, states: Mapping[int, TopicState] | None = None, limit: int = 8
+    user: User,
+    roadmap: Roadmap,
+    *,
+    progress: Progress | None = None,
+    steps: list[tuple[int, str, int]] | None = None,
+    limit: int = 8,
 ) -> list[Suggestion]:
-    """Five queries (four when `states` is given): topic order, prerequisite edges, the learner's
-    statuses, the steps of the paths the learner follows, and the chosen topics themselves."""
-    order = list(Topic.objects.current().in_roadmap(roadmap).values_list("pk", flat=True))
+    """Five queries, three when the caller has the learner's Progress and followed steps already:
+    topics and statuses, followed steps, prerequisite edges and the chosen topics themselves."""
+    if progress is None:
+        progress = Progress.load(user, roadmap)
+    if steps is None:
+        steps = followed_steps(user, roadmap)
     # Edges touching retired topics are dropped by suggest(), which only keeps current topics.
     edges = Topic.prerequisites.through.objects.filter(from_topic__roadmap=roadmap).values_list(
         "to_topic_id", "from_topic_id"
     )
-    if states is None:
-        states = TopicProgress.objects.of(user).in_roadmap(roadmap).states()
-    steps = list(
-        PathStep.objects.filter(path__follows__user=user, path__roadmap=roadmap, path__retired=False)
-        .order_by("path__order", "path_id", "order")
-        .values_list("topic_id", "path__title")
-    )
     path_of: dict[int, str] = {}
-    for topic_id, title in steps:
+    for _, title, topic_id in steps:
         path_of.setdefault(topic_id, title)
-    chosen = suggest(order, edges, {pk: s.status for pk, s in states.items()}, [pk for pk, _ in steps])[:limit]
+    chosen = suggest(progress.order, edges, progress.statuses, [pk for _, _, pk in steps])[:limit]
     by_pk = Topic.objects.select_related("layer", "roadmap").only(*SUGGESTION_FIELDS).in_bulk(chosen)
-    return [Suggestion(by_pk[pk], states.get(pk) or TopicState(), path_of.get(pk, "")) for pk in chosen]
+    return [Suggestion(by_pk[pk], progress.state(pk), path_of.get(pk, "")) for pk in chosen]
 
 
 # What a suggestion shows: title, link, layer label. The long Markdown fields stay in the database.

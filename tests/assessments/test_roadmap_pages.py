@@ -147,5 +147,5 @@ class QueryCountTests(TestCase):
     def test_the_dashboard_query_count_is_fixed(self):
         self.client.force_login(self.user)
         self.mark(150)
-        with self.assertNumQueries(17):
+        with self.assertNumQueries(15):
             self.client.get(reverse("assessments:dashboard") + "?roadmap=big")
