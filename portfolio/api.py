@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from accounts.api import TokenAuth
@@ -134,12 +134,12 @@ def _run_summary(request: HttpRequest, run: Run | None) -> RunSummaryOut | None:
     return RunSummaryOut(id=run.pk, status=run.status, url=_absolute(request, run.get_absolute_url()))
 
 
-def _error(field: str, message: str) -> tuple[int, ErrorOut]:
-    return 422, ErrorOut(message=f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+def _error(field: str, message: str) -> Status[ErrorOut]:
+    return Status(422, ErrorOut(message=f"{field}: {message}", errors=[FieldError(field=field, message=message)]))
 
 
 @router.post("/artifacts", response={201: ArtifactOut, 422: ErrorOut}, summary="Create an artifact")
-def create_artifact(request: HttpRequest, payload: ArtifactIn) -> tuple[int, Any]:
+def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
     """For a spec code such as "09" (give `roadmap` when several roadmaps have that code), or
     free-form with no spec (then `title` is required). Topics are slugs of the spec's roadmap."""
     spec = None
@@ -166,7 +166,7 @@ def create_artifact(request: HttpRequest, payload: ArtifactIn) -> tuple[int, Any
         return _error("topics", f"unknown topic slugs: {', '.join(unknown)}")
     artifact = Artifact.objects.create(owner=request.user, spec=spec, title=title[:200], notes=payload.notes)
     artifact.topics.set(topics)
-    return 201, _artifact_out(request, artifact)
+    return Status(201, _artifact_out(request, artifact))
 
 
 @router.post(
@@ -177,10 +177,10 @@ def create_artifact(request: HttpRequest, payload: ArtifactIn) -> tuple[int, Any
 def create_version(
     request: HttpRequest,
     artifact_id: int,
-    file: File[UploadedFile] | None = None,
+    file: File[UploadedFile | None] = None,
     link: Form[str] = "",
     notes: Form[str] = "",
-) -> tuple[int, Any]:
+) -> Status[Any]:
     """Returns the new version with its sha256 and, for a runnable spec, the run it started (or
     `run_refused` saying why none was started: a link, or too many runs waiting)."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
@@ -192,17 +192,20 @@ def create_version(
         return _error("file" if file else "link", exc.message)
     new = artifact.add_version(upload, notes=notes, by=request.user)
     version = new.version
-    return 201, VersionOut(
-        artifact=artifact.pk,
-        number=version.number,
-        kind=version.kind,
-        filename=version.original_filename,
-        link=version.url,
-        size=version.size,
-        sha256=version.sha256,
-        created_at=version.created_at,
-        run=_run_summary(request, new.run),
-        run_refused=new.run_refused,
+    return Status(
+        201,
+        VersionOut(
+            artifact=artifact.pk,
+            number=version.number,
+            kind=version.kind,
+            filename=version.original_filename,
+            link=version.url,
+            size=version.size,
+            sha256=version.sha256,
+            created_at=version.created_at,
+            run=_run_summary(request, new.run),
+            run_refused=new.run_refused,
+        ),
     )
 
 
@@ -211,7 +214,7 @@ def create_version(
     response={201: ResultOut, 422: ErrorOut},
     summary="Upload a results document (self-reported)",
 )
-def create_results(request: HttpRequest, artifact_id: int, payload: ResultsIn) -> tuple[int, Any]:
+def create_results(request: HttpRequest, artifact_id: int, payload: ResultsIn) -> Status[Any]:
     """`document` must follow the artifact's results schema (GET /api/v1/schemas/results/{name});
     refusals list every problem with its field path, and missing workload fields are named."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
@@ -224,8 +227,8 @@ def create_results(request: HttpRequest, artifact_id: int, payload: ResultsIn) -
         upload = artifact.add_results(payload.document, version=version, notes=payload.notes)
     except results.ResultsInvalid as exc:
         errors = [FieldError(field=f"document.{e['path']}".rstrip("."), message=e["message"]) for e in exc.errors]
-        return 422, ErrorOut(message=exc.message, errors=errors)
-    return 201, _result_out(request, upload)
+        return Status(422, ErrorOut(message=exc.message, errors=errors))
+    return Status(201, _result_out(request, upload))
 
 
 def _result_out(request: HttpRequest, upload: ResultUpload) -> ResultOut:

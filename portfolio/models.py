@@ -277,7 +277,7 @@ class ArtifactVersion(models.Model):
         limit = settings.RUNNER_MAX_QUEUED_PER_USER
         if Run.objects.filter(requested_by=by).active().count() >= limit:
             raise RunRefused(
-                f"You already have {limit} runs queued or running, the most allowed at once. "
+                f"You already have {limit} run{'s' if limit != 1 else ''} queued or running, the most allowed at once. "
                 f"Version {self.number} is saved; run it when one of them finishes (or cancel one)."
             )
         name, version = grader
