@@ -42,11 +42,24 @@ class RunPageTests(TestCase):
         run = create_run()
         tests = [
             protocol.make_test("visible case", "passed", expected=1024, observed=1024, rel_error=0.0),
-            protocol.make_test("secret case", "failed", visibility="hidden", expected=77777, observed=1, rel_error=0.5,
-                               message="secret detail"),
+            protocol.make_test(
+                "secret case",
+                "failed",
+                visibility="hidden",
+                expected=77777,
+                observed=1,
+                rel_error=0.5,
+                message="secret detail",
+            ),
         ]
-        finish(run, verdict="wrong", tests=tests, metrics={"kv_bytes": 1024},
-               environment={"device": "cpu", "torch": "2.9.0+cpu"}, log_tail="last line of the log")
+        finish(
+            run,
+            verdict="wrong",
+            tests=tests,
+            metrics={"kv_bytes": 1024},
+            environment={"device": "cpu", "torch": "2.9.0+cpu"},
+            log_tail="last line of the log",
+        )
         self.client.force_login(run.version.artifact.owner)
         content = self.client.get(run.get_absolute_url()).content
         for needle in (b"visible case", b"1024", b"kv_bytes", b"2.9.0+cpu", b"last line of the log", b"hidden case"):

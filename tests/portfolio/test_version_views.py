@@ -5,7 +5,14 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from portfolio.models import ArtifactVersion, Run
-from tests.factories import OK_SCRIPT, create_artifact, create_run, create_runnable_artifact, create_user, create_version
+from tests.factories import (
+    OK_SCRIPT,
+    create_artifact,
+    create_run,
+    create_runnable_artifact,
+    create_user,
+    create_version,
+)
 from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files, zip_bomb
 
 
