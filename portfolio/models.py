@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -26,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, User
+from config.celery import app as celery_app
 from portfolio import results
 from portfolio.runner import protocol
 from portfolio.uploads import Upload
@@ -646,7 +646,7 @@ class RunAttempt(models.Model):
     def send(self) -> None:
         """Hand this attempt to the runner queue. Called on commit, so the runner's first report
         never races the rows it refers to; the task id is the attempt's, so a resend is visible."""
-        current_app.send_task(
+        celery_app.send_task(
             protocol.TASK_EXECUTE,
             args=[self.payload()],
             queue=protocol.QUEUE_RUNNER,
@@ -741,4 +741,4 @@ def _small(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _revoke(task_ids: Iterable[str]) -> None:
     for task_id in task_ids:
-        current_app.control.revoke(task_id)
+        celery_app.control.revoke(task_id)

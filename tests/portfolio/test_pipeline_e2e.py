@@ -33,13 +33,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from celery import current_app
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from kombu import pools
 
+from config.celery import app as celery_app
 from portfolio.models import Artifact, Run, RunAttempt, reap_stale_attempts
 from portfolio.runner import sandbox
 from portfolio.uploads import inspect_file
@@ -332,7 +332,7 @@ class PipelineTests(TransactionTestCase):
     @classmethod
     def _use_broker(cls, broker_url: str | None) -> None:
         """Point this process's Celery app at the test broker (None: back to the settings)."""
-        conf = current_app.conf
+        conf = celery_app.conf
         if broker_url is None:
             conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
         elif broker_url.startswith("filesystem"):
@@ -347,7 +347,7 @@ class PipelineTests(TransactionTestCase):
                 "store_processed": False,
                 "polling_interval": 0.1,
             }
-        current_app._after_fork()  # drop connections made with the old options
+        celery_app._after_fork()  # drop connections made with the old options
         pools.reset()
 
     # --- helpers ---
