@@ -628,6 +628,20 @@ class RunAttempt(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    def timeline(self) -> list[str]:
+        """The reported stages in the runner's order. Messages sent in the same millisecond can
+        arrive swapped (the filesystem broker orders them by name), so known stages are sorted."""
+        ranked = []
+        for i, entry in enumerate(self.stages):
+            stage, detail = entry.get("stage", ""), entry.get("detail", {})
+            label = stage
+            if stage == "step" and detail.get("step"):
+                label = f"{detail['step']} {detail.get('status', '')}".strip()
+            rank = _STAGE_RANK.get(stage, 4.5 if detail.get("status") == "started" else 5)
+            ranked.append((rank, i, label))
+        labels = [label for *_, label in sorted(ranked)]
+        return [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+
     def payload(self) -> dict[str, Any]:
         run = self.run
         version = run.version
@@ -698,6 +712,8 @@ def reap_stale_attempts(*, seconds: int | None = None) -> list[tuple[int, str]]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+_STAGE_RANK = {"received": 0, "environment": 1, "unpacked": 2, "grading": 3, "finished": 9}
 
 _RESULT_STATUS = {
     protocol.OUTCOME_SUBMISSION_FAILED: Run.Status.FAILED,

@@ -340,16 +340,16 @@ _EXAMPLE_WORKLOAD = {
     "engine": "vllm",
     "engine_version": "0.11.0",
     "prompt_tokens": 512,
-    "output_tokens": 128,
-    "concurrency": 8,
+    "output_tokens": 4,
+    "concurrency": 2,
     "num_requests": 2,
 }
 _EXAMPLE_RAW = {
     "start_times": [0.0, 0.01],
     "ttfts": [0.05, 0.06],
-    "itls": [[0.01] * 127, [0.01] * 127],
-    "latencies": [1.32, 1.33],
-    "output_lens": [128, 128],
+    "itls": [[0.01, 0.01, 0.01], [0.01, 0.01, 0.01]],
+    "latencies": [0.08, 0.09],
+    "output_lens": [4, 4],
     "input_lens": [512, 512],
 }
 

@@ -6,6 +6,7 @@ from typing import Any
 from django import template
 
 from portfolio import results
+from portfolio.models import Artifact
 
 register = template.Library()
 
@@ -50,3 +51,9 @@ def plain(value: Any) -> str:
 def results_schema(spec: Any) -> str:
     """The name of the results schema an ArtifactSpec's uploads follow."""
     return results.schema_name_for(spec)
+
+
+@register.filter
+def artifacts_of(spec: Any, user: Any) -> Any:
+    """The user's own artifacts for a spec (for the catalogue's spec page)."""
+    return Artifact.objects.of(user).filter(spec=spec)[:5]

@@ -72,6 +72,12 @@ class ArtifactCreateTests(TestCase):
         assert response.status_code == 200 and not Artifact.objects.exists()
         assert b"kept notes" in response.content and b"This field is required" in response.content
 
+    def test_the_spec_page_lists_my_artifacts_for_it(self):
+        create_artifact(owner=self.me, spec=self.spec, title="My own KV calc")
+        create_artifact(spec=self.spec, title="Not mine")
+        content = self.client.get(self.spec.get_absolute_url()).content
+        assert b"My own KV calc" in content and b"Not mine" not in content
+
     def test_the_spec_page_offers_to_start_the_artifact_to_people_logged_in(self):
         url = self.spec.get_absolute_url()
         assert b"Start this artifact" in self.client.get(url).content

@@ -97,6 +97,20 @@ class ProgressTests(TestCase):
         assert [s["stage"] for s in attempt.stages] == ["received", "grading"]
         assert attempt.stages[1]["detail"] == {"grader": "script"}
 
+    def test_the_timeline_puts_stages_that_arrived_swapped_back_in_order(self):
+        run = create_run()
+        attempt = run.current_attempt
+        for stage, detail in [
+            ("environment", {}),
+            ("received", {}),
+            ("step", {"step": "main", "status": "ok"}),
+            ("step", {"step": "main", "status": "started"}),
+            ("grading", {}),
+        ]:
+            attempt.record_progress({"stage": stage, **detail})
+        attempt.refresh_from_db()
+        assert attempt.timeline() == ["received", "environment", "grading", "main started", "main ok"]
+
     def test_a_heartbeat_only_moves_the_heartbeat(self):
         run = create_run()
         attempt = run.current_attempt
