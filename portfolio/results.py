@@ -88,9 +88,9 @@ def describe(errors: Errors) -> str:
             other.append(f"{path or 'document'}: {error['message']}")
     parts = []
     for where, names in missing.items():
-        prefix = "" if where == "workload" else f"{where.removesuffix('.workload')}: "
+        prefix = "The workload" if where == "workload" else f"{where.removesuffix('.workload')}: the workload"
         parts.append(
-            f"{prefix}the workload definition is missing {', '.join(names)}. A benchmark result without "
+            f"{prefix} definition is missing {', '.join(names)}. A benchmark result without "
             f"the workload that produced it cannot be compared with anything; add these fields under "
             f'"{where}".'
         )

@@ -28,7 +28,7 @@ STATUS_PILL = {
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 @register.filter

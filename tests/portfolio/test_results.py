@@ -46,7 +46,7 @@ class BenchmarkValidationTests(SimpleTestCase):
         for name in ("model", "dtype", "hardware", "engine_version", "concurrency"):
             del document["workload"][name]
         error = self.invalid("inference-benchmark", document)
-        assert "the workload definition is missing model, dtype, hardware, engine_version, concurrency" in (
+        assert "The workload definition is missing model, dtype, hardware, engine_version, concurrency" in (
             error.message
         )
         assert {e["path"] for e in error.errors} >= {"workload.model", "workload.concurrency"}

@@ -45,7 +45,7 @@ class ResultsUploadTests(TestCase):
         text = json.dumps(document)
         response = self.client.post(self.url, {"text": text, "notes": "kept notes"})
         assert response.status_code == 200 and not ResultUpload.objects.exists()
-        assert b"the workload definition is missing hardware, engine_version" in response.content
+        assert b"The workload definition is missing hardware, engine_version" in response.content
         assert b"kept notes" in response.content and b"engine_version" in response.content
 
     def test_text_that_is_not_json_is_refused(self):
