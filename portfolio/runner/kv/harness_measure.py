@@ -4,7 +4,8 @@ Measures the ground truth for a list of requests; it never sees learner code.
 
 Input (JSON object):
     requests   [{"id": str, "config": {...config.json...}, "batch_size": int, "seq_len": int,
-                 "dtype": "float32" | "float16" | "bfloat16"}, ...]
+                 "dtype": "float32" | "float16" | "bfloat16"}, ...]; a request may also name its
+               own device, size or attention, overriding the job's
     device     "auto" (default), "cpu" or "cuda"           (see measure.measure)
     size       "auto" (default), "full", "reduced", "depth"
     attention  "auto" (default), "model", "skip"
@@ -60,12 +61,13 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     for done, request in enumerate(requests, start=1):
         rid = str(request.get("id"))
         try:
+            chosen = {key: str(request.get(key, value)) for key, value in options.items()}
             result = measure.measure(
                 request["config"],
                 int(request["batch_size"]),
                 int(request["seq_len"]),
                 str(request["dtype"]),
-                **options,
+                **chosen,
             )
             device = result["device"]
             results[rid] = result
