@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from portfolio.runner.protocol import TASK_TIME_LIMIT_S
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -230,12 +232,11 @@ CONTENT_DIR = BASE_DIR / "fixtures" / "roadmaps"
 # Celery. Run state lives in Run and RunAttempt rows, so there is no result backend.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 BROKER_DIR = Path(env("RUNNER_BROKER_DIR", str(VAR_DIR / "broker")))
-# The runner worker's own hard time limit (portfolio/runner/celery_app.py: the longest sandbox
-# budget a payload may ask for, 1800 s, plus 300 s to probe, unpack and report). The broker's
-# visibility timeout below must exceed it on every app sharing the broker: with Redis, any
-# consumer restores unacknowledged messages older than its own timeout, so a smaller value here
-# would hand a running GPU job to a second runner.
-RUNNER_HARD_LIMIT_S = env_int("RUNNER_HARD_LIMIT_S", 1800 + 300)
+# Same value as the runner's Celery app (portfolio/runner/protocol.py): the broker's visibility
+# timeout below must exceed it on every app sharing the broker, because with Redis any consumer
+# restores unacknowledged messages older than its own timeout and would hand a running GPU job to
+# a second runner.
+RUNNER_HARD_LIMIT_S = TASK_TIME_LIMIT_S
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Producer and consumers share one folder; the control folder must be

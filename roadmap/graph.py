@@ -4,7 +4,8 @@ The picture is laid out in lanes, one per layer, in roadmap order. Inside a lane
 topics are sorted by their depth in the lane's own prerequisite chain, then by
 their order in the content, and wrapped into rows, so reading left to right and
 top to bottom never meets a topic before its prerequisites in that lane. Edges
-are drawn as curves; a small script highlights a topic's edges on hover.
+are drawn as curves: those inside a lane plainly, those between lanes faintly, and
+a small script highlights all of a topic's edges on hover.
 """
 
 from __future__ import annotations
@@ -159,8 +160,11 @@ def render_svg(
     for p in placed:
         for pre in p.topic.prerequisites:
             if pre in where:
+                # Edges that cross lanes are faint until a topic is hovered: at 150+ topics
+                # drawing them all at full strength hides the structure inside each layer.
+                far = ' class="far"' if where[pre].topic.layer_pk != p.topic.layer_pk else ""
                 out.append(
-                    f'<path d="{_edge_path(where[pre], p)}" data-from="{pre}" data-to="{p.topic.pk}" '
+                    f'<path d="{_edge_path(where[pre], p)}" data-from="{pre}" data-to="{p.topic.pk}"{far} '
                     'marker-end="url(#arrow)"/>'
                 )
     out.append("</g>")

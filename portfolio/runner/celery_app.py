@@ -27,8 +27,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "layerwise-runner"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HEARTBEAT_S = 5.0
-# The longest sandbox budget a payload may ask for, plus time to probe, unpack and report.
-TASK_TIME_LIMIT_S = protocol.MAX_WALL_S + 300
+TASK_TIME_LIMIT_S = protocol.TASK_TIME_LIMIT_S
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 import traceback
@@ -99,7 +100,10 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
         "environment": env,
         "sandboxed": sandboxed,
     }
-    job_dir = _make_job_dir(attempt_id)
+    try:
+        job_dir = _make_job_dir(attempt_id, config)
+    except sandbox.SandboxUnavailable as exc:
+        return fail(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR, environment=env)
     try:
         submission_dir = job_dir / "submission"
         try:
@@ -149,17 +153,29 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def work_root() -> Path:
+def work_root(config: sandbox.SandboxConfig | None = None) -> Path:
     """RUNNER_WORK_DIR, or a folder in the system temp dir; searchable (not listable) by others,
     because bwrap runs as the sandbox user and must reach the job folder to bind it."""
     root = Path(os.environ.get("RUNNER_WORK_DIR") or Path(tempfile.gettempdir()) / "layerwise-runner")
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, WORK_DIR_MODE)
+    if config is not None and config.uid is not None:
+        _check_searchable(root.resolve(), config.uid)
     return root
 
 
-def _make_job_dir(attempt_id: int | None) -> Path:
-    job_dir = Path(tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=work_root()))
+def _check_searchable(root: Path, uid: int) -> None:
+    for folder in (root, *root.parents):
+        info = folder.stat()
+        if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
+            raise sandbox.SandboxUnavailable(
+                f"{folder} is not searchable by the sandbox user {uid}, so bwrap cannot reach the job "
+                "folders: set RUNNER_WORK_DIR to a folder whose parents are all o+x"
+            )
+
+
+def _make_job_dir(attempt_id: int | None, config: sandbox.SandboxConfig) -> Path:
+    job_dir = Path(tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=work_root(config)))
     os.chmod(job_dir, WORK_DIR_MODE)
     return job_dir
 

@@ -119,6 +119,10 @@ LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
     "tmp_mb": (1, 8192),
 }
 MAX_WALL_S = LIMIT_BOUNDS["wall_s"][1]
+# Celery's hard limit for `runner.execute`: the longest sandbox budget plus time to probe, unpack
+# and report. Both Celery apps derive their broker visibility timeout (1.1x) from it, because
+# with a shared Redis broker the shortest timeout wins.
+TASK_TIME_LIMIT_S = MAX_WALL_S + 300
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ never started, so the error is bwrap's own (`sandbox_error`), whatever the stder
 from __future__ import annotations
 
 import contextlib
-import functools
 import glob
 import logging
 import os
@@ -25,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +50,7 @@ START_MARKER = "layerwise-sandbox: command started"
 DEFAULT_SANDBOX_UID = 65534
 SAMPLE_INTERVAL_S = 0.25
 DRAIN_AFTER_EXIT_S = 1.0
+PROBE_RETRY_S = 60.0
 NOFILE_LIMIT = 1024
 _SHELL = "/usr/bin/sh"
 _TRAMPOLINE = f'echo "{START_MARKER}" >&2; exec "$@"'
@@ -81,17 +82,10 @@ class SandboxConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
         env = os.environ if environ is None else environ
-        root = os.geteuid() == 0
-        uid = _env_int(env, "RUNNER_SANDBOX_UID", DEFAULT_SANDBOX_UID) if root else None
-        gid = (
-            _env_int(
-                env,
-                "RUNNER_SANDBOX_GID",
-                uid if uid is not None else DEFAULT_SANDBOX_UID,
-            )
-            if root
-            else None
-        )
+        uid = gid = None
+        if os.geteuid() == 0:
+            uid = _env_int(env, "RUNNER_SANDBOX_UID", DEFAULT_SANDBOX_UID)
+            gid = _env_int(env, "RUNNER_SANDBOX_GID", uid)
         if uid == 0 or gid == 0:
             # RLIMIT_NPROC is not enforced for root (research 2a): refuse rather than run unlimited.
             raise SandboxUnavailable("RUNNER_SANDBOX_UID/GID must not be 0; use an unprivileged user such as 65534")
@@ -168,12 +162,23 @@ class SandboxResult:
 
 
 def probe(config: SandboxConfig | None = None) -> ProbeResult:
-    """Whether bwrap really runs a command here (cached per config for the life of the process)."""
-    return _probe_cached(config or SandboxConfig.from_env())
+    """Whether bwrap really runs a command here. Cached per config for the life of the process;
+    a failure is re-checked after PROBE_RETRY_S, so a transient one does not stick."""
+    config = config or SandboxConfig.from_env()
+    with _probe_lock:
+        cached = _probe_cache.get(config)
+        if cached is None or (not cached[0].ok and time.monotonic() - cached[1] > PROBE_RETRY_S):
+            cached = (_probe_uncached(config), time.monotonic())
+            _probe_cache[config] = cached
+        return cached[0]
 
 
-@functools.lru_cache(maxsize=16)
-def _probe_cached(config: SandboxConfig) -> ProbeResult:
+_probe_cache: dict[SandboxConfig, tuple[ProbeResult, float]] = {}
+_probe_lock = threading.Lock()
+_warned_unsandboxed: set[SandboxConfig] = set()
+
+
+def _probe_uncached(config: SandboxConfig) -> ProbeResult:
     for tool, setting in (
         (config.bwrap, "RUNNER_BWRAP"),
         (config.prlimit, "RUNNER_PRLIMIT"),
@@ -220,6 +225,9 @@ def ensure_available(config: SandboxConfig) -> bool:
     if result.ok:
         return True
     if config.allow_unsandboxed:
+        if config in _warned_unsandboxed:
+            return False
+        _warned_unsandboxed.add(config)
         log.warning(
             "sandbox unavailable (%s); RUNNER_ALLOW_UNSANDBOXED=1, running unsandboxed",
             result.reason,

@@ -344,6 +344,10 @@ class LoaderTests(TestCase):
 class RealContentTests(TestCase):
     """The roadmaps Layerwise ships."""
 
+    @classmethod
+    def setUpTestData(cls):
+        load(settings.CONTENT_DIR)
+
     def test_the_shipped_content_is_valid(self):
         sources, errors = read_sources(settings.CONTENT_DIR)
         errors += validate(sources)
@@ -357,16 +361,12 @@ class RealContentTests(TestCase):
         }
 
     def test_every_prerequisite_graph_is_acyclic(self):
-        load(settings.CONTENT_DIR)
-
         for roadmap in Roadmap.objects.all():
             topics = Topic.objects.filter(roadmap=roadmap).prefetch_related("prerequisites")
             graph = prerequisite_graph((t.slug, [p.slug for p in t.prerequisites.all()]) for t in topics)
             assert nx.is_directed_acyclic_graph(graph), roadmap.slug
 
     def test_the_primary_roadmap_is_complete(self):
-        load(settings.CONTENT_DIR)
-
         roadmap = Roadmap.objects.get(slug="llm-systems-engineering")
         core = roadmap.layers.filter(kind=Layer.Kind.CORE_LAYER).order_by("number")
         assert list(core.values_list("number", flat=True)) == list(range(1, 13))
@@ -381,8 +381,21 @@ class RealContentTests(TestCase):
         assert roadmap.topics.count() >= 120
 
     def test_the_shipped_content_loads_twice_without_changes(self):
-        load(settings.CONTENT_DIR)
-
         reports = load(settings.CONTENT_DIR)
 
         assert [str(r) for r in reports if r.changed] == []
+
+    def test_the_api_serves_the_primary_roadmap_in_full(self):
+        data = self.client.get("/api/v1/roadmaps/llm-systems-engineering").json()
+
+        core = [layer for layer in data["layers"] if layer["kind"] == "core_layer"]
+        tracks = [layer for layer in data["layers"] if layer["kind"] == "advanced_track"]
+        assert [layer["number"] for layer in core] == list(range(1, 13))
+        assert all(layer["gate"] and layer["gate"]["criteria"] for layer in core)
+        assert [layer["code"] for layer in tracks] == ["A", "B", "C", "D", "E"]
+        assert len(data["artifacts"]) == 17
+        assert [level["level"] for level in data["competency_levels"]] == list(range(7))
+        slugs = {t["slug"] for layer in data["layers"] for t in layer["topics"]}
+        graph = prerequisite_graph((t["slug"], t["prerequisites"]) for layer in data["layers"] for t in layer["topics"])
+        assert set(graph.nodes) == slugs
+        assert nx.is_directed_acyclic_graph(graph)

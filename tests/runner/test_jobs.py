@@ -292,3 +292,17 @@ def test_a_grader_that_crashes_is_a_system_error_with_its_traceback(test_graders
     assert (result["outcome"], result["verdict"]) == ("system_error", "error")
     assert "crashing_test" in result["message"] and "KeyError" in result["message"]
     assert "a bug in the grader" in result["log_tail"]
+
+
+def test_a_work_dir_the_sandbox_user_cannot_reach_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    if os.geteuid() != 0:
+        pytest.skip("only a root worker hands the job folder to another user")
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    monkeypatch.setenv("RUNNER_WORK_DIR", str(hidden / "jobs"))
+
+    result = jobs.execute(script_payload(OK_PROGRAM))
+
+    assert (result["outcome"], result["verdict"]) == ("system_error", "sandbox_error")
+    assert f"{hidden} is not searchable" in result["message"]
+    assert "RUNNER_WORK_DIR" in result["message"]

@@ -18,7 +18,7 @@ import pytest
 
 from portfolio.runner import jobs, sandbox
 from portfolio.runner.protocol import Limits
-from tests.runner.conftest import TEST_SANDBOX_UID, hostile_payload
+from tests.runner.conftest import REPO, TEST_SANDBOX_UID, hostile_payload
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.runner_env]
 
@@ -88,11 +88,11 @@ def test_worker_secrets_and_host_files_are_invisible(
     monkeypatch.setenv("SECRET_KEY", env_secret)
     monkeypatch.setenv("DATABASE_URL", f"postgres://app:{env_secret}@db/app")
 
-    result = jobs.execute(hostile_payload("snoop.py", argv=[str(secret_path)]))
+    result = jobs.execute(hostile_payload("snoop.py", argv=[str(REPO), str(secret_path)]))
 
     assert result["verdict"] == "passed", result["log_tail"]
     seen = result["metrics"]
-    for path in ("/work/main/pyproject.toml", "/work/main/config/settings.py", "/etc/shadow", str(secret_path)):
+    for path in (f"{REPO}/pyproject.toml", f"{REPO}/config/settings.py", "/etc/shadow", str(secret_path)):
         assert seen["files"][path].startswith("error:"), (path, seen["files"][path][:100])
     assert set(seen["environ"]) <= {
         "PATH",
@@ -109,7 +109,12 @@ def test_worker_secrets_and_host_files_are_invisible(
     # Only the sandbox's own processes are visible (bwrap's init, the harness, the program).
     assert all(int(pid) < 10 for pid in seen["proc_environ"])
     assert seen["listings"]["/root"].startswith("error:")
-    assert seen["listings"]["/work/main"] == [".venv-runner"]
+    # Only the runner's interpreter is bound in; if it lives inside the repository, its folder is
+    # all that shows there.
+    venv = Path(os.path.abspath(os.environ["RUNNER_PYTHON"])).parents[1]  # not resolve(): bin/python is a symlink
+    expected = [venv.relative_to(REPO).parts[0]] if venv.is_relative_to(REPO) else []
+    visible = seen["listings"][str(REPO)]
+    assert visible == expected or (not expected and str(visible).startswith("error:")), visible
     assert seen["listings"]["/opt/layerwise"] == ["harness"]
     assert seen["uid"] == (int(TEST_SANDBOX_UID) if os.geteuid() == 0 else os.getuid())
     everything = json.dumps(result)
@@ -123,7 +128,7 @@ def test_writes_outside_the_job_folder_fail(work_root: Path, assert_healthy: Cal
     # Beside the job folders on the host; inside the sandbox /tmp is a private tmpfs.
     host_target = work_root / f"escape-{secrets.token_hex(6)}.txt"
 
-    result = jobs.execute(hostile_payload("write_escape.py", argv=[str(host_target)]))
+    result = jobs.execute(hostile_payload("write_escape.py", argv=[str(REPO), str(host_target)]))
 
     assert result["verdict"] == "passed", result["log_tail"]
     writes = result["metrics"]["writes"]
@@ -131,7 +136,7 @@ def test_writes_outside_the_job_folder_fail(work_root: Path, assert_healthy: Cal
         "/usr/lib/escape.txt",
         "/etc/escape.txt",
         "/escape.txt",
-        "/work/main/escape.txt",
+        f"{REPO}/escape.txt",
         "submission/escape.txt",
         "/opt/layerwise/harness/escape.txt",
         str(host_target),
@@ -142,7 +147,7 @@ def test_writes_outside_the_job_folder_fail(work_root: Path, assert_healthy: Cal
     # ...and the private /tmp is not the host's.
     assert not host_target.exists()
     assert not (Path(tempfile.gettempdir()) / "escape.txt").exists()
-    assert not Path("/work/main/escape.txt").exists()
+    assert not (REPO / "escape.txt").exists()
     assert_healthy()
 
 

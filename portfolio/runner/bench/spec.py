@@ -315,6 +315,28 @@ def catalog_entry(name: str) -> dict[str, Any] | None:
     return CPU_CATALOG.get(name) or GPU_CATALOG.get(name)
 
 
+def catalog_listing() -> list[dict[str, Any]]:
+    """The catalog as the spec page lists it: name, device class, description, source, sizes."""
+    rows = []
+    for device_class, catalog in (("cpu", CPU_CATALOG), ("gpu", GPU_CATALOG)):
+        for name, entry in catalog.items():
+            config = _normalise_config([], name, entry["config"])
+            assert config is not None  # catalog entries are valid; the tests check each one
+            rows.append(
+                {
+                    "name": name,
+                    "device_class": device_class,
+                    "model_type": config["model_type"],
+                    "description": entry["description"],
+                    "source": entry["source"],
+                    "params": param_count(config),
+                    "max_context": max_context(config),
+                    "kv_bytes_per_token_bf16": kv_bytes_per_token(config, "bfloat16"),
+                }
+            )
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # JSON Schemas (published on the spec page). The validators below are hand-written so the web
 # app needs no jsonschema package; tests check the two agree on field names.
@@ -362,7 +384,7 @@ SPEC_SCHEMA: dict[str, Any] = {
             "description": "An inline Hugging Face config dict with model_type one of llama, mistral, qwen2, qwen3, gpt2. Weights are random.",
             "required": ["model_type"],
         },
-        "dtype": {"enum": list(DTYPE_BYTES), "default": "float32"},
+        "dtype": {"enum": list(DTYPE_BYTES)},
         "attn_implementation": {"enum": list(ATTN_IMPLEMENTATIONS), "default": "sdpa"},
         "prompt_tokens": _LENGTH_SCHEMA,
         "output_tokens": _LENGTH_SCHEMA,
@@ -861,8 +883,12 @@ def validate(spec: Any) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
             "give a catalog architecture name or an inline config",
         )
 
-    dtype = spec.get("dtype", "float32")
-    if dtype not in DTYPE_BYTES:
+    # Required, with no default: an unstated dtype is the classic benchmarking trap (a model
+    # built from a config silently runs in float32).
+    dtype = spec.get("dtype")
+    if dtype is None:
+        _err(errors, "dtype", f"is required: one of {', '.join(DTYPE_BYTES)}")
+    elif dtype not in DTYPE_BYTES:
         _err(errors, "dtype", f"must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
     attn = spec.get("attn_implementation", "sdpa")
     if attn not in ATTN_IMPLEMENTATIONS:

@@ -99,8 +99,8 @@ def test_each_invalid_field_is_named(change: dict[str, Any], path: str) -> None:
 
 
 def test_missing_fields_are_named() -> None:
-    got = paths({"dtype": "float32"})
-    for path in ("architecture", "prompt_tokens", "output_tokens", "concurrency", "requests"):
+    got = paths({})
+    for path in ("architecture", "dtype", "prompt_tokens", "output_tokens", "concurrency", "requests"):
         assert path in got
 
 
@@ -341,3 +341,12 @@ def test_invalid_upload_fields_are_named(mutate: Any, path: str) -> None:
     mutate(doc)
     _, errors = spec.validate_results(doc)
     assert path in [e["path"] for e in errors]
+
+
+def test_catalog_listing_for_the_spec_page() -> None:
+    rows = {row["name"]: row for row in spec.catalog_listing()}
+    assert set(rows) == {*spec.CPU_CATALOG, *spec.GPU_CATALOG}
+    assert rows["tiny-llama"]["device_class"] == "cpu" and rows["llama-3.1-8b"]["device_class"] == "gpu"
+    assert rows["llama-3.1-8b"]["params"] == 8_030_261_248 and rows["llama-3.1-8b"]["kv_bytes_per_token_bf16"] == 131072
+    assert all(row["params"] < spec.CPU_MAX_PARAMS for row in rows.values() if row["device_class"] == "cpu")
+    json.dumps(list(rows.values()))

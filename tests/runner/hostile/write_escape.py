@@ -19,11 +19,11 @@ targets = [
     "/usr/lib/escape.txt",
     "/etc/escape.txt",
     "/escape.txt",
-    "/work/main/escape.txt",
+    f"{sys.argv[1]}/escape.txt",
     "submission/escape.txt",
     "/opt/layerwise/harness/escape.txt",
     "/tmp/escape.txt",
     "own.txt",
-    *sys.argv[1:],
+    *sys.argv[2:],
 ]
 print(json.dumps({"ok": True, "writes": {path: write(path) for path in targets}}))

@@ -1,0 +1,109 @@
+"""Harness script (the trusted step): ``RUNNER_PYTHON -I harness_measure.py input.json output.json``.
+
+Measures the ground truth for a list of requests; it never sees learner code.
+
+Input (JSON object):
+    requests   [{"id": str, "config": {...config.json...}, "batch_size": int, "seq_len": int,
+                 "dtype": "float32" | "float16" | "bfloat16"}, ...]; a request may also name its
+               own device, size or attention, overriding the job's
+    device     "auto" (default), "cpu" or "cuda"           (see measure.measure)
+    size       "auto" (default), "full", "reduced", "depth"
+    attention  "auto" (default), "model", "skip"
+    threads    torch intra-op threads (default: torch's own choice)
+
+Output: {"status": "ok" | "error", "measurements": {id: measure() result, or {"error": text}},
+"versions": {...}, "device": str, "wall_s": float}; "error" (with a traceback) only when the
+harness itself failed before measuring. Exit status 0 when output.json was written with status
+ok, 1 otherwise, 2 for a bad command line or unreadable input.
+
+Progress: one JSON line per request appended to progress.jsonl in the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+# `python -I` leaves the script's folder off sys.path; the repository root is four levels up
+# (kv, runner, portfolio, root), which is also where the sandbox mounts the runner package.
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _emit(event: dict[str, Any]) -> None:
+    try:
+        with (Path.cwd() / "progress.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
+    except OSError:
+        pass  # progress is best effort; the output file is what counts
+
+
+def run(job: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    from portfolio.runner.kv import measure
+
+    if job.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(job["threads"]))
+    options = {key: str(job.get(key, "auto")) for key in ("device", "size", "attention")}
+    requests = job.get("requests")
+    if not isinstance(requests, list):
+        raise ValueError("input.requests must be a list")
+    _emit({"stage": "measure", "status": "started", "total": len(requests)})
+    results: dict[str, Any] = {}
+    device = None
+    for done, request in enumerate(requests, start=1):
+        rid = str(request.get("id"))
+        try:
+            chosen = {key: str(request.get(key, value)) for key, value in options.items()}
+            result = measure.measure(
+                request["config"],
+                int(request["batch_size"]),
+                int(request["seq_len"]),
+                str(request["dtype"]),
+                **chosen,
+            )
+            device = result["device"]
+            results[rid] = result
+            _emit({"stage": "measure", "done": done, "total": len(requests), "s": result["timing"]["total_s"]})
+        except Exception as exc:  # one bad request must not hide the others' measurements
+            results[rid] = {"error": f"{type(exc).__name__}: {exc}"[:2000], "traceback": traceback.format_exc()[-4000:]}
+            _emit({"stage": "measure", "done": done, "total": len(requests), "error": type(exc).__name__})
+    return {
+        "status": "ok",
+        "measurements": results,
+        "versions": measure.versions(),
+        "device": device,
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print("usage: harness_measure.py input.json output.json", file=sys.stderr)
+        return 2
+    in_path, out_path = Path(argv[1]), Path(argv[2])
+    try:
+        job = json.loads(in_path.read_text(encoding="utf-8"))
+        if not isinstance(job, dict):
+            raise ValueError("input must be a JSON object")
+    except (OSError, ValueError) as exc:
+        print(f"cannot read input: {exc}", file=sys.stderr)
+        return 2
+    try:
+        output = run(job)
+    except Exception as exc:
+        output = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    out_path.write_text(json.dumps(output), encoding="utf-8")
+    _emit({"stage": "measure", "status": output["status"]})
+    return 0 if output["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
