@@ -238,6 +238,9 @@ BROKER_DIR = Path(env("RUNNER_BROKER_DIR", str(VAR_DIR / "broker")))
 # a second runner.
 RUNNER_HARD_LIMIT_S = TASK_TIME_LIMIT_S
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own filesystem transport can hand a consumer a half-written message and stop the
+    # worker; this one writes each message whole (portfolio/runner/fsbroker.py, shared with the runner).
+    CELERY_BROKER_TRANSPORT = "portfolio.runner.fsbroker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Producer and consumers share one folder; the control folder must be
         # explicit or it lands in each process's working directory.
