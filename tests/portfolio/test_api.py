@@ -142,3 +142,16 @@ class SchemaApiTests(TestCase):
         schema = self.client.get("/api/v1/schemas/results/inference-benchmark").json()
         assert schema["$id"].startswith("layerwise:results/inference-benchmark")
         assert self.client.get("/api/v1/schemas/results/nope").status_code == 404
+
+
+class OpenApiTests(TestCase):
+    def test_the_schema_lists_the_portfolio_endpoints(self):
+        paths = self.client.get("/api/v1/openapi.json").json()["paths"]
+        for path in (
+            "/api/v1/artifacts",
+            "/api/v1/artifacts/{artifact_id}/versions",
+            "/api/v1/artifacts/{artifact_id}/results",
+            "/api/v1/runs/{run_id}",
+            "/api/v1/schemas/results/{name}",
+        ):
+            assert path in paths, path
