@@ -31,6 +31,7 @@ __all__ = [
 
 BUILTIN: dict[str, str] = {
     "script": "portfolio.runner.graders.script:ScriptGrader",
+    "inference_benchmark": "portfolio.runner.graders.inference_benchmark:InferenceBenchmarkGrader",
 }
 
 _factories: dict[str, Callable[[], Grader]] = {}
