@@ -93,7 +93,8 @@ def _estimated_weight_bytes(config: Mapping[str, Any], dtype: str) -> int:
     hidden = int(config.get("hidden_size", 0))
     layers = int(config.get("num_hidden_layers", 0))
     heads = int(config.get("num_attention_heads", 1))
-    dim = max(reference.head_dim(config), int(config.get("qk_nope_head_dim", 0)) + int(config.get("v_head_dim", 0)))
+    dim = int(config.get("head_dim") or hidden // max(heads, 1))
+    dim = max(dim, int(config.get("qk_nope_head_dim") or 0) + int(config.get("v_head_dim") or 0))
     attention = 4 * hidden * heads * dim
     dense = 3 * hidden * int(config.get("intermediate_size") or config.get("ffn_hidden_size") or 4 * hidden)
     experts = int(config.get("n_routed_experts") or 0) + int(config.get("n_shared_experts") or 0)
