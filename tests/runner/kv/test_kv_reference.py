@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -178,6 +179,17 @@ def test_reduce_examples() -> None:
     assert gemma3["config"]["head_dim"] == 256 and gemma3["config"]["num_key_value_heads"] == 1
 
 
+def test_gpu_size_estimate_sends_only_models_that_fit_to_full_size() -> None:
+    """measure.py builds a model whole on a GPU only if this over-estimate of its weights fits."""
+    from portfolio.runner.kv import measure  # importable without torch: torch loads inside functions
+
+    estimate = {name: measure._estimated_weight_bytes(catalog.get_config(name), "bfloat16") for name in catalog.names()}
+    assert 16e9 < estimate["llama-3.1-8b"] < 20e9  # 8.0B parameters
+    assert 140e9 < estimate["llama-3.1-70b"] < 180e9  # 70.6B
+    assert estimate["deepseek-v3"] > 1.3e12  # 671B
+    assert estimate["gemma-3-1b"] < 4e9
+
+
 # ---- cases ----------------------------------------------------------------------------------------
 
 
@@ -265,6 +277,21 @@ def test_public_table_lists_every_public_case_and_matches_the_reference() -> Non
     examples = cases.public_examples()
     assert [e["name"] for e in examples] == [item["name"] for item in cases.public_cases()]
     assert all(isinstance(e["expected"], int) for e in examples)
+
+
+def test_table_measurements_need_the_same_versions_and_configs(tmp_path: Path) -> None:
+    table = cases.load_public_expected()
+    pinned = table["versions"]
+    rows = cases.table_measurements(pinned)
+    assert set(rows) == {cases.measurement_id(item) for item in cases.public_cases()}
+    assert cases.table_measurements(pinned | {"transformers": "5.24.0"}) == {}
+    assert cases.table_measurements(pinned | {"torch": "2.13.0+cu128"}) == {}
+    # A row whose config no longer matches the catalog is not reused.
+    first = next(iter(table["cases"]))
+    table["cases"][first]["config_sha256"] = "0" * 64
+    changed = tmp_path / "table.json"
+    changed.write_text(json.dumps(table), encoding="utf-8")
+    assert len(cases.table_measurements(pinned, changed)) == len(rows) - 1
 
 
 # ---- compare ----------------------------------------------------------------------------------------
