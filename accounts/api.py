@@ -1,8 +1,4 @@
-"""API authentication: `Authorization: Bearer <token>` with an ApiToken (stored hashed).
-
-Minimal version written on the portfolio branch because the portfolio API needs it; the learners
-branch owns this module and may replace it (keep the class name TokenAuth).
-"""
+"""Token authentication for the API: `Authorization: Bearer <token>`."""
 
 from __future__ import annotations
 
@@ -13,8 +9,13 @@ from accounts.models import ApiToken, User
 
 
 class TokenAuth(HttpBearer):
+    """Accepts an active ApiToken; a wrong or revoked one gets the API's 401 JSON answer."""
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = ApiToken.authenticate(token)
         if user is not None:
             request.user = user
         return user
+
+
+token_auth = TokenAuth()
