@@ -57,10 +57,9 @@ HEARTBEAT_TIMEOUT_S = 2
 
 
 def runner_python() -> Path | None:
-    configured = os.environ.get("RUNNER_PYTHON")
-    candidates = [Path(configured)] if configured else [REPO / ".venv-runner/bin/python"]
-    candidates.append(Path("/work/main/.venv-runner/bin/python"))  # the shared development checkout
-    return next((p for p in candidates if os.access(p, os.X_OK)), None)
+    """RUNNER_PYTHON (the Makefile exports it), else the checkout's .venv-runner."""
+    path = Path(os.environ.get("RUNNER_PYTHON") or REPO / ".venv-runner/bin/python")
+    return path if os.access(path, os.X_OK) else None
 
 
 def skip_or_fail(reason: str) -> None:
