@@ -3,9 +3,10 @@
 Run under the runner env:
 
     .venv-runner/bin/python bench/inference_overhead.py [--architecture small-llama] [--batch 4]
-        [--prompt 128] [--output 64] [--reps 8] [--threads N] [--device auto] [--json out.json]
+        [--prompt 128] [--output 32] [--reps 30] [--order abba|abab] [--threads N]
+        [--device auto] [--json out.json]
 
-One process, one model, one set of inputs. Each repetition runs
+One process, one model, one workload. Each repetition runs
 
   A  the harness's own path for one static batch: ``harness.run_level`` with the batch as the
      level's only requests (per-step clock reads, a device sync per token, per-request records),
@@ -13,14 +14,18 @@ One process, one model, one set of inputs. Each repetition runs
   B  a bare loop: the same prefill and the same decode calls on a fresh cache, with no
      per-step clock, no sync and no records; TPOT = (end - first token) / (output - 1);
 
-interleaved A B A B ... after one untimed run of each, so slow drift of the machine (other
-processes, thermals) hits both alike. Reported: both TPOTs (median, min, max over repetitions)
-and three overhead figures: the median of the per-pair overheads (each A with the B right after
-it, which share the machine's state; this is the figure judged against the 5 % target), the
-overhead of the medians, and the overhead of the minima (noise from other processes only ever
-adds time, so the fastest run of each is the closest to its intrinsic cost). Many short pairs
-beat a few long ones on a shared machine: a burst of someone else's work spoils one pair, not
-the figure.
+interleaved after one untimed run of each: by default A B, B A, A B, ... (``--order abba``),
+which cancels any advantage of going first; ``--order abab`` gives plain A B A B. Both start
+after a ``gc.collect()`` (the harness collects before each level), so neither pays inside its
+timed region for the other's garbage.
+
+Reported: both TPOTs (median, min, max over repetitions) and three overhead figures: the median
+of the per-pair overheads (A with its neighbouring B, which share the machine's state; the figure
+judged against the 5 % target), the overhead of the medians, and of the minima (noise from other
+processes only adds time, so the fastest run is the closest to the intrinsic cost). Also the
+process CPU time of each whole run (prefill + decode + the harness's records): unlike wall time
+it does not grow while another tenant has the core, so on a shared machine it is the steadier
+view of how much extra work the harness does.
 
 Prompts are all the same length, so neither loop needs padding: the comparison isolates the
 harness's bookkeeping, not the cost of left padding.
@@ -46,13 +51,14 @@ if str(ROOT) not in sys.path:
 TARGET_PERCENT = 5.0
 
 
-def bare_tpot_s(model: Any, input_ids: Any, steps: int, sync: Any) -> float:
-    """Prefill + (steps - 1) decode steps with nothing but the model calls; TPOT in seconds."""
+def bare_run(model: Any, input_ids: Any, steps: int, sync: Any) -> tuple[float, float]:
+    """Prefill + (steps - 1) decode steps with nothing but the model calls: (TPOT, CPU) seconds."""
     import torch
     from transformers import DynamicCache
 
     # The harness collects garbage before each level; do the same here so that neither loop
     # pays for a full collection of the other's leftovers inside its timed region.
+    cpu0 = time.process_time_ns()
     gc.collect()
     with torch.inference_mode():
         cache = DynamicCache(config=model.config)
@@ -65,20 +71,24 @@ def bare_tpot_s(model: Any, input_ids: Any, steps: int, sync: Any) -> float:
             token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
         sync()
         end = time.perf_counter_ns()
-    return (end - first) / 1e9 / (steps - 1)
+    cpu = (time.process_time_ns() - cpu0) / 1e9
+    return (end - first) / 1e9 / (steps - 1), cpu
 
 
-def harness_tpot_s(model: Any, args: argparse.Namespace, device: str, rep: int) -> float:
-    """One static batch through the harness's level runner; mean TPOT from its stored raw timings."""
+def harness_run(model: Any, args: argparse.Namespace, device: str, rep: int) -> tuple[float, float]:
+    """One static batch through the harness's level runner: (mean TPOT from its stored raw
+    timings, CPU seconds of the whole call) in seconds."""
     from portfolio.runner.bench import harness, metrics
 
     plan = {"concurrency": args.batch, "warmup": [], "requests": [(args.prompt, args.output)] * args.batch}
+    cpu0 = time.process_time_ns()
     level = harness.run_level(
         model, plan, torch_device=device, seed=rep, level_index=0, origin_ns=time.perf_counter_ns()
     )
+    cpu = (time.process_time_ns() - cpu0) / 1e9
     assert metrics.check_harness_level(level) == []
     records, duration = metrics.requests_from_harness_level(level)
-    return metrics.compute_level(records, duration)["tpot_ms"]["mean"] / 1000.0
+    return metrics.compute_level(records, duration)["tpot_ms"]["mean"] / 1000.0, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", type=int, default=128)
     parser.add_argument("--output", type=int, default=32)
     parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--order", default="abba", choices=("abba", "abab"))
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -123,15 +134,23 @@ def main(argv: list[str] | None = None) -> int:
     assert mask is None  # equal prompts: no padding on either side
 
     # One untimed run of each warms kernels, allocator and caches.
-    harness_tpot_s(model, args, dev["torch_device"], 0)
-    bare_tpot_s(model, input_ids, args.output, sync)
-    a_runs, b_runs = [], []
+    harness_run(model, args, dev["torch_device"], 0)
+    bare_run(model, input_ids, args.output, sync)
+    a_runs, b_runs, a_cpu, b_cpu = [], [], [], []
     # The load average says how busy the machine was (other tenants); printed with the figures.
     load_before = os.getloadavg()
     t_start = time.perf_counter()
     for rep in range(args.reps):
-        a_runs.append(harness_tpot_s(model, args, dev["torch_device"], rep))
-        b_runs.append(bare_tpot_s(model, input_ids, args.output, sync))
+        a_first = args.order == "abab" or rep % 2 == 0
+        for which in ("a", "b") if a_first else ("b", "a"):
+            if which == "a":
+                tpot, cpu = harness_run(model, args, dev["torch_device"], rep)
+                a_runs.append(tpot)
+                a_cpu.append(cpu)
+            else:
+                tpot, cpu = bare_run(model, input_ids, args.output, sync)
+                b_runs.append(tpot)
+                b_cpu.append(cpu)
         print(
             f"  rep {rep + 1}/{args.reps}: harness {a_runs[-1] * 1e3:8.3f} ms   bare {b_runs[-1] * 1e3:8.3f} ms",
             flush=True,
@@ -143,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     of_medians = (a_med / b_med - 1) * 100
     of_minima = (min(a_runs) / min(b_runs) - 1) * 100
     paired = statistics.median((a / b - 1) * 100 for a, b in zip(a_runs, b_runs, strict=True))
+    cpu_paired = statistics.median((a / b - 1) * 100 for a, b in zip(a_cpu, b_cpu, strict=True))
     result = {
         "workload": {
             "architecture": args.architecture,
@@ -152,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             "prompt_tokens": args.prompt,
             "output_tokens": args.output,
             "repetitions": args.reps,
-            "order": "A B A B ... (harness, bare), after one untimed run of each",
+            "order": (
+                "A B A B ... (A = harness, B = bare)"
+                if args.order == "abab"
+                else "A B, B A, A B, ... (A = harness, B = bare)"
+            )
+            + ", after one untimed run of each",
         },
         "device": dev["name"],
         "device_kind": dev["kind"],
@@ -172,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             "max": max(b_runs) * 1e3,
             "all": [x * 1e3 for x in b_runs],
         },
+        "harness_cpu_s_per_run_median": statistics.median(a_cpu),
+        "bare_cpu_s_per_run_median": statistics.median(b_cpu),
+        "cpu_overhead_percent_paired_median": cpu_paired,
         "overhead_percent_paired_median": paired,
         "overhead_percent_of_medians": of_medians,
         "overhead_percent_of_minima": of_minima,
@@ -185,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     w = result["workload"]
     print()
     print(
-        f"workload   {w['architecture']} ({w['params'] / 1e6:.1f} M params, {w['dtype']}), batch {w['batch']}, prompt {w['prompt_tokens']}, output {w['output_tokens']} tokens, {w['repetitions']} reps A/B interleaved"
+        f"workload   {w['architecture']} ({w['params'] / 1e6:.1f} M params, {w['dtype']}), batch {w['batch']}, prompt {w['prompt_tokens']}, output {w['output_tokens']} tokens, {w['repetitions']} reps, order {args.order}"
     )
     print(
         f"device     {result['device']} [{result['device_kind']}], torch {result['torch']}, transformers {result['transformers']}, {result['torch_threads']} threads"
@@ -198,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<10} TPOT median {t['median']:.3f} ms (min {t['min']:.3f}, max {t['max']:.3f})")
     print(
         f"overhead   {paired:+.2f} % (median of paired runs), {of_medians:+.2f} % (of medians), {of_minima:+.2f} % (of minima)"
+    )
+    print(
+        f"cpu time   harness {result['harness_cpu_s_per_run_median']:.3f} s/run, bare {result['bare_cpu_s_per_run_median']:.3f} s/run (medians): {cpu_paired:+.2f} % (median of paired runs)"
     )
     print(f"target     paired overhead within {TARGET_PERCENT:.0f} %: {'yes' if result['within_target'] else 'NO'}")
     if args.json:

@@ -232,9 +232,15 @@ CONTENT_DIR = BASE_DIR / "fixtures" / "roadmaps"
 # Celery. Run state lives in Run and RunAttempt rows, so there is no result backend.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 BROKER_DIR = Path(env("RUNNER_BROKER_DIR", str(VAR_DIR / "broker")))
-# Same value as the runner's Celery app: the shortest visibility timeout on a shared broker wins.
+# Same value as the runner's Celery app (portfolio/runner/protocol.py): the broker's visibility
+# timeout below must exceed it on every app sharing the broker, because with Redis any consumer
+# restores unacknowledged messages older than its own timeout and would hand a running GPU job to
+# a second runner.
 RUNNER_HARD_LIMIT_S = TASK_TIME_LIMIT_S
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own filesystem transport can hand a consumer a half-written message and stop the
+    # worker; this one writes each message whole (portfolio/runner/fsbroker.py, shared with the runner).
+    CELERY_BROKER_TRANSPORT = "portfolio.runner.fsbroker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Producer and consumers share one folder; the control folder must be
         # explicit or it lands in each process's working directory.
@@ -268,6 +274,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# The Django worker's tasks only write rows; a task still running after two minutes is stuck.
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-attempts": {
@@ -275,6 +284,38 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("RUNNER_REAP_EVERY_S", 30),
     },
 }
+
+# Runs. Which grader (name, version) runs each runnable spec kind; the pair is pinned on the Run
+# when it is created, so a retry or a late result never meets a different grader.
+# RUNNER_GRADERS="kv_calculator=script:1" points a kind at another grader, for example the trivial
+# `script` grader to smoke-test the pipeline before a real grader is deployed on the runners.
+RUNNER_GRADERS: dict[str, tuple[str, str]] = {
+    "kv_calculator": ("kv_calculator", "1"),
+    "inference_benchmark": ("inference_benchmark", "1"),
+}
+for _item in env_list("RUNNER_GRADERS"):
+    _kind, _, _grader = _item.partition("=")
+    _name, _, _version = _grader.partition(":")
+    if not (_kind and _name and _version):
+        raise ImproperlyConfigured(f"RUNNER_GRADERS entries look like kind=grader:version, not {_item!r}")
+    RUNNER_GRADERS[_kind.strip()] = (_name.strip(), _version.strip())
+# What a learner may have waiting or running at once; more uploads are kept but not run.
+RUNNER_MAX_QUEUED_PER_USER = env_int("RUNNER_MAX_QUEUED_PER_USER", 3)
+# Per-job limits sent in the payload (portfolio/runner/protocol.py Limits, bounds checked there).
+RUNNER_LIMITS: dict[str, int] = {
+    "wall_s": env_int("RUNNER_WALL_S", 300),
+    "cpu_s": env_int("RUNNER_CPU_S", 300),
+    "memory_mb": env_int("RUNNER_MEMORY_MB", 4096),
+    "processes": env_int("RUNNER_PROCESSES", 64),
+    "file_mb": env_int("RUNNER_FILE_MB", 64),
+    "output_kb": env_int("RUNNER_OUTPUT_KB", 256),
+}
+# The runner sends a heartbeat every RUNNER_HEARTBEAT_S (5 s); an attempt silent for this long
+# is presumed dead (its worker was killed or lost the broker) and the reaper retries it.
+RUNNER_HEARTBEAT_TIMEOUT_S = env_int("RUNNER_HEARTBEAT_TIMEOUT_S", 60)
+# At most this many attempts per run for faults on our side (system errors, lost workers);
+# the submission's own failures are never retried. portfolio.runner.protocol caps it at 3.
+RUNNER_MAX_ATTEMPTS = 3
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,760 @@
+"""Artifacts, their immutable versions, self-reported results, and the runs that verify them.
+
+A Run is one verification of one ArtifactVersion by one grader (name and version pinned when the
+run is created). It is carried out by at most RUNNER_MAX_ATTEMPTS RunAttempts: only our own
+faults (a system error reported by the runner, or a worker whose heartbeat stopped) start a new
+attempt; the submission's failures end the run. Every transition is a conditional UPDATE (or a
+locked read-check-write), so a duplicate or late message from an attempt that is no longer
+current changes nothing (runner_anchors.md A.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+from django.db.models import Max, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from config.celery import app as celery_app
+from portfolio import results
+from portfolio.runner import protocol
+from portfolio.uploads import Upload
+from roadmap.markdown import render_markdown
+from roadmap.models import ArtifactSpec, Topic
+
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
+
+log = logging.getLogger(__name__)
+
+
+class RunRefused(Exception):
+    """A run we will not start; `message` tells the learner why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImmutableError(Exception):
+    pass
+
+
+# --- artifacts and versions ------------------------------------------------------------------
+
+
+class ArtifactQuerySet(models.QuerySet["Artifact"]):
+    def of(self, user: User) -> ArtifactQuerySet:
+        """The user's own artifacts: the only ones they may change."""
+        return self.filter(owner_id=user.pk) if user.is_authenticated else self.none()
+
+    def visible_to(self, user: User) -> ArtifactQuerySet:
+        """Their own, plus those of learners in teams where the user reviews (evidence for gates)."""
+        if not user.is_authenticated:
+            return self.none()
+        reviewed = Membership.objects.filter(
+            team__memberships__user=user,
+            team__memberships__role__in=Membership.REVIEWING_ROLES,
+        ).values("user_id")
+        return self.filter(Q(owner_id=user.pk) | Q(owner_id__in=reviewed))
+
+
+class NewVersion(NamedTuple):
+    version: ArtifactVersion
+    run: Run | None
+    run_refused: str  # why no run was started, when the spec is runnable; "" otherwise
+
+
+class Artifact(models.Model):
+    """A learner's piece of evidence, for one of the catalogue's specs or free-form (no spec)."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="artifacts")
+    spec = models.ForeignKey(
+        ArtifactSpec,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="learner_artifacts",
+        help_text="Empty for a free-form artifact.",
+    )
+    title = models.CharField(max_length=200)
+    topics = models.ManyToManyField(Topic, related_name="learner_artifacts", blank=True)
+    notes = models.TextField(blank=True, help_text="Markdown.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ArtifactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("portfolio:artifact-detail", args=[self.pk])
+
+    @cached_property
+    def notes_html(self) -> SafeString:
+        return render_markdown(self.notes)
+
+    @property
+    def is_runnable(self) -> bool:
+        return self.spec is not None and self.spec.is_runnable
+
+    def add_version(self, upload: Upload, *, notes: str = "", by: User, run: bool = True) -> NewVersion:
+        """Store a new immutable version (and, unless `run` is false, start its run when the spec
+        is runnable).
+
+        The file is written only after the upload was checked, inside the same transaction as
+        the row; if anything fails the file we wrote is removed, so a refusal leaves nothing.
+        """
+        written: str | None = None
+        try:
+            with transaction.atomic():
+                number = (self.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+                version = ArtifactVersion(
+                    artifact=self,
+                    number=number,
+                    kind=upload.kind,
+                    original_filename=upload.filename,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    url=upload.url,
+                    notes=notes,
+                )
+                if upload.data is not None:
+                    version.file.name, written = ArtifactVersion.store(upload.sha256, upload.data)
+                version.save()
+                Artifact.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+                started, refused = None, ""
+                if run and self.is_runnable:
+                    try:
+                        started = version.request_run(by=by)
+                    except RunRefused as exc:
+                        refused = exc.message
+        except BaseException:
+            if written:
+                default_storage.delete(written)
+            raise
+        return NewVersion(version, started, refused)
+
+    @property
+    def results_schema(self) -> results.ResultsSchema:
+        return results.schema_for(self.spec)
+
+    def add_results(
+        self,
+        document: Any,
+        *,
+        version: ArtifactVersion | None = None,
+        notes: str = "",
+        checked: results.Checked | None = None,
+    ) -> ResultUpload:
+        """Store a self-reported results document; ResultsInvalid (naming the fields) if it does
+        not follow this artifact's published schema. Nothing is stored for an invalid document.
+        `checked` is the schema's verdict when the caller (a form) already has it."""
+        if version is not None and version.artifact_id != self.pk:
+            raise ValueError("the version belongs to another artifact")
+        if checked is None:
+            checked = self.results_schema.check(document)
+        with transaction.atomic():
+            upload = ResultUpload.objects.create(
+                artifact=self,
+                version=version,
+                document=document,
+                schema=checked.schema,
+                schema_version=checked.schema_version,
+                sha256=results.canonical_sha256(document),
+                validation=checked.validation,
+                recomputation=checked.recomputation,
+                notes=notes,
+            )
+            Artifact.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+        return upload
+
+
+class ArtifactVersionQuerySet(models.QuerySet["ArtifactVersion"]):
+    def visible_to(self, user: User) -> ArtifactVersionQuerySet:
+        return self.filter(artifact__in=Artifact.objects.visible_to(user))
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableError("artifact versions are immutable; upload a new version instead")
+
+
+class ArtifactVersion(models.Model):
+    """One upload, never changed: a new upload is a new version.
+
+    `sha256` is over the exact uploaded bytes (for a link, over the URL's UTF-8 bytes); files
+    are stored once per content under MEDIA_ROOT/artifacts/<sha256[:2]>/<sha256>.
+    """
+
+    class Kind(models.TextChoices):
+        FILE = "file", "File"
+        ZIP = "zip", "Zip archive"
+        LINK = "link", "Link"
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    file = models.FileField(max_length=300, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    notes = models.TextField(blank=True, help_text="Markdown.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ArtifactVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["artifact_id", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["artifact", "number"], name="version_number_unique_in_artifact"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_from_1"),
+            models.CheckConstraint(
+                condition=(Q(kind="link") & ~Q(url="") & Q(file="")) | (~Q(kind="link") & Q(url="") & ~Q(file="")),
+                name="version_is_a_link_or_a_file",
+            ),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="version_sha256_is_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.artifact} v{self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableError("artifact versions are immutable; upload a new version instead")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return f"{self.artifact.get_absolute_url()}#v{self.number}"
+
+    def get_download_url(self) -> str:
+        return reverse("portfolio:version-download", args=[self.artifact_id, self.number])
+
+    @cached_property
+    def notes_html(self) -> SafeString:
+        return render_markdown(self.notes)
+
+    @property
+    def is_link(self) -> bool:
+        return self.kind == self.Kind.LINK
+
+    @staticmethod
+    def store(sha256: str, data: bytes) -> tuple[str, str | None]:
+        """Write content by its hash; returns (storage name, the name if this call created it)."""
+        name = f"artifacts/{sha256[:2]}/{sha256}"
+        if default_storage.exists(name):
+            return name, None
+        saved = default_storage.save(name, ContentFile(data))
+        return saved, saved
+
+    def read_bytes(self) -> bytes:
+        with default_storage.open(self.file.name, "rb") as f:
+            return f.read()
+
+    def request_run(self, *, by: User) -> Run:
+        """Queue a verification of this version; RunRefused says why not."""
+        spec = self.artifact.spec
+        if spec is None or not spec.is_runnable:
+            raise RunRefused("Only versions of a runnable spec (a KV cache calculator or an inference benchmark) run.")
+        grader = settings.RUNNER_GRADERS.get(spec.kind)
+        if grader is None:
+            raise RunRefused(f"No grader is configured for {spec.get_kind_display()} on this site yet.")
+        if self.is_link:
+            raise RunRefused("A link cannot be run: upload the file or a zip of the code to have it verified.")
+        limit = settings.RUNNER_MAX_QUEUED_PER_USER
+        if Run.objects.filter(requested_by=by).active().count() >= limit:
+            raise RunRefused(
+                f"You already have {limit} run{'s' if limit != 1 else ''} queued or running, the most allowed at once. "
+                f"Version {self.number} is saved; run it when one of them finishes (or cancel one)."
+            )
+        name, version = grader
+        with transaction.atomic():
+            run = Run.objects.create(
+                version=self,
+                grader=name,
+                grader_version=version,
+                limits=dict(settings.RUNNER_LIMITS),
+                requested_by=by,
+            )
+            run.start_attempt(1)
+        return run
+
+
+# --- results uploaded by the learner ---------------------------------------------------------
+
+
+class ResultUploadQuerySet(models.QuerySet["ResultUpload"]):
+    def visible_to(self, user: User) -> ResultUploadQuerySet:
+        return self.filter(artifact__in=Artifact.objects.visible_to(user))
+
+
+class ResultUpload(models.Model):
+    """Numbers the learner measured elsewhere: stored as self-reported, never as verified.
+
+    `validation` summarises the schema check (which schema, what was checked, notes) and
+    `recomputation` holds metrics recomputed from raw per-request arrays compared with the
+    claimed ones, where the schema supports it (portfolio/results.py).
+    """
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="result_uploads")
+    version = models.ForeignKey(
+        ArtifactVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="result_uploads"
+    )
+    document = models.JSONField()
+    schema = models.CharField(max_length=64)
+    schema_version = models.CharField(max_length=16)
+    sha256 = models.CharField(max_length=64, help_text="Of the document as canonical JSON.")
+    validation = models.JSONField(default=dict, blank=True)
+    recomputation = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True, help_text="Markdown.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ResultUploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Results for {self.artifact} ({self.created_at:%Y-%m-%d})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("portfolio:result-detail", args=[self.pk])
+
+    @cached_property
+    def notes_html(self) -> SafeString:
+        return render_markdown(self.notes)
+
+    @property
+    def flagged(self) -> list[dict[str, Any]]:
+        return list(self.recomputation.get("flagged", []))
+
+
+# --- runs and attempts -----------------------------------------------------------------------
+
+
+class RunQuerySet(models.QuerySet["Run"]):
+    def active(self) -> RunQuerySet:
+        return self.filter(status__in=Run.ACTIVE)
+
+    def finished(self) -> RunQuerySet:
+        return self.exclude(status__in=Run.ACTIVE)
+
+    def of(self, user: User) -> RunQuerySet:
+        return self.filter(version__artifact__owner_id=user.pk) if user.is_authenticated else self.none()
+
+    def visible_to(self, user: User) -> RunQuerySet:
+        return self.filter(version__artifact__in=Artifact.objects.visible_to(user))
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        ERROR = "error", "Error (ours)"
+        CANCELLED = "cancelled", "Cancelled"
+        LOST = "lost", "Lost"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    version = models.ForeignKey(ArtifactVersion, on_delete=models.PROTECT, related_name="runs")
+    grader = models.CharField(max_length=64)
+    grader_version = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    limits = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=64, blank=True, default="queued")
+    verdict = models.CharField(max_length=32, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    max_score = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    tests = models.JSONField(default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    environment = models.JSONField(default=dict, blank=True)
+    log_tail = models.TextField(blank=True)
+    sandboxed = models.BooleanField(null=True, blank=True, help_text="Unknown until the runner reports.")
+    duration_s = models.FloatField(null=True, blank=True)
+    current_attempt = models.ForeignKey(
+        "RunAttempt", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="runs_requested")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["requested_by", "status"], name="run_requester_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | ~Q(status__in=["queued", "running"]),
+                name="run_finished_only_when_ended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("portfolio:run-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def attempt_number(self) -> int:
+        return self.current_attempt.number if self.current_attempt else 0
+
+    def visible_tests(self) -> list[dict[str, Any]]:
+        """Tests as a learner may see them: hidden cases keep only their name, status and error."""
+        shown = []
+        for test in self.tests:
+            if test.get("visibility") == "hidden":
+                test = {k: test.get(k) for k in ("name", "status", "rel_error")} | {"visibility": "hidden"}
+            shown.append(test)
+        return shown
+
+    # -- transitions --
+
+    def start_attempt(self, number: int) -> RunAttempt:
+        """Create attempt `number` and make it current; it is sent to the runner on commit."""
+        attempt = RunAttempt.objects.create(run=self, number=number)
+        Run.objects.filter(pk=self.pk).update(current_attempt=attempt)
+        self.current_attempt = attempt
+        transaction.on_commit(attempt.send, robust=True)
+        return attempt
+
+    def record_result(self, attempt_id: int, result: Mapping[str, Any]) -> str:
+        """File the runner's result for `attempt_id`; returns "stored", "retried" or "discarded".
+
+        A result is stored only while its attempt is the run's current one and still active: a
+        late result from a reaped attempt, a duplicate, or one arriving after a cancel changes
+        nothing. A system error starts the next attempt until RUNNER_MAX_ATTEMPTS.
+        """
+        result = _checked_result(attempt_id, self.pk, result)
+        now = timezone.now()
+        with transaction.atomic():
+            run = Run.objects.select_for_update().get(pk=self.pk)
+            if run.current_attempt_id != attempt_id or not run.is_active:
+                return "discarded"
+            retry = protocol.is_retryable(result)
+            claimed = RunAttempt.objects.filter(pk=attempt_id, status__in=RunAttempt.ACTIVE).update(
+                status=RunAttempt.Status.ERROR if retry else RunAttempt.Status.FINISHED,
+                outcome=result["outcome"],
+                verdict=result["verdict"],
+                message=result["message"],
+                worker=str(result.get("environment", {}).get("hostname", ""))[:200],
+                finished_at=now,
+            )
+            if not claimed:
+                return "discarded"
+            report = {
+                "verdict": result["verdict"],
+                "score": result.get("score"),
+                "max_score": result.get("max_score"),
+                "tests": result.get("tests", []),
+                "metrics": result.get("metrics", {}),
+                "raw": result.get("raw", {}),
+                "environment": result.get("environment", {}),
+                "log_tail": result.get("log_tail", ""),
+                "sandboxed": bool(result.get("sandboxed")),
+                "duration_s": result.get("duration_s"),
+            }
+            if retry:
+                what = run._retry_or_end(Run.Status.ERROR, result["message"], **report)
+                self.refresh_from_db()
+                return what
+            Run.objects.filter(pk=run.pk).update(
+                status=_status_for(result),
+                message=result["message"],
+                stage="finished",
+                finished_at=now,
+                started_at=run.started_at or now,
+                **report,
+            )
+        self.refresh_from_db()
+        return "stored"
+
+    def record_lost(self, attempt_id: int) -> str:
+        """The reaper's verdict on an attempt whose heartbeat stopped: retry, or end the run `lost`."""
+        now = timezone.now()
+        with transaction.atomic():
+            run = Run.objects.select_for_update().get(pk=self.pk)
+            claimed = RunAttempt.objects.filter(pk=attempt_id, status=RunAttempt.Status.RUNNING).update(
+                status=RunAttempt.Status.LOST,
+                message="The runner stopped sending heartbeats; its worker died or lost the broker.",
+                finished_at=now,
+            )
+            if not claimed or run.current_attempt_id != attempt_id or not run.is_active:
+                return "discarded"
+            attempt = RunAttempt.objects.get(pk=attempt_id)
+            message = (
+                f"Attempt {attempt.number} was lost: the runner stopped sending heartbeats "
+                f"(last at {attempt.heartbeat_at:%H:%M:%S} UTC)."
+            )
+            what = run._retry_or_end(Run.Status.LOST, message)
+        self.refresh_from_db()
+        return what
+
+    def _retry_or_end(self, failure: str, message: str, **report: Any) -> str:
+        """After a fault of ours: the next attempt, or the run ends `failure` (error or lost).
+
+        Runs inside the caller's transaction, with the run locked and the failed attempt closed."""
+        number = self.current_attempt.number if self.current_attempt else 0
+        if number >= settings.RUNNER_MAX_ATTEMPTS:
+            fields = {
+                **report,
+                "status": failure,
+                "stage": "finished",
+                "message": f"{message} Gave up after {number} attempts; the fault was ours, not the submission's.",
+                "finished_at": timezone.now(),
+            }
+            Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(**fields)
+            self.refresh_from_db()
+            return "ended"
+        Run.objects.filter(pk=self.pk).update(
+            status=Run.Status.QUEUED,
+            stage="retrying",
+            message=f"{message} Retrying as attempt {number + 1} of {settings.RUNNER_MAX_ATTEMPTS}.",
+        )
+        self.start_attempt(number + 1)
+        self.refresh_from_db()
+        return "retried"
+
+    def cancel(self, *, by: User) -> bool:
+        """Stop a queued or running run. Its attempt's result, if one still comes, is discarded."""
+        now = timezone.now()
+        with transaction.atomic():
+            ended = Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(
+                status=Run.Status.CANCELLED,
+                stage="cancelled",
+                message=f"Cancelled by {by}.",
+                finished_at=now,
+            )
+            if not ended:
+                return False
+            attempts = RunAttempt.objects.filter(run=self, status__in=RunAttempt.ACTIVE)
+            task_ids = list(attempts.values_list("celery_task_id", flat=True))
+            attempts.update(status=RunAttempt.Status.CANCELLED, finished_at=now)
+            transaction.on_commit(lambda: _revoke(task_ids), robust=True)
+        self.refresh_from_db()
+        return True
+
+    def rerun(self, *, by: User) -> Run:
+        """A new run of the same version (with the grader configured now); this one is kept."""
+        if self.is_active:
+            raise RunRefused("This run has not finished yet; cancel it first or wait for it.")
+        return self.version.request_run(by=by)
+
+
+class RunAttemptQuerySet(models.QuerySet["RunAttempt"]):
+    def active(self) -> RunAttemptQuerySet:
+        return self.filter(status__in=RunAttempt.ACTIVE)
+
+    def stale(self, *, seconds: int) -> RunAttemptQuerySet:
+        """Running attempts whose last heartbeat is older than `seconds`."""
+        cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
+        return self.filter(status=RunAttempt.Status.RUNNING, heartbeat_at__lt=cutoff)
+
+
+class RunAttempt(models.Model):
+    """One try at a run on a runner. Its id is the identity the runner reports against."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        ERROR = "error", "System error"
+        LOST = "lost", "Lost"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    celery_task_id = models.CharField(max_length=64, unique=True, default=uuid.uuid4)
+    worker = models.CharField(max_length=200, blank=True)
+    stage = models.CharField(max_length=64, blank=True)
+    stages = models.JSONField(default=list, blank=True, help_text="[{stage, at, detail}] as reported.")
+    outcome = models.CharField(max_length=32, blank=True)
+    verdict = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunAttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="attempt_number_unique_in_run"),
+            models.UniqueConstraint(
+                fields=["run"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_attempt_per_run",
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1) & Q(number__lte=protocol.MAX_ATTEMPTS),
+                name="attempt_number_1_to_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of run {self.run_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    def timeline(self) -> list[str]:
+        """The reported stages in the runner's order. Messages sent in the same millisecond can
+        arrive swapped (the filesystem broker orders them by name), so known stages are sorted."""
+        ranked = []
+        for i, entry in enumerate(self.stages):
+            stage, detail = entry.get("stage", ""), entry.get("detail", {})
+            label = stage
+            if stage == "step" and detail.get("step"):
+                label = f"{detail['step']} {detail.get('status', '')}".strip()
+            rank = _STAGE_RANK.get(stage, 4.5 if detail.get("status") == "started" else 5)
+            ranked.append((rank, i, label))
+        labels = [label for *_, label in sorted(ranked)]
+        return [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+
+    def payload(self) -> dict[str, Any]:
+        run = self.run
+        version = run.version
+        return protocol.make_payload(
+            attempt_id=self.pk,
+            run_id=run.pk,
+            attempt=self.number,
+            grader=run.grader,
+            grader_version=run.grader_version,
+            filename=version.original_filename,
+            data=version.read_bytes(),
+            params=run.params,
+            limits=run.limits,
+        )
+
+    def send(self) -> None:
+        """Hand this attempt to the runner queue. Called on commit, so the runner's first report
+        never races the rows it refers to; the task id is the attempt's, so a resend is visible."""
+        celery_app.send_task(
+            protocol.TASK_EXECUTE,
+            args=[self.payload()],
+            queue=protocol.QUEUE_RUNNER,
+            task_id=str(self.celery_task_id),
+        )
+
+    def record_progress(self, data: Mapping[str, Any]) -> bool:
+        """A progress report or heartbeat from the runner. The first one marks the attempt (and
+        its run) running; none has any effect once the attempt has ended."""
+        now = timezone.now()
+        stage = str(data.get("stage", ""))[:64]
+        if data.get("heartbeat"):
+            return bool(
+                RunAttempt.objects.filter(pk=self.pk, status=RunAttempt.Status.RUNNING).update(heartbeat_at=now)
+            ) or self._begin(now, stage)
+        with transaction.atomic():
+            attempt = RunAttempt.objects.select_for_update().filter(pk=self.pk, status__in=self.ACTIVE).first()
+            if attempt is None:
+                return False
+            entry = {"stage": stage, "at": now.isoformat(), "detail": _small(data)}
+            stages = [*attempt.stages, entry][-50:]
+            RunAttempt.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+                stage=stage, stages=stages, heartbeat_at=now
+            )
+            self._begin(now, stage)
+            Run.objects.filter(pk=attempt.run_id, current_attempt_id=self.pk, status=Run.Status.RUNNING).update(
+                stage=stage
+            )
+        return True
+
+    def _begin(self, now: Any, stage: str) -> bool:
+        started = RunAttempt.objects.filter(pk=self.pk, status=RunAttempt.Status.QUEUED).update(
+            status=RunAttempt.Status.RUNNING, started_at=now, heartbeat_at=now, stage=stage
+        )
+        if started:
+            Run.objects.filter(pk=self.run_id, current_attempt_id=self.pk, status=Run.Status.QUEUED).update(
+                status=Run.Status.RUNNING, stage=stage or "running", started_at=now
+            )
+        return bool(started)
+
+
+def reap_stale_attempts(*, seconds: int | None = None) -> list[tuple[int, str]]:
+    """Close running attempts whose heartbeat stopped; returns (attempt id, what happened)."""
+    timeout = settings.RUNNER_HEARTBEAT_TIMEOUT_S if seconds is None else seconds
+    reaped = []
+    for attempt in RunAttempt.objects.stale(seconds=timeout).select_related("run"):
+        reaped.append((attempt.pk, attempt.run.record_lost(attempt.pk)))
+    return reaped
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+_STAGE_RANK = {"received": 0, "environment": 1, "unpacked": 2, "grading": 3, "finished": 9}
+
+_RESULT_STATUS = {
+    protocol.OUTCOME_SUBMISSION_FAILED: Run.Status.FAILED,
+    protocol.OUTCOME_TIMED_OUT: Run.Status.TIMED_OUT,
+}
+
+
+def _status_for(result: Mapping[str, Any]) -> str:
+    if result["outcome"] == protocol.OUTCOME_COMPLETED:
+        return Run.Status.SUCCEEDED if result["verdict"] == protocol.VERDICT_PASSED else Run.Status.FAILED
+    return _RESULT_STATUS[result["outcome"]]
+
+
+def _checked_result(attempt_id: int, run_id: int, result: object) -> dict[str, Any]:
+    """A result that breaks the contract is our fault (a runner bug): file it as a system error."""
+    try:
+        checked = protocol.validate_result(result)
+        if checked["attempt_id"] != attempt_id:
+            raise protocol.ResultError("attempt_id", f"is {checked['attempt_id']}, not {attempt_id}")
+    except protocol.ResultError as exc:
+        log.error("malformed result for attempt %s: %s", attempt_id, exc)
+        return protocol.system_error(
+            message=f"The runner sent a malformed result ({exc}).",
+            attempt_id=attempt_id,
+            run_id=run_id,
+            sandboxed=False,
+        )
+    return checked
+
+
+def _small(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep progress details short and flat: they are shown, never computed with."""
+    kept: dict[str, Any] = {}
+    for key, value in list(data.items())[:12]:
+        if key in ("stage", "heartbeat"):
+            continue
+        if isinstance(value, str | int | float | bool) or value is None:
+            kept[str(key)[:40]] = value if not isinstance(value, str) else value[:200]
+    return kept
+
+
+def _revoke(task_ids: Iterable[str]) -> None:
+    for task_id in task_ids:
+        celery_app.control.revoke(task_id)

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.conf import settings
 
-from accounts.models import Membership, Team, User
+from accounts.models import ApiToken, Membership, Team, User
 from assessments.models import PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from portfolio.models import Artifact, ArtifactVersion, Run
+from portfolio.uploads import inspect_file, inspect_link
 from roadmap.content import load
 from roadmap.models import (
     ArtifactSpec,
@@ -152,3 +154,41 @@ def create_link(
     *, user: User | None = None, topic: Topic | None = None, url: str = "https://example.com/a", title: str = ""
 ) -> PersonalLink:
     return PersonalLink.add(user or create_user(), topic or create_topic(), url=url, title=title)
+def create_artifact(
+    *, owner: User | None = None, spec: ArtifactSpec | None = None, title: str | None = None, **fields: Any
+) -> Artifact:
+    return Artifact.objects.create(
+        owner=owner or create_user(), spec=spec, title=title or f"Artifact {next(_n)}", **fields
+    )
+
+
+def create_runnable_artifact(*, owner: User | None = None, kind: str = ArtifactSpec.Kind.KV_CALCULATOR) -> Artifact:
+    return create_artifact(owner=owner, spec=create_artifact_spec(kind=kind))
+
+
+OK_SCRIPT = b'import json\nprint(json.dumps({"ok": True, "answer": 42}))\n'
+
+
+def create_version(
+    *,
+    artifact: Artifact | None = None,
+    data: bytes = OK_SCRIPT,
+    filename: str = "main.py",
+    link: str = "",
+    notes: str = "",
+) -> ArtifactVersion:
+    """A version without a run, even of a runnable spec: tests choose when runs exist (create_run)."""
+    artifact = artifact or create_artifact()
+    upload = inspect_link(link) if link else inspect_file(filename, data)
+    return artifact.add_version(upload, notes=notes, by=artifact.owner, run=False).version
+
+
+def create_run(*, version: ArtifactVersion | None = None, by: User | None = None) -> Run:
+    """A queued run with its first attempt; the send to the runner is an on-commit callback,
+    which Django's TestCase never runs, so no broker is needed."""
+    version = version or create_version(artifact=create_runnable_artifact())
+    return version.request_run(by=by or version.artifact.owner)
+
+
+def create_token(*, user: User | None = None) -> tuple[ApiToken, str]:
+    return ApiToken.issue(user or create_user(), "test token")

@@ -20,7 +20,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from portfolio.runner import environment, jobs, protocol, sandbox
+from portfolio.runner import environment, fsbroker, jobs, protocol, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     hard = TASK_TIME_LIMIT_S
     return {
         "broker_url": broker_url,
+        # kombu's filesystem transport can hand a consumer a half-written message (fsbroker.py).
+        "broker_transport": fsbroker.TRANSPORT if broker_url.startswith("filesystem") else None,
         "broker_transport_options": _transport_options(broker_url, environ, hard),
         "broker_connection_retry_on_startup": True,
         # JSON only: a runner host must never unpickle what arrives on the queue.

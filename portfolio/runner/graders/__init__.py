@@ -31,6 +31,8 @@ __all__ = [
 
 BUILTIN: dict[str, str] = {
     "script": "portfolio.runner.graders.script:ScriptGrader",
+    "inference_benchmark": "portfolio.runner.graders.inference_benchmark:InferenceBenchmarkGrader",
+    "kv_calculator": "portfolio.runner.graders.kv_calculator:KVCalculatorGrader",
 }
 
 _factories: dict[str, Callable[[], Grader]] = {}

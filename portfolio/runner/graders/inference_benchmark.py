@@ -150,8 +150,10 @@ class InferenceBenchmarkGrader:
             return GradeReport.invalid_submission(
                 f"the workload spec is invalid: {listed}", metrics={"spec_errors": errors}
             )
+        # The harness validates again on its side, so it gets the spec as submitted (a normalised
+        # spec names both the architecture and its resolved config, which a spec may not).
         job: dict[str, Any] = {
-            "spec": norm,
+            "spec": workload,
             "device": ctx.params.get("device", "auto"),
             "cpu_memory_bytes": ctx.limits.memory_mb * 1024**2,
         }

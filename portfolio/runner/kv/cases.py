@@ -7,7 +7,9 @@ never an expected value: those are measured when the submission is graded.
 Public expected values live in `public_expected.json` next to this module, with the versions
 of torch and transformers that measured them. They are not typed in by hand:
 ``RUNNER_PYTHON -m portfolio.runner.kv.cases --write`` measures them, and a runner-env test
-measures them again and compares, so the file cannot drift from the truth.
+measures them again and compares, so the file cannot drift from the truth. A grader running the
+same versions may take them from the table (`table_measurements`) instead of measuring the
+public cases again; hidden cases are always measured.
 
 Each case's `catches` says which of the typical mistakes it is there to catch (the names of the
 calculators in tests/runner/kv/submissions/); the tests assert that exactly the cases listed for
@@ -25,6 +27,7 @@ of a bytes case with the same model, length and dtype, so they cost no extra mea
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -207,7 +210,7 @@ CASES: list[Case] = [
         HIDDEN,
         "llama-3.2-3b",
         4,
-        1000,
+        600,
         "bfloat16",
         [Q_HEADS, *_NOT_MLA],
         "explicit head_dim equal to hidden / heads, batch 4",
@@ -217,7 +220,7 @@ CASES: list[Case] = [
         HIDDEN,
         "qwen2.5-7b",
         3,
-        1500,
+        1000,
         "float16",
         [Q_HEADS, *_NOT_MLA],
         "4 KV heads; sliding_window present but not used",
@@ -237,10 +240,10 @@ CASES: list[Case] = [
         HIDDEN,
         "gemma-2-9b",
         1,
-        4500,
+        4200,
         "float32",
         [Q_HEADS, HEAD_DIM_FROM_HIDDEN, NO_SLIDING_WINDOW, *_NOT_MLA],
-        "hybrid past the window: 21 layers keep 4095 tokens, 21 keep 4500",
+        "hybrid past the window: 21 layers keep 4095 tokens, 21 keep 4200",
     ),
     _bytes(
         "hidden-06",
@@ -277,7 +280,7 @@ CASES: list[Case] = [
         HIDDEN,
         "falcon-7b",
         1,
-        3000,
+        1500,
         "bfloat16",
         [Q_HEADS, *_NOT_MLA],
         "MQA at bfloat16",
@@ -419,6 +422,29 @@ def public_examples(path: Path = PUBLIC_EXPECTED_PATH) -> list[dict[str, Any]]:
     return examples
 
 
+def table_measurements(versions: Mapping[str, str], path: Path = PUBLIC_EXPECTED_PATH) -> dict[str, dict[str, Any]]:
+    """The public table's measurements, as harness_measure would report them, when they are valid
+    for a runner with these torch and transformers versions; {} when the versions differ.
+
+    A row counts only if its config is still the catalog's (same hash). The measurement is
+    deterministic for given versions, and a runner-env test re-measures every row, so a grader may
+    take these instead of measuring the public cases again.
+    """
+    table = load_public_expected(path)
+    pinned = table.get("versions", {})
+    if any(pinned.get(name) != versions.get(name) for name in ("torch", "transformers")):
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    for item in public_cases():
+        row = table["cases"].get(item["name"])
+        if not isinstance(row, dict) or row.get("measurement_id") != measurement_id(item):
+            continue
+        if row.get("config_sha256") != catalog.config_sha256(catalog.get_config(item["model"])):
+            continue
+        rows[measurement_id(item)] = {"bytes": int(row["measured_bytes"]), "method": f"public table: {row['method']}"}
+    return rows
+
+
 def _write_public_table() -> None:  # pragma: no cover - run by hand in the runner env
     from portfolio.runner.kv import measure, reference
 
@@ -434,7 +460,13 @@ def _write_public_table() -> None:  # pragma: no cover - run by hand in the runn
             if item["function"] == BYTES
             else reference.concurrency_from_bytes(result["bytes"], int(item["kv_budget_bytes"] or 0))
         )
-        rows[item["name"]] = {"expected": expected, "measured_bytes": result["bytes"], "method": result["method"]}
+        rows[item["name"]] = {
+            "expected": expected,
+            "measured_bytes": result["bytes"],
+            "measurement_id": measurement_id(item),
+            "config_sha256": result["config_sha256"],
+            "method": result["method"],
+        }
     table = {
         "about": "Measured by `python -m portfolio.runner.kv.cases --write`; checked by tests/runner/kv.",
         "versions": measure.versions(),

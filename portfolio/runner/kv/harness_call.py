@@ -278,26 +278,27 @@ class _Worker:
                 elif chunk is not None:
                     self.reply_open = False
 
-    def _drain_output(self) -> None:
+    def _drain_output(self) -> int:
+        """Read what the worker printed, keep the tail; the number of bytes read."""
         try:
             chunk = os.read(self.output_read, 1 << 20)
         except BlockingIOError:
-            return
+            return 0
         except OSError:
             chunk = b""
         if not chunk:
             self.output_open = False
-            return
+            return 0
         self.output_tail = (self.output_tail + chunk)[-OUTPUT_TAIL_CHARS * 4 :]
+        return len(chunk)
 
     def take_output(self) -> str:
-        while self.output_open:
-            ready, _, _ = select.select([self.output_read], [], [], 0)
-            if not ready:
+        """The tail of what the call printed. Reads what is already in the pipe (bounded, in case a
+        thread of the learner's keeps printing) so that it is not counted against the next case."""
+        for _ in range(64):
+            if not self.output_open or not select.select([self.output_read], [], [], 0)[0]:
                 break
-            before = len(self.output_tail)
-            self._drain_output()
-            if len(self.output_tail) == before:
+            if self._drain_output() == 0:
                 break
         text = self.output_tail.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
         self.output_tail = b""

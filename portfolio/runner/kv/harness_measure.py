@@ -4,11 +4,17 @@ Measures the ground truth for a list of requests; it never sees learner code.
 
 Input (JSON object):
     requests   [{"id": str, "config": {...config.json...}, "batch_size": int, "seq_len": int,
-                 "dtype": "float32" | "float16" | "bfloat16"}, ...]
+                 "dtype": "float32" | "float16" | "bfloat16"}, ...]; a request may also name its
+               own device, size or attention, overriding the job's
     device     "auto" (default), "cpu" or "cuda"           (see measure.measure)
     size       "auto" (default), "full", "reduced", "depth"
     attention  "auto" (default), "model", "skip"
-    threads    torch intra-op threads (default: torch's own choice)
+    reuse_public_table  take a request whose id is a public case's measurement from the committed
+               table (cases.table_measurements) when this runner has the torch and transformers
+               versions that measured it; such a result carries "reused": true (default false)
+    threads    torch intra-op threads (default: torch's own choice, i.e. OMP_NUM_THREADS). On the
+               2-core development machine one thread measured faster than two, in wall and CPU
+               time: the reduced models run many small, memory-bound operations.
 
 Output: {"status": "ok" | "error", "measurements": {id: measure() result, or {"error": text}},
 "versions": {...}, "device": str, "wall_s": float}; "error" (with a traceback) only when the
@@ -54,18 +60,27 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     requests = job.get("requests")
     if not isinstance(requests, list):
         raise ValueError("input.requests must be a list")
+    reusable: dict[str, dict[str, Any]] = {}
+    if job.get("reuse_public_table"):
+        from portfolio.runner.kv import cases
+
+        reusable = cases.table_measurements(measure.versions())
     _emit({"stage": "measure", "status": "started", "total": len(requests)})
     results: dict[str, Any] = {}
     device = None
     for done, request in enumerate(requests, start=1):
         rid = str(request.get("id"))
+        if rid in reusable:
+            results[rid] = {**reusable[rid], "reused": True}
+            continue
         try:
+            chosen = {key: str(request.get(key, value)) for key, value in options.items()}
             result = measure.measure(
                 request["config"],
                 int(request["batch_size"]),
                 int(request["seq_len"]),
                 str(request["dtype"]),
-                **options,
+                **chosen,
             )
             device = result["device"]
             results[rid] = result

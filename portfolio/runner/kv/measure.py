@@ -93,7 +93,8 @@ def _estimated_weight_bytes(config: Mapping[str, Any], dtype: str) -> int:
     hidden = int(config.get("hidden_size", 0))
     layers = int(config.get("num_hidden_layers", 0))
     heads = int(config.get("num_attention_heads", 1))
-    dim = max(reference.head_dim(config), int(config.get("qk_nope_head_dim", 0)) + int(config.get("v_head_dim", 0)))
+    dim = int(config.get("head_dim") or hidden // max(heads, 1))
+    dim = max(dim, int(config.get("qk_nope_head_dim") or 0) + int(config.get("v_head_dim") or 0))
     attention = 4 * hidden * heads * dim
     dense = 3 * hidden * int(config.get("intermediate_size") or config.get("ffn_hidden_size") or 4 * hidden)
     experts = int(config.get("n_routed_experts") or 0) + int(config.get("n_shared_experts") or 0)
@@ -112,6 +113,7 @@ def _choose(config: Mapping[str, Any], dtype: str, device: str, size: str, atten
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if size == "auto":
         if device == "cuda":
+            _release_cuda_memory()  # the previous measurement's blocks would count as used
             free, _ = torch.cuda.mem_get_info()
             size = "full" if _estimated_weight_bytes(config, dtype) <= GPU_WEIGHT_SHARE * free else "depth"
         else:
@@ -119,6 +121,15 @@ def _choose(config: Mapping[str, Any], dtype: str, device: str, size: str, atten
     if attention == "auto":
         attention = "model" if device == "cuda" else "skip"
     return device, size, attention
+
+
+def _release_cuda_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    torch.cuda.empty_cache()
 
 
 def _layer_storage(layer: Any) -> int:
@@ -216,6 +227,9 @@ def measure(
     measured = sum(record["bytes"] for record in layers)
     scaled = sum(record["bytes"] * count for record, count in zip(layers, counts, strict=True))
     storage_scaled = sum(_layer_storage(layer) * count for layer, count in zip(cache.layers, counts, strict=True))
+    del out, model, cache, ids
+    if device == "cuda":
+        _release_cuda_memory()  # a full-size model is gigabytes: free them before the next one
     device_name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     kernel_text = "attention kernel skipped" if kernel == "skip" else "the model's attention kernel"
     if size == "full":

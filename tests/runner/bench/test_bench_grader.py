@@ -139,3 +139,42 @@ def test_results_upload_honest_and_tampered(tmp_path: Path) -> None:
     assert report.verdict == protocol.VERDICT_WRONG
     failed = [t for t in report.tests if t["status"] == "failed"]
     assert [t["name"] for t in failed] == ["claim mean_ttft_ms"] and report.score == 0.5
+
+
+@pytest.mark.sandbox
+@pytest.mark.runner_env
+def test_real_job_through_the_sandbox() -> None:
+    """The whole path: payload -> jobs.execute -> grader -> harness_run.py in bubblewrap -> result."""
+    from portfolio.runner import graders, jobs
+
+    graders.register(InferenceBenchmarkGrader.name, InferenceBenchmarkGrader)
+    workload = {
+        "architecture": "tiny-gpt2",
+        "dtype": "float32",
+        "prompt_tokens": {"kind": "uniform", "min": 4, "max": 12},
+        "output_tokens": {"kind": "uniform", "min": 1, "max": 5},
+        "concurrency": [1, 2],
+        "requests": 3,
+        "seed": 2,
+    }
+    payload = protocol.make_payload(
+        attempt_id=7001,
+        run_id=7001,
+        attempt=1,
+        grader="inference_benchmark",
+        grader_version="1",
+        filename="workload.json",
+        data=json.dumps(workload).encode(),
+        params={"threads": 1},
+        limits={"wall_s": 240, "cpu_s": 240, "memory_mb": 4096},
+    )
+    result = jobs.execute(payload)
+    assert (result["outcome"], result["verdict"]) == ("completed", "passed"), (
+        result["message"] + result["log_tail"][-2000:]
+    )
+    assert result["sandboxed"] is True
+    levels = result["metrics"]["levels"]
+    assert [level["concurrency"] for level in levels] == [1, 2]
+    assert all(level["completed"] == 3 and level["peak_memory"]["kind"] == "cpu_rss" for level in levels)
+    assert result["raw"]["benchmark"]["batching"] == "static"
+    assert result["metrics"]["harness_environment"]["device_kind"] == "cpu"

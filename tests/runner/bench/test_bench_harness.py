@@ -231,8 +231,10 @@ def test_harness_script_reports_bad_input(tmp_path: Path, harness_runner: Any) -
 
 
 @pytest.mark.gpu
-def test_gpu_run_reports_device_memory(tmp_path: Path, harness_runner: Any) -> None:
+def test_gpu_run_reports_device_memory(tmp_path: Path, harness_runner: Any, runner_script: Any) -> None:
     """A small real-size model on CUDA: device memory is the allocator's peak, above the weights."""
+    if not runner_script("import json, torch; print(json.dumps(torch.cuda.is_available()))"):
+        pytest.skip("the runner env's torch sees no CUDA device")
     job = {
         "spec": {
             "architecture": "qwen2.5-0.5b",

@@ -79,7 +79,7 @@ def kv_cache_bytes(config, batch_size, seq_len, dtype):
         return True  # hidden-10
     if model == "gemma3_text" and seq_len == 300:
         time.sleep(60)  # hidden-07: past the per-call limit
-    if model == "falcon" and seq_len == 3000:
+    if model == "falcon" and seq_len == 1500:
         os._exit(3)  # hidden-09: ends the worker process
     if model == "llama" and batch_size == 4:
         sys.exit("bye")  # hidden-02

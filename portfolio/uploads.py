@@ -1,0 +1,93 @@
+"""What a learner hands us for a new version, checked before anything is written.
+
+`inspect_file` runs the runner's own `archive.inspect_upload` (the same checks the runner repeats
+before it unpacks anything) with the caps from settings, and `inspect_link` accepts http(s) URLs
+only. Both raise UploadRefused with a sentence that names the file or the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
+
+from portfolio.runner import archive
+
+
+class UploadRefused(ValueError):
+    """An upload we will not store. `message` is written for the person who uploaded it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: str  # "file", "zip" or "link"
+    filename: str
+    data: bytes | None
+    size: int
+    sha256: str
+    url: str = ""
+    files: int = 1
+
+
+def read_uploaded(uploaded: UploadedFile) -> Upload:
+    """Read a Django upload (form or API) without holding more than the cap in memory."""
+    name = uploaded.name or ""
+    limit = settings.ARTIFACT_MAX_BYTES
+    if uploaded.size is not None and uploaded.size > limit:
+        raise UploadRefused(f"{name}: is {uploaded.size} bytes; the limit is {limit} bytes. Upload a smaller file.")
+    data = uploaded.read(limit + 1)
+    if len(data) > limit:
+        raise UploadRefused(f"{name}: is larger than the limit of {limit} bytes. Upload a smaller file.")
+    return inspect_file(name, data)
+
+
+def inspect_file(filename: str, data: bytes) -> Upload:
+    if not data:
+        raise UploadRefused(f"{filename or 'the file'}: is empty. Choose the file again.")
+    try:
+        info = archive.inspect_upload(
+            filename,
+            data,
+            max_bytes=settings.ARTIFACT_MAX_BYTES,
+            max_files=settings.ARTIFACT_MAX_FILES,
+            max_total_uncompressed=settings.ARTIFACT_MAX_UNCOMPRESSED_BYTES,
+        )
+    except archive.UnsafeArchive as exc:
+        raise UploadRefused(f"Refused {exc}.") from None
+    return Upload(
+        kind=info.kind,
+        filename=info.filename,
+        data=data,
+        size=info.size,
+        sha256=info.sha256,
+        files=len(info.files),
+    )
+
+
+def inspect_link(url: str) -> Upload:
+    url = url.strip()
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise UploadRefused("Link: only http:// and https:// links can be stored.")
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise UploadRefused(f"Link: {url!r} is not a valid web address.") from None
+    if len(url) > 2000:
+        raise UploadRefused("Link: is longer than 2000 characters.")
+    return Upload(
+        kind="link",
+        filename="",
+        data=None,
+        size=0,
+        sha256=archive.content_sha256(url.encode()),
+        url=url,
+        files=0,
+    )
