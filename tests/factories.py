@@ -154,6 +154,8 @@ def create_link(
     *, user: User | None = None, topic: Topic | None = None, url: str = "https://example.com/a", title: str = ""
 ) -> PersonalLink:
     return PersonalLink.add(user or create_user(), topic or create_topic(), url=url, title=title)
+
+
 def create_artifact(
     *, owner: User | None = None, spec: ArtifactSpec | None = None, title: str | None = None, **fields: Any
 ) -> Artifact:
