@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, User
 from assessments.models import Activity, PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from portfolio.models import Artifact, ResultUpload, Run
 
 EXPORT_VERSION = 1
 
@@ -93,6 +95,32 @@ def export_user_data(user: User) -> dict[str, Any]:
             {**topic(row), "url": row["url"], "title": row["title"], "created_at": _when(row["created_at"])}
             for row in PersonalLink.objects.of(user).order_by("pk").values(*topic_fields, "url", "title", "created_at")
         ],
+        # The files themselves are downloadable from each artifact's page; here is what identifies them.
+        "artifacts": [
+            {
+                "title": artifact.title,
+                "spec": f"{artifact.spec.roadmap.slug}/{artifact.spec.code}" if artifact.spec else None,
+                "notes": artifact.notes,
+                "created_at": _when(artifact.created_at),
+                "versions": [
+                    {
+                        "number": v.number,
+                        "kind": v.kind,
+                        "filename": v.original_filename,
+                        "url": v.url,
+                        "size": v.size,
+                        "sha256": v.sha256,
+                        "notes": v.notes,
+                        "created_at": _when(v.created_at),
+                    }
+                    for v in artifact.versions.all()
+                ],
+            }
+            for artifact in Artifact.objects.filter(owner=user)
+            .select_related("spec__roadmap")
+            .prefetch_related("versions")
+            .order_by("pk")
+        ],
         "path_follows": [
             {"roadmap": row["path__roadmap__slug"], "path": row["path__slug"], "created_at": _when(row["created_at"])}
             for row in PathFollow.objects.of(user)
@@ -102,6 +130,14 @@ def export_user_data(user: User) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
 def delete_account(user: User) -> None:
-    """Remove the user and, through their foreign keys, every row of theirs."""
+    """Remove the user and, through their foreign keys, every row of theirs.
+
+    Runs and results protect the artifact versions they point at (a version with runs is never
+    deleted on its own), so when the owner goes they go first. Uploaded files are stored by their
+    hash and may be shared with another learner's identical upload, so they stay in storage.
+    """
+    ResultUpload.objects.filter(artifact__owner=user).delete()
+    Run.objects.filter(version__artifact__owner=user).delete()
     user.delete()

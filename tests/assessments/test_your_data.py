@@ -7,14 +7,19 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, User
 from assessments.models import Activity, PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from portfolio.models import Artifact, Run
 from tests.factories import (
+    create_artifact,
     create_assessment,
     create_link,
     create_note,
     create_path,
     create_progress,
+    create_run,
+    create_runnable_artifact,
     create_topic,
     create_user,
+    create_version,
 )
 
 
@@ -29,6 +34,7 @@ class ExportTests(TestCase):
         create_link(user=cls.user, topic=cls.topic, url="https://example.com/x", title="X")
         PathFollow.follow(cls.user, create_path(topics=(cls.topic,), slug="start"))
         ApiToken.issue(cls.user, "laptop")
+        create_version(artifact=create_artifact(owner=cls.user, title="My benchmark"))
         other = create_user()
         create_note(user=other, topic=cls.topic, body="not mine")
         create_progress(user=other, topic=create_topic(slug="theirs"))
@@ -53,6 +59,9 @@ class ExportTests(TestCase):
         assert [f["path"] for f in data["path_follows"]] == ["start"]
         assert {a["verb"] for a in data["activity"]} == {"status", "assessment", "note", "link", "follow"}
         assert [t["name"] for t in data["api_tokens"]] == ["laptop"]
+        [artifact] = data["artifacts"]
+        assert artifact["title"] == "My benchmark"
+        assert [len(v["sha256"]) for v in artifact["versions"]] == [64]
         assert "digest" not in json.dumps(data["api_tokens"])
         assert "not mine" not in response.content.decode()
         assert "theirs" not in response.content.decode()
@@ -75,6 +84,17 @@ class DeleteAccountTests(TestCase):
         create_progress(user=self.other, topic=topic)
         self.client.force_login(self.user)
         self.url = reverse("assessments:account-delete")
+
+    def test_artifacts_with_runs_and_results_go_too(self):
+        artifact = create_runnable_artifact(owner=self.user)
+        create_run(version=create_version(artifact=artifact), by=self.user)
+        someone_elses = create_run()
+
+        self.client.post(self.url, {"password": "s3cret-pass"})
+
+        assert not User.objects.filter(pk=self.user.pk).exists()
+        assert not Artifact.objects.filter(owner_id=self.user.pk).exists()
+        assert list(Run.objects.all()) == [someone_elses]
 
     def test_a_wrong_password_deletes_nothing(self):
         response = self.client.post(self.url, {"password": "wrong"})
