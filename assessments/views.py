@@ -58,8 +58,8 @@ def dashboard(request: Request) -> HttpResponse:
 def progress_detail(request: Request, roadmap_slug: str) -> HttpResponse:
     """Every topic of a roadmap with its status control: the no-JavaScript way to mark many."""
     roadmap = _roadmap(roadmap_slug)
-    layers = list(roadmap.layers.current())
-    topics = list(roadmap.topics.current())
+    layers = list(roadmap.layers.current().only("roadmap_id", "number", "code", "slug", "title", "kind"))
+    topics = list(roadmap.topics.current().only("roadmap_id", "layer_id", "slug", "title", "order"))
     by_layer = {layer.pk: [t for t in topics if t.layer_id == layer.pk] for layer in layers}
     context = {
         "roadmap": roadmap,
