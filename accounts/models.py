@@ -120,6 +120,9 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
 
+    def of(self, user: User) -> ApiTokenQuerySet:
+        return self.filter(user=user)
+
 
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is stored; the plain text is shown once."""

@@ -22,6 +22,8 @@ def public(patterns: Any) -> Any:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", public(api.urls)),
+    path("accounts/", include("accounts.urls")),
+    path("me/", include("assessments.urls")),
     # Before the catalogue: its roadmap pages take any top-level slug.
     path("", include("portfolio.urls")),
     path("", include("roadmap.urls")),

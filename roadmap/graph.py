@@ -13,6 +13,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
@@ -76,7 +77,18 @@ def lane_depths(topics: list[GraphTopic]) -> dict[int, int]:
 def layout(
     lanes: list[GraphLane], topics: list[GraphTopic]
 ) -> tuple[list[tuple[GraphLane, int, int]], list[Placed], int, int]:
-    """Place lanes and topics. Returns (lanes with y and height, placed topics, width, height)."""
+    """Place lanes and topics. Returns (lanes with y and height, placed topics, width, height).
+
+    Remembered for the last few graphs: the placement only changes when the content does, and
+    working it out costs more than the rest of a roadmap page.
+    """
+    return _layout(tuple(lanes), tuple(topics))
+
+
+@lru_cache(maxsize=16)
+def _layout(
+    lanes: tuple[GraphLane, ...], topics: tuple[GraphTopic, ...]
+) -> tuple[list[tuple[GraphLane, int, int]], list[Placed], int, int]:
     by_lane: dict[int, list[GraphTopic]] = {}
     for topic in topics:
         by_lane.setdefault(topic.layer_pk, []).append(topic)

@@ -134,6 +134,18 @@ class TopicQuerySet(CurrentQuerySet):
     def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
         return self.filter(roadmap=roadmap)
 
+    def prerequisite_pairs(self) -> list[tuple[int, int]]:
+        """(topic pk, prerequisite pk) for these topics' current prerequisites, in one query.
+
+        Much cheaper than prefetching `prerequisites` when only the pks are needed (the graph).
+        """
+        through = Topic.prerequisites.through.objects
+        return list(
+            through.filter(from_topic__in=self.values("pk"), to_topic__retired=False).values_list(
+                "from_topic_id", "to_topic_id"
+            )
+        )
+
 
 class Topic(models.Model):
     """A unit of learning. Its identity is (roadmap, slug): it may move between layers."""

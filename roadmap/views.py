@@ -33,15 +33,12 @@ def roadmap_list(request: Request) -> HttpResponse:
 def roadmap_detail(request: Request, slug: str) -> HttpResponse:
     roadmap = _roadmap(slug)
     layers = list(roadmap.layers.current().annotate(topic_count=Count("topics", filter=CURRENT_TOPICS)))
-    topics = list(
-        roadmap.topics.current().prefetch_related(
-            Prefetch("prerequisites", queryset=Topic.objects.current().only("pk"))
-        )
-    )
+    topics = roadmap.topics.current()
     context = {
         "roadmap": roadmap,
         "layers": layers,
-        "topics": topics,
+        "topics": list(topics),
+        "prerequisites": topics.prerequisite_pairs(),
         "levels": roadmap.levels.current(),
         "paths": roadmap.paths.current().annotate(step_count=Count("steps")),
         "artifact_count": roadmap.artifact_specs.current().count(),

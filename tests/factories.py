@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import ApiToken, Membership, Team, User
+from assessments.models import PersonalLink, SelfAssessment, TopicNote, TopicProgress
 from portfolio.models import Artifact, ArtifactVersion, Run
 from portfolio.uploads import inspect_file, inspect_link
 from roadmap.content import load
@@ -16,6 +17,8 @@ from roadmap.models import (
     CompetencyLevel,
     EvaluationGate,
     Layer,
+    LearningPath,
+    PathStep,
     Roadmap,
     Topic,
 )
@@ -110,6 +113,47 @@ def add_member(team: Team, user: User, role: str = Membership.Role.MEMBER) -> Me
 def load_real_content() -> None:
     """Load fixtures/roadmaps into the test database (inside the caller's transaction)."""
     load(settings.CONTENT_DIR)
+
+
+def create_path(*, roadmap: Roadmap | None = None, topics: tuple[Topic, ...] = (), **fields: Any) -> LearningPath:
+    n = next(_n)
+    roadmap = roadmap or (topics[0].roadmap if topics else create_roadmap())
+    fields.setdefault("title", f"Path {n}")
+    fields.setdefault("order", n)
+    path = LearningPath.objects.create(roadmap=roadmap, slug=fields.pop("slug", f"path-{n}"), **fields)
+    PathStep.objects.bulk_create(PathStep(path=path, topic=t, order=i) for i, t in enumerate(topics, start=1))
+    return path
+
+
+def create_progress(
+    *,
+    user: User | None = None,
+    topic: Topic | None = None,
+    status: str = "done",
+    confidence: int | None = None,
+) -> TopicProgress:
+    """Through the model's own verb, so the activity log gets its row too."""
+    return TopicProgress.mark(user or create_user(), topic or create_topic(), status=status, confidence=confidence)
+
+
+def create_assessment(
+    *, user: User | None = None, layer: Layer | None = None, level: int = 2, justification: str = "Built it."
+) -> SelfAssessment:
+    row = SelfAssessment.record(
+        user or create_user(), layer or create_layer(), level=level, justification=justification
+    )
+    assert row is not None
+    return row
+
+
+def create_note(*, user: User | None = None, topic: Topic | None = None, body: str = "My *notes*.") -> TopicNote:
+    return TopicNote.write(user or create_user(), topic or create_topic(), body)
+
+
+def create_link(
+    *, user: User | None = None, topic: Topic | None = None, url: str = "https://example.com/a", title: str = ""
+) -> PersonalLink:
+    return PersonalLink.add(user or create_user(), topic or create_topic(), url=url, title=title)
 
 
 def create_artifact(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django import template
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from roadmap.graph import GraphLane, GraphTopic, render_svg
@@ -18,18 +19,30 @@ def topic_graph(
     layers: Iterable[Layer],
     topics: Iterable[Topic],
     statuses: Mapping[int, str] | None = None,
+    prerequisites: Iterable[tuple[int, int]] | None = None,
 ) -> SafeString:
-    """The roadmap's prerequisite graph; topics must have their prerequisites prefetched."""
+    """The roadmap's prerequisite graph.
+
+    `prerequisites` holds (topic pk, prerequisite pk) pairs (TopicQuerySet.prerequisite_pairs);
+    without it, topics must have their prerequisites prefetched.
+    """
     lanes = [GraphLane(layer.pk, layer.label, layer.title, layer.get_absolute_url()) for layer in layers]
+    before: dict[int, list[int]] = {}
+    for topic_pk, pre_pk in prerequisites or ():
+        before.setdefault(topic_pk, []).append(pre_pk)
+    # One reverse() for the roadmap instead of one per topic: a roadmap page draws 170 of them.
+    url = reverse("roadmap:topic-detail", args=[roadmap.slug, "__slug__"])
     nodes = [
         GraphTopic(
             pk=t.pk,
             slug=t.slug,
             title=t.title,
-            url=t.get_absolute_url(),
+            url=url.replace("__slug__", t.slug),
             layer_pk=t.layer_id,
             order=t.order,
-            prerequisites=tuple(p.pk for p in t.prerequisites.all()),
+            prerequisites=tuple(before.get(t.pk, ()))
+            if prerequisites is not None
+            else tuple(p.pk for p in t.prerequisites.all()),
         )
         for t in topics
     ]

@@ -23,3 +23,41 @@ function wireAll(root) {
 
 document.addEventListener("DOMContentLoaded", () => wireAll(document));
 document.addEventListener("htmx:afterSettle", (event) => wireAll(event.target));
+
+// Marking mode on the topic graph: with a status chosen, a click on a topic sets it instead of
+// opening the topic. The toolbar stays hidden without JavaScript, where a click opens the topic page.
+function wireMarking(toolbar) {
+  const graph = document.getElementById("topic-graph");
+  if (!graph || !window.htmx || toolbar.dataset.wired) return;
+  toolbar.dataset.wired = "1";
+  toolbar.hidden = false;
+  const mode = () => toolbar.querySelector("input[name=graph-mode]:checked")?.value || "open";
+  toolbar.addEventListener("change", () => graph.classList.toggle("is-marking", mode() !== "open"));
+  graph.addEventListener("click", (event) => {
+    const node = event.target.closest(".graph-node");
+    if (!node || mode() === "open") return;
+    event.preventDefault();
+    const slug = node.id.replace(/^node-/, "");
+    node.classList.add("is-saving");
+    htmx.ajax("POST", toolbar.dataset.url.replace("__topic__", encodeURIComponent(slug)), {
+      source: node,
+      swap: "none",
+      values: { status: mode(), refresh: "layer roadmap" },
+    }).finally(() => node.classList.remove("is-saving"));
+  });
+}
+
+// After any status change (graph, list or topic page), recolour the topic's node if it is drawn here.
+document.addEventListener("progress-changed", (event) => {
+  const { topic, status } = event.detail || {};
+  for (const node of document.querySelectorAll(`.graph-node[data-topic="${topic}"]`)) {
+    node.classList.remove("status-not_started", "status-learning", "status-done", "status-skipped");
+    node.classList.add(`status-${status}`);
+    const title = node.querySelector("title");
+    if (title) title.textContent = title.textContent.replace(/\([a-z ]+\)$/, `(${status.replace("_", " ")})`);
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const toolbar of document.querySelectorAll("[data-graph-marking]")) wireMarking(toolbar);
+});

@@ -100,6 +100,17 @@ class RoadmapPageTests(TestCase):
         self.assertContains(response, "Tokens &amp; &lt;things&gt;")
         self.assertNotContains(response, "<things>")
 
+    def test_the_graph_draws_current_prerequisites_only(self):
+        layer = create_layer(roadmap=create_roadmap(slug="rm"))
+        a = create_topic(layer=layer)
+        gone = create_topic(layer=layer, retired=True)
+        b = create_topic(layer=layer, prerequisites=(a, gone))
+
+        response = self.client.get(layer.roadmap.get_absolute_url())
+
+        self.assertContains(response, f'data-from="{a.pk}" data-to="{b.pk}"', count=1)
+        self.assertNotContains(response, f'data-from="{gone.pk}"')
+
     def test_topic_markdown_is_sanitised(self):
         topic = create_topic(body="Hi <script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>")
 

@@ -4,6 +4,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -57,3 +58,5 @@ class Command(BaseCommand):
         self.stdout.write("  user   password       role")
         for line in lines:
             self.stdout.write(line)
+        # By name, not by import: accounts must not depend on assessments (whose command this is).
+        call_command("seed_demo_progress", stdout=self.stdout)

@@ -1,0 +1,158 @@
+"""The learner's dashboard: everything on it, gathered in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts.models import User
+from assessments.charts import RadarAxis, heatmap_svg, radar_svg
+from assessments.models import Activity, PathFollow, SelfAssessment, Status, TopicProgress, verified_levels
+from assessments.progress import Counts, Progress, Suggestion, followed_steps, heatmap, next_topics, streaks
+from roadmap.models import CompetencyLevel, Layer, LearningPath, Roadmap
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    layer: Layer
+    counts: Counts
+    self_level: int | None
+    self_title: str
+    verified_level: int
+
+
+@dataclass(frozen=True)
+class FollowedPath:
+    path: LearningPath
+    done: int
+    total: int
+
+
+@dataclass
+class Dashboard:
+    roadmaps: list[tuple[Roadmap, Counts]]
+    roadmap: Roadmap | None = None
+    overall: Counts = field(default_factory=Counts)
+    layers: list[LayerRow] = field(default_factory=list)
+    levels: dict[int, CompetencyLevel] = field(default_factory=dict)
+    radar: SafeString = field(default_factory=lambda: mark_safe(""))
+    suggestions: list[Suggestion] = field(default_factory=list)
+    paths: list[FollowedPath] = field(default_factory=list)
+    heatmap: SafeString = field(default_factory=lambda: mark_safe(""))
+    current_streak: int = 0
+    longest_streak: int = 0
+    active_days: int = 0
+    timeline: list[Activity] = field(default_factory=list)
+
+    @property
+    def complete_layers(self) -> int:
+        return sum(1 for row in self.layers if row.counts.complete)
+
+    @property
+    def started(self) -> bool:
+        return any(counts.done or counts.learning or counts.skipped for _, counts in self.roadmaps)
+
+
+def roadmap_counts(user: User) -> list[tuple[Roadmap, Counts]]:
+    """Every current roadmap with the learner's counts in it: two queries."""
+    roadmaps = (
+        Roadmap.objects.current()
+        .only("slug", "title", "order")
+        .annotate(topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True))
+    )
+    tally: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        TopicProgress.objects.of(user)
+        .current()
+        .order_by()
+        .values("topic__roadmap_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("topic__roadmap_id", "status", "n")
+    )
+    for roadmap_id, status, n in rows:
+        tally[roadmap_id][status] = n
+    return [
+        (
+            roadmap,
+            Counts(
+                total=roadmap.topic_count,  # type: ignore[attr-defined]
+                done=tally[roadmap.pk].get(Status.DONE, 0),
+                learning=tally[roadmap.pk].get(Status.LEARNING, 0),
+                skipped=tally[roadmap.pk].get(Status.SKIPPED, 0),
+            ),
+        )
+        for roadmap in roadmaps
+    ]
+
+
+def pick_roadmap(roadmaps: list[tuple[Roadmap, Counts]], slug: str | None) -> Roadmap | None:
+    """The one asked for, else the one with the most marked topics, else the first."""
+    if slug:
+        return next((r for r, _ in roadmaps if r.slug == slug), None)
+    if not roadmaps:
+        return None
+    return max(roadmaps, key=lambda rc: (rc[1].done + rc[1].learning + rc[1].skipped, -rc[0].order))[0]
+
+
+def build_dashboard(user: User, roadmap_slug: str | None = None, *, today: date | None = None) -> Dashboard:
+    today = today or timezone.localdate()
+    roadmaps = roadmap_counts(user)
+    board = Dashboard(roadmaps=roadmaps, roadmap=pick_roadmap(roadmaps, roadmap_slug))
+    if board.roadmap is not None:
+        _fill_roadmap(board, user, board.roadmap)
+    activity = Activity.objects.of(user)
+    days = activity.day_counts()
+    board.current_streak, board.longest_streak = streaks(days, today)
+    year_ago = today - timedelta(days=365)
+    board.active_days = sum(1 for day in days if day > year_ago)
+    board.heatmap = mark_safe(heatmap_svg(heatmap(days, today)))  # noqa: S308 - heatmap_svg escapes its text
+    board.timeline = list(activity.recent(20))
+    return board
+
+
+# What the layer table shows; the long Markdown fields stay in the database.
+LAYER_FIELDS = ("roadmap_id", "number", "code", "slug", "title", "kind")
+
+
+def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
+    layers = list(roadmap.layers.current().only(*LAYER_FIELDS))
+    progress = Progress.load(user, roadmap)
+    self_levels = SelfAssessment.objects.of(user).in_roadmap(roadmap).levels()
+    verified = verified_levels(user, layers)
+    board.overall = progress.overall
+    board.levels = {level.number: level for level in roadmap.levels.current()}
+    board.layers = [
+        LayerRow(
+            layer,
+            progress.layer(layer.pk),
+            self_levels.get(layer.pk),
+            board.levels[self_levels[layer.pk]].title if self_levels.get(layer.pk) in board.levels else "",
+            verified[layer.pk],
+        )
+        for layer in layers
+    ]
+    axes = [RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in board.layers]
+    board.radar = mark_safe(  # noqa: S308 - radar_svg escapes its text
+        radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per layer")
+    )
+    steps = followed_steps(user, roadmap)
+    board.suggestions = next_topics(user, roadmap, progress=progress, steps=steps)
+    current = set(progress.order)
+    in_path: dict[int, list[int]] = defaultdict(list)
+    for path_id, _, topic_id in steps:
+        if topic_id in current:
+            in_path[path_id].append(topic_id)
+    follows = PathFollow.objects.of(user).current().filter(path__roadmap=roadmap).select_related("path__roadmap")
+    board.paths = [
+        FollowedPath(
+            follow.path,
+            sum(1 for pk in in_path[follow.path_id] if progress.state(pk).is_closed),
+            len(in_path[follow.path_id]),
+        )
+        for follow in follows
+    ]
