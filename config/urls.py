@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -24,12 +23,8 @@ urlpatterns = [
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),
     path("me/", include("assessments.urls")),
-    # Before the catalogue: its roadmap pages take any top-level slug.
     path("", include("portfolio.urls")),
     path("", include("roadmap.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served as static files, not even in DEBUG: uploaded artifacts are
+# private and go out only through portfolio's download view, which checks the owner.

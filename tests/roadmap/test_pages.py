@@ -59,7 +59,7 @@ class CataloguePageTests(TestCase):
             assert response.status_code == 200, url
 
     def test_unknown_roadmaps_and_topics_are_404(self):
-        assert self.client.get("/nope/").status_code == 404
+        assert self.client.get("/roadmaps/nope/").status_code == 404
         assert self.client.get(reverse("roadmap:topic-detail", args=["rm", "nope"])).status_code == 404
 
     def test_retired_layers_are_hidden(self):
