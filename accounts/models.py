@@ -173,3 +173,59 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def of(self, user: User) -> NotificationQuerySet:
+        return self.filter(user=user)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """Something a person should know about: shown in the app, and emailed when mail is configured."""
+
+    class Kind(models.TextChoices):
+        GATE_SUBMITTED = "gate_submitted", "Gate request submitted"
+        GATE_DECIDED = "gate_decided", "Gate request decided"
+        RUN_FINISHED = "run_finished", "Run finished"
+        RUN_FAILED = "run_failed", "Run failed"
+        TEAM_INVITE = "team_invite", "Invited to a team"
+        TEAM_CHANGED = "team_changed", "Team membership changed"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True, help_text="Where the notification leads, a path on this site.")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.user}: {self.title}"
+
+    @classmethod
+    def notify(cls, user: User, kind: str, title: str, *, url: str = "", body: str = "") -> Notification:
+        """Record a notification; its email (if mail is configured) goes out after the commit."""
+        from django.conf import settings
+        from django.db import transaction
+
+        notification = cls.objects.create(user=user, kind=kind, title=title[:200], url=url, body=body)
+        if getattr(settings, "EMAIL_CONFIGURED", False) and user.email:
+            from accounts.tasks import email_notification
+
+            transaction.on_commit(lambda: email_notification.delay(notification.pk))
+        return notification
+
+    def mark_read(self) -> None:
+        if self.read_at is None:
+            self.read_at = timezone.now()
+            self.save(update_fields=["read_at"])

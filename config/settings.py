@@ -261,6 +261,7 @@ CELERY_TASK_ROUTES = {
     "runner.*": {"queue": "runner"},
     "portfolio.*": {"queue": "default"},
     "assessments.*": {"queue": "default"},
+    "accounts.*": {"queue": "default"},
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
