@@ -16,13 +16,13 @@ import math
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-WIDTH = 520
+WIDTH = 420
 PLOT_LEFT = 62
 PLOT_RIGHT = 14
 PLOT_TOP = 34
-PLOT_HEIGHT = 190
+PLOT_HEIGHT = 180
 LEGEND_ROW = 18
-LEGEND_COLUMNS = 3
+LEGEND_COLUMNS = 2
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,9 @@ def nice_ceiling(value: float) -> float:
 
 
 def tick_label(value: float) -> str:
-    if value == 0:
-        return "0"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
+    return f"{value:g}"
 
 
 def _fmt(value: float) -> str:

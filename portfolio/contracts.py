@@ -194,6 +194,20 @@ FIT_EXAMPLES: tuple[tuple[str, dict[str, Any], dict[str, Any]], ...] = (
 )
 
 
+# Our words for the fields the spec schema leaves without a description.
+FIELD_NOTES = {
+    "spec_version": "The spec format's version; leave it out or give the current one.",
+    "dtype": "Weights and activations. No default, so every run says what it measured; float16 runs on GPU runners only.",
+    "attn_implementation": "The attention kernel transformers uses.",
+    "seed": "Draws the request lengths (and the random weights): the same seed gives the same workload.",
+    "slo.ttft_ms": "Limit on time to first token.",
+    "slo.tpot_ms": "Limit on time per output token.",
+    "slo.e2e_ms": "Limit on end-to-end latency.",
+    "arrival.kind": "Only closed loop for now.",
+    "batching": "Only static batching for now (see above).",
+}
+
+
 def schema_rows(schema: dict[str, Any], prefix: str = "", required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """A JSON Schema's properties as table rows (nested objects flattened to dotted paths).
 
@@ -211,7 +225,7 @@ def schema_rows(schema: dict[str, Any], prefix: str = "", required: tuple[str, .
                 if name in required
                 else ("one of " + " or ".join(sorted(alternatives)) if name in alternatives else ""),
                 "default": json.dumps(prop["default"]) if "default" in prop else "",
-                "description": prop.get("description", ""),
+                "description": prop.get("description") or FIELD_NOTES.get(path, ""),
             }
         )
         if prop.get("type") == "object" and prop.get("properties") and name != "slo":
@@ -262,7 +276,9 @@ def bench_contract() -> dict[str, Any]:
     results = bench_spec.RESULTS_SCHEMA["properties"]
     return {
         "spec_rows": schema_rows(bench_spec.SPEC_SCHEMA, required=tuple(bench_spec.SPEC_SCHEMA["required"])),
-        "example": json.dumps(bench_spec.EXAMPLE_SPEC, indent=2),
+        "example": "{\n"
+        + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in bench_spec.EXAMPLE_SPEC.items())
+        + "\n}",
         "catalog_cpu": [row for row in listing if row["device_class"] == "cpu"],
         "catalog_gpu": [row for row in listing if row["device_class"] == "gpu"],
         "families": {name: family["required"] for name, family in bench_spec.FAMILIES.items()},

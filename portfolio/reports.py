@@ -546,26 +546,25 @@ CLAIM_UNITS = {"ms": "ms", "per_s": "/s", "s": "s", "count": ""}
 
 
 def _claim_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A comparison row with its unit and, for a flagged claim, why it was flagged."""
     unit = row.get("unit", "")
     rel = row.get("rel_diff")
     if row["status"] == "mismatch":
-        why = (
-            "Counts must match exactly."
-            if unit == "count"
-            else f"Off by {rel:.1%}: more than the {bench_metrics.DEFAULT_REL_TOL:.0%} tolerance"
-            + (
-                f" and the {bench_metrics.ABS_TOL[unit]} {CLAIM_UNITS[unit].strip('/') or unit} floor."
-                if unit in bench_metrics.ABS_TOL
-                else "."
+        if unit == "count":
+            why = "Counts must match exactly."
+        else:
+            floor = f"{bench_metrics.ABS_TOL[unit]:g} {CLAIM_UNITS[unit]}".replace(" /", "/")
+            why = (
+                f"Off by {rel:.1%}: more than the {bench_metrics.DEFAULT_REL_TOL:.0%} tolerance and the {floor} floor."
             )
-        )
     elif row["status"] == "unverifiable":
         why = row.get("reason") or "cannot be recomputed from the uploaded data"
     else:
         why = "within tolerance" if rel else "identical"
-    return {
-        **row,
-        "unit_text": CLAIM_UNITS.get(unit, unit),
-        "why": why,
-        "rel_text": None if rel is None or not math.isfinite(rel) else f"{rel:.2%}",
-    }
+    shown = {k: _count(row[k]) if unit == "count" else row[k] for k in ("claimed", "recomputed")}
+    rel_text = None if rel is None or not math.isfinite(rel) else f"{rel:.2%}"
+    return {**row, **shown, "unit_text": CLAIM_UNITS.get(unit, unit), "why": why, "rel_text": rel_text}
+
+
+def _count(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value

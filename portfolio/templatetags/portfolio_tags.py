@@ -5,6 +5,8 @@ import math
 from typing import Any
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from portfolio import contracts, reports, results
 from portfolio.models import Artifact
@@ -109,3 +111,12 @@ def size(value: Any) -> str:
 def exact(value: Any) -> str:
     """The value as stored, for a data attribute the tests read back (repr keeps every digit)."""
     return "" if value is None else repr(value)
+
+
+@register.filter
+def code_spans(value: str) -> SafeString:
+    """Plain text with `backticked` names shown as code; everything else escaped."""
+    parts = str(value).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return escape(value)
+    return mark_safe("".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(parts)))  # noqa: S308
