@@ -8,7 +8,9 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from portfolio.models import Artifact, Run
 from portfolio.runner.bench import metrics, roofline
@@ -153,6 +155,16 @@ class BenchmarkRunPageTests(TestCase):
         assert [len(g.findall(f"{SVG}circle")) for g in series] == [3, 3, 3]
         assert all(g.find(f"{SVG}path") is not None for g in series)
 
+    def test_a_run_of_an_uploaded_results_file_shows_claimed_against_recomputed(self):
+        from portfolio.runner.bench import uploads
+        from tests.portfolio.test_upload_results_pages import RAW, WORKLOAD
+
+        checked = uploads.recompute_upload({"workload": WORKLOAD, "claimed": {"completed": 5}, "raw": RAW})
+        run = benchmark_run(metrics={"upload": checked}, raw={}, verdict="wrong", outcome="completed")
+        html = self.page(run)
+        assert "Your uploaded results, recomputed" in html and "counts must match exactly" in html
+        assert "Latency by concurrency" not in html
+
     def test_a_reviewer_of_the_learners_team_sees_the_results(self):
         run = benchmark_run()
         reviewer = create_user()
@@ -223,3 +235,22 @@ class BenchmarkComparisonTests(TestCase):
         add_member(team, reviewer, "reviewer")
         self.client.force_login(reviewer)
         assert self.client.get(self.later.get_absolute_url(), {"compare": self.earlier.pk}).status_code == 200
+
+
+class BenchmarkPageQueryTests(TestCase):
+    def count(self, url: str, **params) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert self.client.get(url, params).status_code == 200
+        return len(captured)
+
+    def test_the_page_and_its_comparison_do_not_grow_with_earlier_runs(self):
+        owner = create_user()
+        artifact = benchmark_artifact(owner=owner)
+        first = benchmark_run(artifact=artifact)
+        latest = benchmark_run(artifact=artifact)
+        self.client.force_login(owner)
+        small = (self.count(latest.get_absolute_url()), self.count(latest.get_absolute_url(), compare=first.pk))
+        for _ in range(4):
+            benchmark_run(artifact=artifact)
+        latest = benchmark_run(artifact=artifact)
+        assert (self.count(latest.get_absolute_url()), self.count(latest.get_absolute_url(), compare=first.pk)) == small
