@@ -70,6 +70,7 @@ def review_nav_link(context: template.Context) -> SafeString:
     count = (
         Membership.objects.filter(user=user, role__in=Membership.REVIEWING_ROLES)
         .annotate(waiting=Coalesce(Subquery(waiting[:1]), 0))
+        .order_by("pk")
         .values_list("waiting", flat=True)
         .first()
     )
