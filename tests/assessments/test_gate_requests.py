@@ -10,9 +10,7 @@ from tests.factories import create_gate_request, create_run, create_version, fin
 
 
 def history(request: GateRequest) -> list[tuple[str, str, str]]:
-    return list(
-        AuditEvent.objects.filter(request_id=request.pk).values_list("action", "from_status", "to_status")
-    )
+    return list(AuditEvent.objects.filter(request_id=request.pk).values_list("action", "from_status", "to_status"))
 
 
 class TransitionTests(GateWorld, TestCase):
@@ -45,7 +43,10 @@ class TransitionTests(GateWorld, TestCase):
         assert [e.actor for e in events][:4] == [self.learner, self.learner, self.reviewer, self.reviewer]
         submitted = events[1].payload
         assert submitted["evidence"][0]["sha256"] == self.version.sha256
-        assert submitted["evidence"][0]["run"] == self.passing_run.pk and submitted["evidence"][0]["run_status"] == "succeeded"
+        assert (
+            submitted["evidence"][0]["run"] == self.passing_run.pk
+            and submitted["evidence"][0]["run_status"] == "succeeded"
+        )
         assert events[3].payload["marks"][1] == {"criterion": "measured it", "mark": "not_met"}
         assert events[7].payload["reason"] == "The calculator ignores sliding windows."
 
@@ -277,7 +278,9 @@ class NotificationTests(GateWorld, TestCase):
         r.submit(by=self.learner)
         r.approve(by=self.lead, marks=["met", "met"])
         titles = list(
-            Notification.objects.filter(user=self.learner, kind="gate_decided").order_by("pk").values_list("title", "url")
+            Notification.objects.filter(user=self.learner, kind="gate_decided")
+            .order_by("pk")
+            .values_list("title", "url")
         )
         assert titles == [
             (f"Rita Reviewer requested changes to your {self.layer.label} request", r.get_absolute_url()),
