@@ -4,6 +4,8 @@ artifact, and the learner's version of it with a passing, sandboxed run."""
 
 from __future__ import annotations
 
+from django.db import connection
+
 from accounts.models import Membership
 from roadmap.models import ArtifactSpec
 from tests.factories import (
@@ -48,3 +50,30 @@ class GateWorld:
         cls.artifact = create_artifact(owner=cls.learner, spec=cls.spec, title="My KV calculator")
         cls.version = create_version(artifact=cls.artifact, data=b"print('v1')\n", filename="kv.py")
         cls.passing_run = finish_run(create_run(version=cls.version))
+
+
+# The SQLite DELETE trigger of migration assessments/0003, as it is there.
+DROP_DELETE_TRIGGER = "DROP TRIGGER IF EXISTS assessments_auditevent_no_delete"
+CREATE_DELETE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS assessments_auditevent_no_delete BEFORE DELETE ON assessments_auditevent
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"""
+
+
+class FlushableAuditMixin:
+    """For TransactionTestCase (live-server, browser) tests that write audit events.
+
+    Such tests end by emptying every table; on SQLite that is a DELETE, which the audit trail's
+    trigger refuses (PostgreSQL empties with TRUNCATE, which it allows). This drops the trigger
+    just before the flush and puts it back before the next test, so the tests themselves still
+    run against an append-only table."""
+
+    def setUp(self) -> None:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(CREATE_DELETE_TRIGGER)
+        super().setUp()  # type: ignore[misc]
+
+    def _fixture_teardown(self) -> None:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(DROP_DELETE_TRIGGER)
+        super()._fixture_teardown()  # type: ignore[misc]
