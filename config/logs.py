@@ -30,10 +30,13 @@ def current_request_id() -> str:
 
 
 class RequestIdFilter(logging.Filter):
-    """Puts the current request's id on each record (empty outside a request)."""
+    """Puts the current request's id on each record (none outside a request). Django logs 4xx and
+    5xx responses after the middleware has returned, with the request on the record: its id is
+    taken from there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request_id = _request_id.get()
+        request = getattr(record, "request", None)
+        request_id = getattr(request, "request_id", "") or _request_id.get()
         if request_id and not hasattr(record, "request_id"):
             record.request_id = request_id
         return True
