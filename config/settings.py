@@ -327,6 +327,10 @@ RUNNER_MAX_ATTEMPTS = 3
 # races the send on commit.
 RUNNER_MAX_DISPATCH_TRIES = env_int("RUNNER_MAX_DISPATCH_TRIES", 5)
 RUNNER_DISPATCH_GRACE_S = env_int("RUNNER_DISPATCH_GRACE_S", 30)
+# A message the broker took can still be lost (Redis restarted without persistence, a runner
+# killed before its first report). An attempt unstarted this long after its send, while the
+# runner queue is empty, is sent again (a try like the others).
+RUNNER_UNSTARTED_RESEND_S = env_int("RUNNER_UNSTARTED_RESEND_S", 300)
 
 # Plain text for people (the default); LOG_FORMAT=json for a log collector: one JSON object per
 # line with time, level, logger, message, request_id, task_id and exception (config/logs.py). The

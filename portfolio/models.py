@@ -23,6 +23,7 @@ from django.db import models, transaction
 from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 
 from accounts.models import Membership, User
 from config.celery import app as celery_app
@@ -536,10 +537,10 @@ class Run(models.Model):
         with transaction.atomic():
             run = Run.objects.select_for_update().get(pk=self.pk)
             attempt = RunAttempt.objects.filter(pk=attempt_id).first()
-            reason = (attempt.dispatch_error if attempt else "").split(":", 1)[0] or "unknown error"
-            claimed = RunAttempt.objects.filter(
-                pk=attempt_id, status=RunAttempt.Status.QUEUED, dispatched_at__isnull=True
-            ).update(
+            # A send that failed says why; one that succeeded every time lost its message on the broker.
+            error = attempt.dispatch_error if attempt else ""
+            reason = error.split(":", 1)[0] if error else "its message was lost on the broker"
+            claimed = RunAttempt.objects.filter(pk=attempt_id, status=RunAttempt.Status.QUEUED).update(
                 status=RunAttempt.Status.ERROR,
                 outcome=protocol.OUTCOME_SYSTEM_ERROR,
                 verdict=protocol.VERDICT_ERROR,
@@ -615,6 +616,11 @@ class RunAttemptQuerySet(models.QuerySet["RunAttempt"]):
         """Running attempts whose last heartbeat is older than `seconds`."""
         cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
         return self.filter(status=RunAttempt.Status.RUNNING, heartbeat_at__lt=cutoff)
+
+    def unstarted(self, *, seconds: int) -> RunAttemptQuerySet:
+        """Queued attempts the broker took over `seconds` ago that no runner has reported on yet."""
+        cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
+        return self.filter(status=RunAttempt.Status.QUEUED, dispatched_at__lt=cutoff)
 
     def undispatched(self, *, grace_s: int) -> RunAttemptQuerySet:
         """Queued attempts the runner queue never took (the send failed, or never happened because
@@ -742,9 +748,9 @@ class RunAttempt(models.Model):
         return True
 
     def redispatch(self) -> str:
-        """The reaper's turn for an attempt the runner queue never took: send it again ("sent" or
-        "failed"), or, once RUNNER_MAX_DISPATCH_TRIES sends have failed, close it as our error
-        and move the run to its next attempt ("retried") or end it `error` ("ended")."""
+        """The reaper's turn for an attempt that never reached a runner: send it again ("sent" or
+        "failed"), or, after RUNNER_MAX_DISPATCH_TRIES sends, close it as our error and move the
+        run to its next attempt ("retried") or end it `error` ("ended")."""
         if self.dispatch_tries < settings.RUNNER_MAX_DISPATCH_TRIES:
             return "sent" if self.send() else "failed"
         return self.run.record_undeliverable(self.pk)
@@ -793,12 +799,36 @@ def reap_stale_attempts(*, seconds: int | None = None) -> list[tuple[int, str]]:
     return reaped
 
 
-def redispatch_attempts(*, grace_s: int | None = None) -> list[tuple[int, str]]:
-    """Send again the queued attempts the runner queue never took; returns (attempt id, what
-    happened). Oldest first, a bounded batch per call: the next reap takes the rest."""
+def redispatch_attempts(*, grace_s: int | None = None, unstarted_s: int | None = None) -> list[tuple[int, str]]:
+    """Send again the queued attempts that never reached a runner; returns (attempt id, what
+    happened). Oldest first, a bounded batch per call: the next reap takes the rest.
+
+    Two kinds: attempts whose send failed or never happened (after RUNNER_DISPATCH_GRACE_S), and
+    attempts the broker took but whose message is gone: still unstarted RUNNER_UNSTARTED_RESEND_S
+    after the send while the runner queue is empty (a Redis restart without persistence, a
+    runner killed between taking a message and its first report). An empty queue means no runner
+    has the message waiting; a runner that took it a moment ago and has not reported yet would
+    run it twice, and the second result is discarded, like any duplicate."""
     grace = settings.RUNNER_DISPATCH_GRACE_S if grace_s is None else grace_s
-    waiting = RunAttempt.objects.undispatched(grace_s=grace).select_related("run").order_by("created_at")[:100]
-    return [(attempt.pk, attempt.redispatch()) for attempt in waiting]
+    unstarted_after = settings.RUNNER_UNSTARTED_RESEND_S if unstarted_s is None else unstarted_s
+    never_sent = RunAttempt.objects.undispatched(grace_s=grace).select_related("run").order_by("created_at")[:100]
+    done = [(attempt.pk, attempt.redispatch()) for attempt in never_sent]
+    lost = RunAttempt.objects.unstarted(seconds=unstarted_after).select_related("run").order_by("dispatched_at")[:100]
+    if lost and runner_queue_length() == 0:
+        done += [(attempt.pk, attempt.redispatch()) for attempt in lost]
+    return done
+
+
+def runner_queue_length() -> int | None:
+    """Messages waiting in the runner queue, or None when the broker cannot be asked."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            return int(conn.default_channel.queue_declare(queue=protocol.QUEUE_RUNNER, passive=True).message_count)
+    except ChannelError:
+        return 0  # Redis keeps no empty lists: a queue that does not exist has nothing waiting
+    except Exception:
+        log.warning("could not ask the broker how many jobs wait for a runner", exc_info=True)
+        return None
 
 
 # --- helpers ---------------------------------------------------------------------------------

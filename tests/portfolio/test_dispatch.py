@@ -130,6 +130,46 @@ class FilesystemBrokerDownTests(IsolatedMediaMixin, TestCase):
         assert attempt.dispatched_at is None and "FileNotFoundError" in attempt.dispatch_error
         assert self.messages() == []
 
+    def test_a_message_lost_on_the_broker_is_sent_again_once_the_runner_queue_is_empty(self):
+        for name in ("out", "processed", "control"):
+            (self.folder / name).mkdir()
+        with self.captureOnCommitCallbacks(execute=True):
+            waiting, lost = create_run(), create_run()
+        for run in (waiting, lost):
+            RunAttempt.objects.filter(pk=run.current_attempt_id).update(
+                dispatched_at=timezone.now() - timedelta(hours=1)
+            )
+        assert len(self.messages()) == 2
+        # Messages still wait in the queue: no runner has had them yet, nothing to send again.
+        assert redispatch_attempts(unstarted_s=60) == []
+
+        for path in (self.folder / "out").glob("*.msg"):  # the broker lost them (a restart)
+            path.unlink()
+        RunAttempt.objects.filter(pk=waiting.current_attempt_id).update(dispatched_at=timezone.now())
+
+        assert redispatch_attempts(unstarted_s=60) == [(lost.current_attempt_id, "sent")]
+        [message] = self.messages()
+        assert message["headers"]["id"] == str(RunAttempt.objects.get(pk=lost.current_attempt_id).celery_task_id)
+
+    @override_settings(RUNNER_MAX_DISPATCH_TRIES=2)
+    def test_a_message_lost_every_time_ends_the_attempt_with_that_reason(self):
+        for name in ("out", "processed", "control"):
+            (self.folder / name).mkdir()
+        with self.captureOnCommitCallbacks(execute=True):
+            run = create_run()
+        outcomes = []
+        for _ in range(2):
+            for path in (self.folder / "out").glob("*.msg"):
+                path.unlink()
+            RunAttempt.objects.filter(run=run).update(dispatched_at=timezone.now() - timedelta(hours=1))
+            outcomes += [what for _, what in redispatch_attempts(unstarted_s=60)]
+        run.refresh_from_db()
+        assert outcomes == ["sent", "retried"]
+        assert "Attempt 1 could not be handed to the runner queue (its message was lost on the broker, 2 tries)" in (
+            run.message
+        )
+        assert run.status == Run.Status.QUEUED and run.current_attempt.number == 2
+
     def test_the_periodic_reaper_task_also_sends_again(self):
         with self.captureOnCommitCallbacks(execute=True):
             run = create_run()
