@@ -57,15 +57,19 @@ def reset_connections() -> None:
 def use_broker(url: str, transport_options: dict[str, object] | None = None) -> Iterator[None]:
     """Point this process's Celery app (what RunAttempt.send uses) at another broker."""
     conf = celery_app.conf
-    saved = (conf.broker_url, conf.broker_transport, conf.broker_transport_options)
-    conf.broker_url = url
+    keys = ("broker_read_url", "broker_write_url", "broker_transport", "broker_transport_options")
+    saved = {key: conf.get(key) for key in keys}
+    # The read and write URLs, not broker_url: Celery prefers a CELERY_BROKER_URL in the
+    # environment (the suite's second pass sets one) over broker_url, but not over these.
+    conf.broker_read_url = conf.broker_write_url = url
     conf.broker_transport = fsbroker.TRANSPORT if url.startswith("filesystem") else None
     conf.broker_transport_options = transport_options or {}
     reset_connections()
     try:
         yield
     finally:
-        conf.broker_url, conf.broker_transport, conf.broker_transport_options = saved
+        for key, value in saved.items():
+            setattr(conf, key, value)
         reset_connections()
 
 
