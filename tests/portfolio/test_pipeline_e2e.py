@@ -154,6 +154,12 @@ class PipelineTests(RealWorkersTestCase):
         ]
         assert filed["level"] == "INFO" and filed["logger"] == "portfolio.tasks"
         assert filed["task"] == protocol.TASK_RECORD_RESULT and filed["task_id"]
+        [ran] = [
+            line
+            for line in self.runner_worker.json_lines()
+            if line["message"] == f"attempt {attempt.pk}: completed / passed"
+        ]
+        assert ran["task"] == protocol.TASK_EXECUTE and ran["task_id"] == str(attempt.celery_task_id)
 
     def test_the_workers_use_this_passes_database_and_broker(self):
         """The suite's second pass must really run these on PostgreSQL and Redis, not fall back."""

@@ -6,12 +6,12 @@ A RealWorkersTestCase starts two worker processes per class, each in its own ses
 * the Django worker, `celery -A config worker -Q default` from the web app's environment, with
   DATABASE_URL pointing at this test run's database (hence `shared_database = True`:
   tests/conftest.py then puts an SQLite test database in a file instead of in memory;
-  PostgreSQL's test database is shared by name already), logging JSON lines (LOG_FORMAT=json);
+  PostgreSQL's test database is shared by name already);
 * the runner worker, `celery -A portfolio.runner.celery_app worker -Q runner` from the runner's
   own environment (RUNNER_PYTHON's venv, with torch), started with an empty environment plus the
   broker and runner variables only: no SECRET_KEY, no DATABASE_URL.
 
-They talk over the broker `broker()` chooses: by default the suite's own kind, so the suite's two
+Both log JSON lines (LOG_FORMAT=json), which the tests read. They talk over the broker `broker()` chooses: by default the suite's own kind, so the suite's two
 passes exercise both: a filesystem broker in a temporary folder, or, when CELERY_BROKER_URL is
 Redis, that Redis server with a database number of the class's own (`redis_db`, emptied first),
 so no message from another class or an earlier run can reach these workers. The test process
@@ -218,6 +218,7 @@ class RealWorkersTestCase(TransactionTestCase):
             "RUNNER_PYTHON": str(python),
             "RUNNER_WORK_DIR": str(cls.tmp / "jobs"),
             "RUNNER_HEARTBEAT_S": str(HEARTBEAT_S),
+            "LOG_FORMAT": "json",
             **broker_env,
         }
         tag = f"{cls.__name__.lower()}-{os.getpid()}"
