@@ -257,8 +257,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("out", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Must exceed the longest run, or Redis hands a running job to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(RUNNER_HARD_LIMIT_S * 1.1)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Must exceed the longest run, or Redis hands a running job to a second worker.
+        "visibility_timeout": int(RUNNER_HARD_LIMIT_S * 1.1),
+        # A broker that accepts connections but stops answering (failover, a NAT dropping the
+        # connection) would otherwise hold a publish, and the web request around it, for ever.
+        # Consumers wait with BRPOP timeouts of 1 s, well inside this.
+        "socket_timeout": 5,
+        "socket_connect_timeout": 3,
+    }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "runner.*": {"queue": "runner"},
@@ -277,6 +284,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A send on commit happens inside a web request: with the broker unreachable, give up within a few
+# seconds (the attempt records the failure and the reaper sends it again) instead of holding the
+# upload's response for Celery's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_TASK_ALWAYS_EAGER = False
 # The Django worker's tasks only write rows; a task still running after two minutes is stuck.
 CELERY_TASK_TIME_LIMIT = 120

@@ -91,7 +91,8 @@ def _transport_options(broker_url: str, environ: Mapping[str, str], hard: int) -
         }
     # Redis/SQS redeliver an unacked message after this; a job must finish well before it.
     # The Django side must set the same value: with a shared broker the shortest one wins.
-    return {"visibility_timeout": int(1.1 * hard)}
+    # The socket timeouts keep a broker that stops answering from hanging a result's send for ever.
+    return {"visibility_timeout": int(1.1 * hard), "socket_timeout": 5, "socket_connect_timeout": 3}
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Celery:

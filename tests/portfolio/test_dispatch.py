@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from portfolio import tasks
 from portfolio.models import Run, RunAttempt, redispatch_attempts
 from portfolio.runner import protocol
 from tests.brokers import RedisServer, filesystem_options, free_port, skip_unless, use_broker
+from tests.config.helpers import load_settings
 from tests.factories import OK_SCRIPT, create_run, create_runnable_artifact, create_version
 from tests.portfolio.helpers import IsolatedMediaMixin
 
@@ -206,3 +209,22 @@ class RedisBrokerDownTests(TestCase):
         queued = redis.Redis.from_url(self.server.url).lrange(protocol.QUEUE_RUNNER, 0, -1)
         assert len(queued) == 1
         assert json.loads(queued[0])["headers"]["id"] == str(attempt.celery_task_id)
+
+
+class HungBrokerTests(TestCase):
+    """A broker that accepts the connection and never answers (a failover in progress, a NAT that
+    dropped the connection): the send on commit gives up within the socket timeout instead of
+    holding the upload's request for ever."""
+
+    def test_a_send_to_a_broker_that_never_answers_gives_up_within_seconds(self):
+        silent = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody ever reads
+        self.addCleanup(silent.close)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with use_broker(url, load_settings(CELERY_BROKER_URL=url).CELERY_BROKER_TRANSPORT_OPTIONS):
+            started = time.monotonic()
+            with self.captureOnCommitCallbacks(execute=True):
+                run = create_run()
+            elapsed = time.monotonic() - started
+        attempt = RunAttempt.objects.get(pk=run.current_attempt_id)
+        assert attempt.dispatched_at is None and "Timeout" in attempt.dispatch_error
+        assert elapsed < 20, f"the send held the request for {elapsed:.1f} s"
