@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),
     path("me/", include("assessments.urls")),
+    path("", include("assessments.gate_urls")),
     path("", include("portfolio.urls")),
     path("", include("roadmap.urls")),
 ]

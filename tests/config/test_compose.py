@@ -18,7 +18,14 @@ from django.test import SimpleTestCase
 
 REPO = Path(__file__).resolve().parents[2]
 DJANGO_SERVICES = {"migrate", "web", "worker", "beat"}
-SECRETS = {"DATABASE_URL", "SECRET_KEY", "POSTGRES_PASSWORD", "EMAIL_HOST_PASSWORD", "REDIS_URL"}
+SECRETS = {
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "CREDENTIAL_SIGNING_KEY",
+    "POSTGRES_PASSWORD",
+    "EMAIL_HOST_PASSWORD",
+    "REDIS_URL",
+}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?])?([^}]*)\}")
 
 
@@ -55,6 +62,7 @@ class ComposeTests(SimpleTestCase):
             assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0" and env["REDIS_URL"] == "redis://redis:6379/1"
             # No secret has a default in git: compose refuses to start until .env sets it.
             assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), name
+            assert env["CREDENTIAL_SIGNING_KEY"].startswith("${CREDENTIAL_SIGNING_KEY:?"), name
             assert env["LOG_FORMAT"] == "json"
             assert "media:/app/media" in self.services[name]["volumes"]
         assert self.services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -119,7 +127,8 @@ class ComposeTests(SimpleTestCase):
         lines = (REPO / ".env.example").read_text().splitlines()
         example = {m.group(1) for line in lines if (m := re.match(r"#? ?([A-Z_]+)=", line))}
         assert example <= used, example - used
-        assert {"SECRET_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS", "EMAIL_HOST", "RUNNER_BROKER_URL"} <= example
+        required = {"SECRET_KEY", "CREDENTIAL_SIGNING_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS", "EMAIL_HOST"}
+        assert required | {"RUNNER_BROKER_URL"} <= example
 
 
 class DockerfileTests(SimpleTestCase):
