@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.forms import ProfileForm, SignupForm, TokenForm
+from accounts.forms import SIGNUPS_PER_ADDRESS, LoginForm, ProfileForm, SignupForm, TokenForm
 from accounts.models import ApiToken
 from config.http import Request
+from config.ratelimit import client_ip
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in page with LoginForm; refused for too many failures it answers 429."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Form) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error("__all__", "rate_limited"):
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)  # type: ignore[attr-defined]
+        return response
 
 
 @login_not_required
@@ -20,6 +37,9 @@ def signup(request: Request) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("assessments:dashboard")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and (verdict := SIGNUPS_PER_ADDRESS.hit(client_ip(request))).blocked:
+        form.add_error(None, f"Too many sign-ups from your network. Try again {verdict.retry_after_text}.")
+        return render(request, "registration/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
