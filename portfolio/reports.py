@@ -75,7 +75,9 @@ def describe_slo(slo: dict[str, float] | None) -> str:
     if not slo:
         return "none given (no goodput)"
     names = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "E2E"}
-    return ", ".join(f"{names.get(k, k)} ≤ {v:g} ms" for k, v in slo.items())
+    # A fixed order: PostgreSQL's jsonb does not keep the keys in the order they were written.
+    order = [*(k for k in names if k in slo), *sorted(k for k in slo if k not in names)]
+    return ", ".join(f"{names.get(k, k)} ≤ {slo[k]:g} ms" for k in order)
 
 
 # --- benchmark runs --------------------------------------------------------------------------
