@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from accounts.models import User
+from accounts.models import Membership, Team, User
 
 
 class SignupForm(UserCreationForm):
@@ -46,3 +46,31 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password. Nothing was deleted.")
         return password
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ("name", "description", "visibility")
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "visibility": forms.RadioSelect,
+        }
+        help_texts = {
+            "name": "Its address is made from the name when the team is created and does not change afterwards.",
+            "description": "Optional: what the team works on.",
+            "visibility": "Leads and reviewers always see every member's progress; this decides what members see.",
+        }
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional. Someone with an account under this email is notified here; "
+        "otherwise the link is emailed when this site can send mail.",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -117,6 +118,17 @@ def build_dashboard(user: User, roadmap_slug: str | None = None, *, today: date 
 
 # What the layer table shows; the long Markdown fields stay in the database.
 LAYER_FIELDS = ("roadmap_id", "number", "code", "slug", "title", "kind")
+
+
+def verified_levels_for(users: Iterable[User], layers: Iterable[Layer]) -> dict[tuple[int, int], int]:
+    """{(user pk, layer pk): verified level} for many learners at once, in a fixed number of queries
+    (the team matrix reads it for every member).
+
+    Verified levels come only from approved gates; until the gates branch (issue 6, part 1) fills
+    this in from its GateRequest rows, every level is 0, as in `verified_levels`.
+    """
+    layers = list(layers)
+    return {(user.pk, layer.pk): 0 for user in users for layer in layers}
 
 
 def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:

@@ -1,0 +1,287 @@
+"""What a team's leads see: the matrix of members by layers, the weakest topics, who has gone quiet.
+
+Each builder runs a fixed number of queries whatever the number of members (the team matrix of 200
+members is benchmarked in bench/team_matrix.py), and hands plain data to the templates and the CSV.
+Who may see which rows is decided by the views (accounts/rules.py); these functions compute.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count, Max, Q
+from django.utils import timezone
+
+from accounts.models import Membership, Team, User
+from assessments.dashboard import LAYER_FIELDS, verified_levels_for
+from assessments.models import Activity, SelfAssessment, Status, TopicProgress
+from roadmap.models import Layer, Roadmap, Topic
+
+MEMBER_FIELDS = ("team_id", "role", "joined_at", "user__username", "user__display_name", "user__first_name",
+                 "user__last_name")  # fmt: skip
+
+
+def _members(team: Team) -> list[Membership]:
+    """The team's memberships with the user fields the pages show: one query."""
+    return list(team.memberships.select_related("user").only(*MEMBER_FIELDS).order_by("user__username"))
+
+
+def _in_team(team: Team) -> Q:
+    return Q(user__memberships__team=team)
+
+
+def last_activity(team: Team) -> dict[int, datetime]:
+    """{user pk: time of their newest activity}, for every member who has any: one query."""
+    rows = Activity.objects.filter(_in_team(team)).order_by().values("user_id").annotate(last=Max("created_at"))
+    return {row["user_id"]: row["last"] for row in rows}
+
+
+# --- the matrix ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One member's levels in one layer: verified (from approved gates) and self-rated, never mixed."""
+
+    verified: int
+    self_level: int | None
+
+    @property
+    def css(self) -> str:
+        return f"lv-{self.verified}"
+
+    @property
+    def text(self) -> str:
+        return f"V{self.verified} · S{'–' if self.self_level is None else self.self_level}"
+
+    @property
+    def title(self) -> str:
+        rated = "not self-rated" if self.self_level is None else f"self-rated {self.self_level}"
+        return f"Verified {self.verified}, {rated}"
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    membership: Membership
+    cells: list[Cell]
+    done: int
+    last_active: datetime | None
+
+    @property
+    def user(self) -> User:
+        return self.membership.user
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """The team's median levels in one layer; self-rated over those who rated themselves."""
+
+    layer: Layer
+    verified: float | None
+    self_level: float | None
+    rated: int
+
+    @property
+    def css(self) -> str:
+        return f"lv-{int(self.verified)}" if self.verified is not None else "lv-0"
+
+
+def _median(values: list[int]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+@dataclass
+class TeamMatrix:
+    team: Team
+    roadmap: Roadmap
+    layers: list[Layer]  # the columns shown
+    track_count: int  # advanced tracks of the roadmap, shown only on request
+    tracks_shown: bool
+    rows: list[MemberRow]  # every member; the view decides which it shows
+    summary: list[LayerSummary]
+    topic_total: int
+    members: int = 0
+    shown_rows: list[MemberRow] = field(default_factory=list)
+
+    def only(self, users: Iterable[int] | None) -> TeamMatrix:
+        """The rows of these user pks (None: all) are the ones shown."""
+        keep = None if users is None else set(users)
+        self.shown_rows = [row for row in self.rows if keep is None or row.user.pk in keep]
+        return self
+
+
+def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False) -> TeamMatrix:
+    """Members by the roadmap's layers (advanced tracks only with `tracks`): six queries, any team size."""
+    members = _members(team)
+    all_layers = list(roadmap.layers.current().only(*LAYER_FIELDS))
+    main = [layer for layer in all_layers if layer.kind != Layer.Kind.ADVANCED_TRACK]
+    track_layers = [layer for layer in all_layers if layer.kind == Layer.Kind.ADVANCED_TRACK]
+    layers = main + track_layers if tracks else main
+    self_levels = {
+        (user_id, layer_id): level
+        for user_id, layer_id, level in SelfAssessment.objects.filter(_in_team(team))
+        .in_roadmap(roadmap)
+        .newest()
+        .values_list("user_id", "layer_id", "level")
+    }
+    verified = verified_levels_for([m.user for m in members], layers)
+    done = dict(
+        TopicProgress.objects.filter(_in_team(team), status=Status.DONE)
+        .in_roadmap(roadmap)
+        .current()
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("user_id", "n")
+    )
+    last = last_activity(team)
+    rows = [
+        MemberRow(
+            m,
+            [Cell(verified.get((m.user_id, layer.pk), 0), self_levels.get((m.user_id, layer.pk))) for layer in layers],
+            done.get(m.user_id, 0),
+            last.get(m.user_id),
+        )
+        for m in members
+    ]
+    summary = []
+    for i, layer in enumerate(layers):
+        rated = [row.cells[i].self_level for row in rows if row.cells[i].self_level is not None]
+        summary.append(
+            LayerSummary(layer, _median([row.cells[i].verified for row in rows]), _median(rated), len(rated))  # type: ignore[arg-type]
+        )
+    matrix = TeamMatrix(
+        team=team,
+        roadmap=roadmap,
+        layers=layers,
+        track_count=len(track_layers),
+        tracks_shown=tracks,
+        rows=rows,
+        summary=summary,
+        topic_total=roadmap.topics.current().count(),
+        members=len(rows),
+    )
+    return matrix.only(None)
+
+
+def _csv_safe(value: object) -> object:
+    """Spreadsheets run a cell that starts with = + - @ as a formula; names are typed by users."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def matrix_csv_rows(matrix: TeamMatrix) -> list[list[object]]:
+    """The matrix as a header and one line per shown member; every layer gets a verified and a self column."""
+    header: list[object] = ["username", "name", "role", "topics done", "topics", "last active"]
+    for layer in matrix.layers:
+        header += [f"{layer.label} verified", f"{layer.label} self-rated"]
+    lines: list[list[object]] = [header]
+    for row in matrix.shown_rows:
+        line: list[object] = [
+            row.user.username,
+            row.user.name,
+            row.membership.role,
+            row.done,
+            matrix.topic_total,
+            row.last_active.date().isoformat() if row.last_active else "",
+        ]
+        for cell in row.cells:
+            line += [cell.verified, "" if cell.self_level is None else cell.self_level]
+        lines.append([_csv_safe(value) for value in line])
+    return lines
+
+
+# --- weakest topics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicStat:
+    topic: Topic
+    done: int
+    learning: int
+    rated: int
+    mean_confidence: float | None
+    members: int
+
+    @property
+    def done_share(self) -> float:
+        return self.done / self.members if self.members else 0.0
+
+    @property
+    def done_percent(self) -> int:
+        return round(100 * self.done_share)
+
+
+@dataclass
+class WeakTopics:
+    members: int
+    least_done: list[TopicStat]
+    least_confident: list[TopicStat]
+
+
+TOPIC_FIELDS = ("roadmap__slug", "layer__code", "layer__kind", "layer__number", "slug", "title", "order")
+
+
+def weakest_topics(team: Team, roadmap: Roadmap, *, limit: int = 10) -> WeakTopics:
+    """Among the roadmap's current topics, those the fewest members have done, and those with the lowest
+    mean confidence (over members who gave one). Three queries."""
+    members = team.memberships.count()
+    topics = list(
+        roadmap.topics.current()
+        .select_related("layer", "roadmap")
+        .only(*TOPIC_FIELDS)
+        .order_by("layer__number", "order")
+    )
+    tally = {
+        row["topic_id"]: row
+        for row in TopicProgress.objects.filter(_in_team(team))
+        .in_roadmap(roadmap)
+        .current()
+        .order_by()
+        .values("topic_id")
+        .annotate(
+            done=Count("id", filter=Q(status=Status.DONE)),
+            learning=Count("id", filter=Q(status=Status.LEARNING)),
+            rated=Count("confidence"),
+            mean=Avg("confidence"),
+        )
+    }
+    stats = []
+    for topic in topics:
+        row = tally.get(topic.pk, {})
+        stats.append(
+            TopicStat(topic, row.get("done", 0), row.get("learning", 0), row.get("rated", 0), row.get("mean"), members)
+        )
+    position = {stat.topic.pk: i for i, stat in enumerate(stats)}
+    # Equal shares: topics people are learning but have not finished come first; they are where the team is stuck.
+    least_done = sorted(stats, key=lambda s: (s.done_share, -s.learning, position[s.topic.pk]))[:limit]
+    rated = [s for s in stats if s.rated]
+    least_confident = sorted(rated, key=lambda s: (s.mean_confidence, -s.rated, position[s.topic.pk]))[:limit]
+    return WeakTopics(members, least_done if members else [], least_confident)
+
+
+# --- inactivity -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuietMember:
+    membership: Membership
+    last_active: datetime | None
+
+    @property
+    def user(self) -> User:
+        return self.membership.user
+
+
+def inactive_members(team: Team, *, days: int, now: datetime | None = None) -> list[QuietMember]:
+    """Members with no activity in the last `days` days, those with none ever first: two queries."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    last = last_activity(team)
+    quiet = [QuietMember(m, last.get(m.user_id)) for m in _members(team)]
+    quiet = [q for q in quiet if q.last_active is None or q.last_active < cutoff]
+    epoch = datetime.min.replace(tzinfo=cutoff.tzinfo)
+    return sorted(quiet, key=lambda q: (q.last_active or epoch, q.user.username))
