@@ -43,8 +43,11 @@ def signup(request: Request) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if next_url:
+            messages.success(request, f"Welcome, {user.name}.")
+            return redirect(next_url)
         messages.success(request, f"Welcome, {user.name}. Pick a roadmap and mark your first topic.")
-        return redirect(next_url or "roadmap:roadmap-list")
+        return redirect("roadmap:roadmap-list")
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
 

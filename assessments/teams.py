@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Avg, Count, Max, Q
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from accounts.models import Membership, Team, User
 from assessments.dashboard import LAYER_FIELDS, verified_levels_for
@@ -61,6 +63,13 @@ class Cell:
     def title(self) -> str:
         rated = "not self-rated" if self.self_level is None else f"self-rated {self.self_level}"
         return f"Verified {self.verified}, {rated}"
+
+    @property
+    def html(self) -> SafeString:
+        """The cell's content: verified first, the self-rating beside it in its own colour."""
+        return format_html(
+            'V{} · <span class="cs">S{}</span>', self.verified, "–" if self.self_level is None else self.self_level
+        )
 
 
 @dataclass(frozen=True)
@@ -219,8 +228,9 @@ class TopicStat:
 @dataclass
 class WeakTopics:
     members: int
-    least_done: list[TopicStat]
+    least_done: list[TopicStat]  # among topics someone in the team has started
     least_confident: list[TopicStat]
+    unstarted: list[Topic]  # nobody in the team is learning or has done these
 
 
 TOPIC_FIELDS = ("roadmap__slug", "layer__code", "layer__kind", "layer__number", "slug", "title", "order")
@@ -228,7 +238,12 @@ TOPIC_FIELDS = ("roadmap__slug", "layer__code", "layer__kind", "layer__number", 
 
 def weakest_topics(team: Team, roadmap: Roadmap, *, limit: int = 10) -> WeakTopics:
     """Among the roadmap's current topics, those the fewest members have done, and those with the lowest
-    mean confidence (over members who gave one). Three queries."""
+    mean confidence (over members who gave one). Three queries.
+
+    Topics nobody in the team has started all share the lowest share done (0); listed first they would
+    fill the list with the roadmap's last layers, so they come apart, in `unstarted`, and `least_done`
+    ranks the topics the team has reached.
+    """
     members = team.memberships.count()
     topics = list(
         roadmap.topics.current()
@@ -257,11 +272,13 @@ def weakest_topics(team: Team, roadmap: Roadmap, *, limit: int = 10) -> WeakTopi
             TopicStat(topic, row.get("done", 0), row.get("learning", 0), row.get("rated", 0), row.get("mean"), members)
         )
     position = {stat.topic.pk: i for i, stat in enumerate(stats)}
-    # Equal shares: topics people are learning but have not finished come first; they are where the team is stuck.
-    least_done = sorted(stats, key=lambda s: (s.done_share, -s.learning, position[s.topic.pk]))[:limit]
+    started = [s for s in stats if s.done or s.learning]
+    # Equal shares: topics more people are learning but have not finished come first; the team is stuck there.
+    least_done = sorted(started, key=lambda s: (s.done_share, -s.learning, position[s.topic.pk]))[:limit]
     rated = [s for s in stats if s.rated]
     least_confident = sorted(rated, key=lambda s: (s.mean_confidence, -s.rated, position[s.topic.pk]))[:limit]
-    return WeakTopics(members, least_done if members else [], least_confident)
+    unstarted = [s.topic for s in stats if not (s.done or s.learning)]
+    return WeakTopics(members, least_done, least_confident, unstarted)
 
 
 # --- inactivity -------------------------------------------------------------------------------

@@ -43,12 +43,25 @@ class WeakestTopicsTests(TestCase):
         create_progress(user=outsider, topic=self.d, status="done", confidence=5)  # not in the team
         create_progress(user=self.ada, topic=self.retired, status="learning", confidence=1)
 
-    def test_fewest_done_first_and_stuck_topics_before_untouched_ones(self):
+    def test_fewest_done_first_among_started_topics_and_the_unstarted_apart(self):
+        create_progress(user=self.bo, topic=self.c, status="learning")
+        create_progress(user=self.ada, topic=self.d, status="skipped")  # skipping is not starting
+
         weak = weakest_topics(self.team, self.roadmap)
 
-        assert [s.topic for s in weak.least_done] == [self.c, self.d, self.b, self.a]
-        assert [s.done_percent for s in weak.least_done] == [0, 0, 33, 100]
+        assert [s.topic for s in weak.least_done] == [self.c, self.b, self.a]
+        assert [(s.done_percent, s.learning) for s in weak.least_done] == [(0, 2), (33, 1), (100, 0)]
+        assert weak.unstarted == [self.d]
         assert weak.members == 3
+
+    def test_at_equal_shares_the_topic_more_members_are_stuck_on_comes_first(self):
+        e = create_topic(layer=self.a.layer, title="E", order=9)
+        create_progress(user=self.ada, topic=e, status="learning")
+        create_progress(user=self.bo, topic=e, status="learning")
+
+        weak = weakest_topics(self.team, self.roadmap)
+
+        assert [s.topic for s in weak.least_done][:2] == [e, self.c]
 
     def test_lowest_mean_confidence_over_those_who_gave_one(self):
         weak = weakest_topics(self.team, self.roadmap)

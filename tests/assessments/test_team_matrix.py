@@ -61,10 +61,10 @@ class MatrixTests(MatrixFixture):
         with self.verified({(self.ada.pk, self.l1.pk): 2}):
             response = self.client.get(url("team-matrix", self.team.slug))
 
-        self.assertContains(response, '<td class="cell lv-2" title="Verified 2, self-rated 4">V2 · S4</td>', html=True)
-        self.assertContains(response, '<td class="cell lv-0" title="Verified 0, self-rated 1">V0 · S1</td>', html=True)
+        self.assertContains(response, '<td class="cell lv-2" title="Verified 2, self-rated 4">V2 · <span class="cs">S4</span></td>', html=True)
+        self.assertContains(response, '<td class="cell lv-0" title="Verified 0, self-rated 1">V0 · <span class="cs">S1</span></td>', html=True)
         self.assertContains(
-            response, '<td class="cell lv-0" title="Verified 0, not self-rated">V0 · S–</td>', html=True
+            response, '<td class="cell lv-0" title="Verified 0, not self-rated">V0 · <span class="cs">S–</span></td>', html=True
         )
 
     def test_rows_and_columns(self):
