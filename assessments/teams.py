@@ -11,11 +11,11 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import ClassVar
 
-from django.db.models import Avg, Count, Max, Q
+from django.db.models import Avg, Count, OuterRef, Q, Subquery
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Membership, Team, User
 from assessments.dashboard import LAYER_FIELDS, verified_levels_for
@@ -32,56 +32,75 @@ def _members(team: Team) -> list[Membership]:
 
 
 def _in_team(team: Team) -> Q:
-    return Q(user__memberships__team=team)
+    # A subquery rather than a join through memberships: SQLite then walks each member's rows by index.
+    return Q(user__in=team.memberships.values("user_id"))
 
 
 def last_activity(team: Team) -> dict[int, datetime]:
-    """{user pk: time of their newest activity}, for every member who has any: one query."""
-    rows = Activity.objects.filter(_in_team(team)).order_by().values("user_id").annotate(last=Max("created_at"))
-    return {row["user_id"]: row["last"] for row in rows}
+    """{user pk: time of their newest activity}, for every member who has any: one query, an index
+    seek per member on (user, created_at) rather than a scan of everyone's activity."""
+    newest = Activity.objects.filter(user=OuterRef("user_id")).order_by("-created_at").values("created_at")[:1]
+    rows = team.memberships.order_by().annotate(last=Subquery(newest)).values_list("user_id", "last")
+    return {user_id: last for user_id, last in rows if last is not None}
 
 
 # --- the matrix ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Cell:
-    """One member's levels in one layer: verified (from approved gates) and self-rated, never mixed."""
+    """One member's levels in one layer: verified (from approved gates) and self-rated, never mixed.
 
-    verified: int
-    self_level: int | None
+    There are only 7 x 8 different cells, so they are made once (`Cell.of`) with their HTML: a team of
+    200 draws thousands, and rendering each through the template language was most of the page's time.
+    """
+
+    __slots__ = ("html", "self_level", "verified")
+    _made: ClassVar[dict[tuple[int, int | None], Cell]] = {}
+
+    def __init__(self, verified: int, self_level: int | None) -> None:
+        self.verified = verified
+        self.self_level = self_level
+        shown = "–" if self_level is None else self_level
+        # Only integers go in: nothing to escape.
+        # Only integers go in: nothing to escape. No title attribute: at 200 members it doubled the page;
+        # the table's caption and legend say what V and S are.
+        self.html = mark_safe(f'<td class="cell lv-{verified}">V{verified} · <span class="cs">S{shown}</span></td>')  # noqa: S308
+
+    @classmethod
+    def of(cls, verified: int, self_level: int | None) -> Cell:
+        cell = cls._made.get((verified, self_level))
+        if cell is None:
+            cell = cls._made[verified, self_level] = cls(int(verified), None if self_level is None else int(self_level))
+        return cell
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cell) and (self.verified, self.self_level) == (other.verified, other.self_level)
+
+    def __hash__(self) -> int:
+        return hash((self.verified, self.self_level))
+
+    def __repr__(self) -> str:
+        return f"Cell({self.verified}, {self.self_level})"
 
     @property
     def css(self) -> str:
         return f"lv-{self.verified}"
-
-    @property
-    def text(self) -> str:
-        return f"V{self.verified} · S{'–' if self.self_level is None else self.self_level}"
-
-    @property
-    def title(self) -> str:
-        rated = "not self-rated" if self.self_level is None else f"self-rated {self.self_level}"
-        return f"Verified {self.verified}, {rated}"
-
-    @property
-    def html(self) -> SafeString:
-        """The cell's content: verified first, the self-rating beside it in its own colour."""
-        return format_html(
-            'V{} · <span class="cs">S{}</span>', self.verified, "–" if self.self_level is None else self.self_level
-        )
 
 
 @dataclass(frozen=True)
 class MemberRow:
     membership: Membership
     cells: list[Cell]
-    done: int
+    done: int | None  # topics done; None when not asked for (the page does without, the CSV has it)
     last_active: datetime | None
 
     @property
     def user(self) -> User:
         return self.membership.user
+
+    @property
+    def cells_html(self) -> SafeString:
+        return mark_safe("".join(cell.html for cell in self.cells))  # noqa: S308 - cells are integers only
 
 
 @dataclass(frozen=True)
@@ -122,8 +141,21 @@ class TeamMatrix:
         return self
 
 
-def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False) -> TeamMatrix:
-    """Members by the roadmap's layers (advanced tracks only with `tracks`): six queries, any team size."""
+def _done_counts(team: Team, roadmap: Roadmap) -> dict[int, int]:
+    return dict(
+        TopicProgress.objects.filter(_in_team(team), status=Status.DONE)
+        .in_roadmap(roadmap)
+        .current()
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("user_id", "n")
+    )
+
+
+def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False, counts: bool = False) -> TeamMatrix:
+    """Members by the roadmap's layers (advanced tracks only with `tracks`): four queries whatever the
+    size of the team, three more with `counts` (topics done, the roadmap's topics, last activity)."""
     members = _members(team)
     all_layers = list(roadmap.layers.current().only(*LAYER_FIELDS))
     main = [layer for layer in all_layers if layer.kind != Layer.Kind.ADVANCED_TRACK]
@@ -137,21 +169,17 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False) -> TeamM
         .values_list("user_id", "layer_id", "level")
     }
     verified = verified_levels_for([m.user for m in members], layers)
-    done = dict(
-        TopicProgress.objects.filter(_in_team(team), status=Status.DONE)
-        .in_roadmap(roadmap)
-        .current()
-        .order_by()
-        .values("user_id")
-        .annotate(n=Count("id"))
-        .values_list("user_id", "n")
-    )
-    last = last_activity(team)
+    # Done counts cost a pass over every member's progress rows (about 40 ms for 200 members here), so the
+    # page leaves them to the CSV and the drill-down.
+    done = _done_counts(team, roadmap) if counts else {}
+    last = last_activity(team) if counts else {}
+    layer_pks = [layer.pk for layer in layers]
+    of = Cell.of
     rows = [
         MemberRow(
             m,
-            [Cell(verified.get((m.user_id, layer.pk), 0), self_levels.get((m.user_id, layer.pk))) for layer in layers],
-            done.get(m.user_id, 0),
+            [of(verified.get((m.user_id, pk), 0), self_levels.get((m.user_id, pk))) for pk in layer_pks],
+            done.get(m.user_id, 0) if counts else None,
             last.get(m.user_id),
         )
         for m in members
@@ -170,7 +198,7 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False) -> TeamM
         tracks_shown=tracks,
         rows=rows,
         summary=summary,
-        topic_total=roadmap.topics.current().count(),
+        topic_total=roadmap.topics.current().count() if counts else 0,
         members=len(rows),
     )
     return matrix.only(None)
