@@ -228,9 +228,13 @@ def invite_list(request: Request, slug: str) -> HttpResponse:
     form = InviteForm(request.POST or None)
     context: dict[str, object] = {"team": team}
     if request.method == "POST" and form.is_valid():
-        invite, raw = TeamInvite.issue(team, by=request.user, **form.cleaned_data)
-        context.update(new_invite=invite, new_link=request.build_absolute_uri(invite.get_link(raw)))
-        form = InviteForm()
+        try:
+            invite, raw = TeamInvite.issue(team, by=request.user, **form.cleaned_data)
+        except TeamError as exc:
+            form.add_error("email", str(exc))
+        else:
+            context.update(new_invite=invite, new_link=request.build_absolute_uri(invite.get_link(raw)))
+            form = InviteForm()
     invites = TeamInvite.objects.of_team(team).select_related("invitee", "created_by", "accepted_by")
     context.update(form=form, pending=invites.pending(), closed=invites.closed()[:20])
     template = "accounts/invite_list.html#invites" if request.htmx else "accounts/invite_list.html"

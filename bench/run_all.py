@@ -16,6 +16,7 @@ WEB = sys.executable  # the web app's virtualenv, which runs this file
 SCRIPTS: list[tuple[str, list[str]]] = [
     (WEB, ["bench/seed_learners.py"]),
     (WEB, ["bench/pages.py"]),
+    (WEB, ["bench/team_matrix.py"]),
 ]
 
 

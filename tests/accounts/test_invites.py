@@ -82,6 +82,15 @@ class InviteCreateTests(TestCase):
         assert link.startswith("https://layerwise.example/teams/") and link in mail.outbox[0].body
         assert link.endswith(response.context["new_link"].split("testserver", 1)[1])
 
+    def test_inviting_someone_already_in_the_team_says_so(self):
+        self.team.add_member(create_user(email="ada@example.com"), "member")
+
+        response = self.client.post(url("invite-list", self.team.slug), {"role": "lead", "email": "ada@example.com"})
+
+        assert "is in" in " ".join(response.context["form"].errors["email"])
+        assert not TeamInvite.objects.exists()
+        assert not Notification.objects.exists()
+
     def test_a_bad_email_is_named(self):
         response = self.client.post(url("invite-list", self.team.slug), {"role": "member", "email": "nope"})
 
