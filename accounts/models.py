@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import IntegrityError, models, transaction
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -187,6 +187,16 @@ class Team(models.Model):
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def reviewing(self) -> MembershipQuerySet:
         return self.filter(role__in=Membership.REVIEWING_ROLES)
+
+    def leads_first(self) -> MembershipQuerySet:
+        """Leads, then reviewers, then members, each by username; with their users."""
+        rank = Case(
+            When(role=Membership.Role.LEAD, then=Value(0)),
+            When(role=Membership.Role.REVIEWER, then=Value(1)),
+            default=Value(2),
+            output_field=models.IntegerField(),
+        )
+        return self.select_related("user").order_by(rank, "user__username")
 
 
 class Membership(models.Model):

@@ -12,7 +12,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -107,16 +106,6 @@ def _team(request: Request, slug: str, rule: str = "teams.view") -> Team:
     return team
 
 
-def _members(team: Team) -> list[Membership]:
-    lead_first = Case(
-        When(role=Membership.Role.LEAD, then=Value(0)),
-        When(role=Membership.Role.REVIEWER, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    return list(team.memberships.select_related("user").order_by(lead_first, "user__username"))
-
-
 @require_GET
 def team_list(request: Request) -> HttpResponse:
     context = {
@@ -140,7 +129,7 @@ def _team_detail(request: Request, team: Team, **context: object) -> HttpRespons
     """The team page, or only its member list for an htmx request that changed it."""
     context.update(
         team=team,
-        members=_members(team),
+        members=list(team.memberships.leads_first()),
         can_manage=rules.test_rule("teams.manage", request.user, team),
         can_view_progress=rules.test_rule("teams.view_member_progress", request.user, team),
         role_choices=Membership.Role.choices,
