@@ -47,6 +47,16 @@ class DeleteAccountForm(forms.Form):
             raise forms.ValidationError("That is not your password. Nothing was deleted.")
         return password
 
+    def clean(self) -> dict[str, object]:
+        # A team always keeps a lead; deleting the only one would leave its members with nobody to manage it.
+        stranded = ", ".join(team.name for team in self.user.teams_only_led_by_me())
+        if stranded:
+            raise forms.ValidationError(
+                f"You are the only lead of {stranded}. Make another member lead (or leave the team) first. "
+                "Nothing was deleted."
+            )
+        return self.cleaned_data
+
 
 class TeamForm(forms.ModelForm):
     class Meta:

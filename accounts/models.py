@@ -44,6 +44,12 @@ class User(AbstractUser):
     def led_teams(self) -> QuerySet[Team]:
         return Team.objects.filter(memberships__user=self, memberships__role=Membership.Role.LEAD).distinct()
 
+    def teams_only_led_by_me(self) -> QuerySet[Team]:
+        """Teams with other members where this user is the only lead: they would be left without one."""
+        other_leads = Membership.objects.filter(team=OuterRef("pk"), role=Membership.Role.LEAD).exclude(user=self)
+        others = Membership.objects.filter(team=OuterRef("pk")).exclude(user=self)
+        return self.led_teams().filter(~models.Exists(other_leads), models.Exists(others))
+
     def can_review(self, learner: User) -> bool:
         """A reviewer or lead of a team the learner belongs to; never the learner."""
         if learner.pk == self.pk:

@@ -219,3 +219,20 @@ class TeamPagesTests(TestCase):
         self.assertContains(response, role_url)
         self.client.force_login(ada)
         self.assertNotContains(self.client.get(team.get_absolute_url()), role_url)
+
+
+class AccountDeletionTests(TestCase):
+    def test_the_only_lead_of_a_team_with_members_cannot_delete_their_account(self):
+        lead = create_user(password="s3cret-pass")
+        team = create_team(name="Kernels", members={lead: "lead", create_user(): "member"})
+        create_team(name="Alone", members={lead: "lead"})  # nobody else: nothing to strand
+        self.client.force_login(lead)
+        url = reverse("assessments:account-delete")
+
+        response = self.client.post(url, {"password": "s3cret-pass"})
+
+        self.assertContains(response, "You are the only lead of Kernels.")
+        assert lead.__class__.objects.filter(pk=lead.pk).exists()
+        team.add_member(create_user(), "lead")
+        self.client.post(url, {"password": "s3cret-pass"})
+        assert not lead.__class__.objects.filter(pk=lead.pk).exists()
