@@ -33,12 +33,17 @@ from roadmap.models import Roadmap
 DEFAULT_QUIET_DAYS = 14
 
 
+AGGREGATES_ONLY = "This team shares only aggregates with its members; leads and reviewers see each member's progress."
+REFUSED = {
+    "teams.view_member_progress": AGGREGATES_ONLY,
+    "teams.review": "Only the team's leads and reviewers see who has been inactive.",
+}
+
+
 def _team(request: Request, slug: str, rule: str = "teams.view") -> Team:
     team = get_object_or_404(Team.objects.of(request.user), slug=slug)
     if not rules.test_rule(rule, request.user, team):
-        raise PermissionDenied(
-            "This team shares only aggregates with its members; leads and reviewers see each member's progress."
-        )
+        raise PermissionDenied(REFUSED.get(rule, ""))
     return team
 
 
@@ -140,9 +145,7 @@ def _member(request: Request, slug: str, username: str) -> tuple[Team, Membershi
     team = get_object_or_404(Team.objects.of(request.user), slug=slug)
     membership = get_object_or_404(team.memberships.select_related("user"), user__username=username)
     if membership.user_id != request.user.pk and not rules.test_rule("teams.view_member_progress", request.user, team):
-        raise PermissionDenied(
-            "This team shares only aggregates with its members; leads and reviewers see each member's progress."
-        )
+        raise PermissionDenied(AGGREGATES_ONLY)
     return team, membership
 
 

@@ -126,7 +126,9 @@ class InactiveMembersTests(TestCase):
     def test_members_may_not_see_who_is_inactive(self):
         self.client.force_login(self.busy)
 
-        assert self.client.get(url("team-inactive", self.team.slug)).status_code == 403
+        response = self.client.get(url("team-inactive", self.team.slug))
+
+        self.assertContains(response, "Only the team's leads and reviewers", status_code=403)
 
 
 class DrillDownTests(TestCase):
