@@ -128,7 +128,7 @@ class InactiveMembersTests(TestCase):
 
         response = self.client.get(url("team-inactive", self.team.slug))
 
-        self.assertContains(response, "Only the team's leads and reviewers", status_code=403)
+        self.assertContains(response, "leads and reviewers see who has been inactive", status_code=403)
 
 
 class DrillDownTests(TestCase):
