@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from assessments.models import Activity, PathFollow, SelfAssessment, TopicProgress
+from assessments.models import Activity, AuditEvent, GateRequest, PathFollow, SelfAssessment, TopicProgress
 
 # Notes and personal links are private to their author, so they are not in the admin either.
 
@@ -42,3 +42,37 @@ class SelfAssessmentAdmin(admin.ModelAdmin):
 class PathFollowAdmin(admin.ModelAdmin):
     list_display = ("user", "path", "created_at")
     raw_id_fields = ("user", "path")
+
+
+@admin.register(GateRequest)
+class GateRequestAdmin(admin.ModelAdmin):
+    """Read-only: requests change only through their transitions, which write the audit trail."""
+
+    list_display = ("pk", "learner", "gate", "status", "submitted_at", "decided_at", "reviewer")
+    list_filter = ("status", "gate__layer__roadmap")
+    search_fields = ("learner__username", "gate__layer__slug")
+    raw_id_fields = ("learner", "gate", "reviewer")
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Append-only, in the database too: shown, never changed or deleted."""
+
+    list_display = ("created_at", "request_id", "action", "actor", "from_status", "to_status")
+    list_filter = ("action",)
+    search_fields = ("actor__username",)
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

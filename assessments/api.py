@@ -1,21 +1,26 @@
-"""The learner's API: who am I, my progress, set a topic's status. Token auth only."""
+"""The learner's API (who am I, my progress, set a topic's status) and the gate API (request
+sign-off, the reviewer inbox, decisions). Token auth only."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from django.utils import timezone
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import field_validator, model_validator
 
 from accounts.api import token_auth
 from accounts.models import Membership, User
-from assessments.models import KEEP, TopicProgress
+from assessments.models import KEEP, GateError, GateEvidence, GateRequest, NotAllowed, TopicProgress
 from assessments.progress import Progress
-from roadmap.models import Roadmap, Topic
+from portfolio.models import Artifact, ResultUpload
+from roadmap.models import EvaluationGate, Layer, Roadmap, Topic
 
 router = Router(tags=["me"], auth=token_auth)
 
@@ -180,3 +185,266 @@ def progress_update(request: HttpRequest, roadmap: str, topic: str, payload: Pro
         raise HttpError(422, str(exc)) from exc
     row.topic = target
     return _topic_out(row)
+
+
+# --- gates and reviews ------------------------------------------------------------------------
+
+gates_router = Router(tags=["gates and reviews"], auth=token_auth)
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class GateErrorOut(Schema):
+    message: str
+    errors: list[FieldErrorOut] = []
+
+
+class EvidenceIn(Schema):
+    artifact: int = Field(description="id of one of your artifacts")
+    version: int | None = Field(None, description="its version number; leave out for the newest")
+
+
+class GateRequestIn(Schema):
+    explanation: str = Field("", description="Markdown: how your evidence meets each criterion")
+    ticks: list[int] = Field([], description="0-based indexes of the gate's criteria you meet")
+    evidence: list[EvidenceIn] = Field([], description="artifact versions to pin (replaces what is pinned)")
+    results: list[int] = Field([], description="ids of your results uploads to pin")
+    submit: bool = Field(True, description="submit for review; false keeps it a draft")
+
+
+class CriterionOut(Schema):
+    criterion: str
+    ticked: bool
+
+
+class GateRequestOut(Schema):
+    id: int
+    learner: str
+    roadmap: str
+    layer: str
+    status: str
+    explanation: str
+    criteria: list[CriterionOut]
+    evidence: list[dict[str, Any]]
+    gaps: list[str]
+    content_version: str
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    reviewer: str | None
+    url: str
+    review_url: str
+
+
+class PendingOut(Schema):
+    id: int
+    learner: str
+    learner_name: str
+    roadmap: str
+    layer: str
+    layer_title: str
+    status: str
+    submitted_at: datetime | None
+    waiting_seconds: int
+    runs_verified: int
+    runs_required: int
+    review_url: str
+
+
+class DecisionIn(Schema):
+    decision: Literal["approve", "changes_requested"]
+    comment: str = Field("", description="Markdown; required to request changes")
+    marks: list[Literal["met", "not_met", ""]] = Field(
+        [], description="one per criterion, in order; approving needs every one 'met'"
+    )
+
+
+class DecisionOut(Schema):
+    review: int
+    decision: str
+    request: GateRequestOut
+
+
+def _gate_error(exc: GateError, *, status: int = 422) -> Status[GateErrorOut]:
+    return Status(
+        status,
+        GateErrorOut(
+            message=f"{exc.field}: {exc.message}", errors=[FieldErrorOut(field=exc.field, message=exc.message)]
+        ),
+    )
+
+
+def _request_out(request: HttpRequest, gate_request: GateRequest) -> GateRequestOut:
+    layer = gate_request.gate.layer
+    evidence = gate_request.evidence_list()
+    return GateRequestOut(
+        id=gate_request.pk,
+        learner=gate_request.learner.username,
+        roadmap=layer.roadmap.slug,
+        layer=layer.slug,
+        status=gate_request.status,
+        explanation=gate_request.explanation,
+        criteria=[CriterionOut(criterion=c["criterion"], ticked=bool(c["ticked"])) for c in gate_request.checklist],
+        evidence=gate_request.evidence_snapshot(evidence),
+        gaps=[r.message for r in gate_request.requirements(evidence) if not r.ok],
+        content_version=gate_request.content_version,
+        created_at=gate_request.created_at,
+        submitted_at=gate_request.submitted_at,
+        decided_at=gate_request.decided_at,
+        reviewer=gate_request.reviewer.username if gate_request.reviewer else None,
+        url=request.build_absolute_uri(gate_request.get_absolute_url()),
+        review_url=request.build_absolute_uri(gate_request.get_review_url()),
+    )
+
+
+def _pin_all(gate_request: GateRequest, user: User, payload: GateRequestIn) -> FieldErrorOut | None:
+    """Replace the pinned evidence with what the payload names; the first bad entry is returned."""
+    versions = []
+    for i, item in enumerate(payload.evidence):
+        artifact = Artifact.objects.of(user).filter(pk=item.artifact).first()
+        if artifact is None:
+            return FieldErrorOut(field=f"evidence.{i}.artifact", message=f"you have no artifact {item.artifact}")
+        found = artifact.versions.all() if item.version is None else artifact.versions.filter(number=item.version)
+        version = found.order_by("-number").first()
+        if version is None:
+            which = "no versions yet" if item.version is None else f"no version {item.version}"
+            return FieldErrorOut(field=f"evidence.{i}.version", message=f"artifact {artifact.pk} has {which}")
+        versions.append(version)
+    uploads = []
+    for i, result_id in enumerate(payload.results):
+        upload = ResultUpload.objects.filter(pk=result_id, artifact__owner_id=user.pk).first()
+        if upload is None:
+            return FieldErrorOut(field=f"results.{i}", message=f"you have no results upload {result_id}")
+        uploads.append(upload)
+    for evidence in list(gate_request.evidence.all()):
+        gate_request.unpin(evidence.pk, by=user)
+    for version in versions:
+        gate_request.pin(version, by=user)
+    for upload in uploads:
+        gate_request.pin_result(upload, by=user)
+    return None
+
+
+@gates_router.post(
+    "/gates/{roadmap}/{layer}/requests",
+    response={200: GateRequestOut, 201: GateRequestOut, 409: GateErrorOut, 422: GateErrorOut},
+    summary="Request sign-off of a layer's gate, with evidence",
+)
+def create_gate_request(request: HttpRequest, roadmap: str, layer: str, payload: GateRequestIn) -> Status[Any]:
+    """Opens your request for the gate (or updates your draft, or the one that had changes
+    requested or was reopened: that is how you resubmit), pins the evidence you name, and
+    submits it unless `submit` is false. 201 when it created the request, 200 when it updated
+    yours. A request already submitted, in review or approved is a 409: withdraw it first, or
+    wait for the decision. Missing evidence does not stop a submission; `gaps` lists it."""
+    user = _user(request)
+    gate = EvaluationGate.objects.current().filter(
+        layer__roadmap__slug=roadmap, layer__roadmap__retired=False, layer__slug=layer, layer__retired=False
+    )
+    found = gate.select_related("layer__roadmap").first()
+    if found is None:
+        if not Layer.objects.current().filter(roadmap__slug=roadmap, slug=layer).exists():
+            raise Http404(f"No layer {layer!r} in roadmap {roadmap!r}.")
+        raise Http404(f"Layer {layer!r} of {roadmap!r} has no gate.")
+    existed = GateRequest.objects.of(user).live().filter(gate=found).exists()
+    gate_request = GateRequest.open(user, found)
+    if not gate_request.is_editable:
+        message = (
+            f"Your request #{gate_request.pk} for this gate is {gate_request.get_status_display().lower()}; "
+            "withdraw it first, or wait for the decision."
+        )
+        return _gate_error(GateError(message), status=409)
+    out_of_range = [t for t in payload.ticks if not 0 <= t < len(gate_request.checklist)]
+    if out_of_range:
+        message = f"criteria are numbered 0 to {len(gate_request.checklist) - 1}; got {out_of_range}"
+        return Status(
+            422, GateErrorOut(message=f"ticks: {message}", errors=[FieldErrorOut(field="ticks", message=message)])
+        )
+    try:
+        with transaction.atomic():
+            bad = _pin_all(gate_request, user, payload)
+            if bad is not None:
+                transaction.set_rollback(True)
+                return Status(422, GateErrorOut(message=f"{bad.field}: {bad.message}", errors=[bad]))
+            gate_request.edit(by=user, explanation=payload.explanation, ticks=payload.ticks)
+            if payload.submit:
+                gate_request.submit(by=user)
+    except GateError as exc:
+        return _gate_error(exc)
+    gate_request.refresh_from_db()
+    return Status(200 if existed else 201, _request_out(request, gate_request))
+
+
+@gates_router.get("/gate-requests/{request_id}", response=GateRequestOut, summary="A gate request")
+def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
+    """Yours, or one of a learner of a team you review or lead (404 otherwise)."""
+    gate_request = get_object_or_404(
+        GateRequest.objects.visible_to(_user(request)).select_related("gate__layer__roadmap", "learner", "reviewer"),
+        pk=request_id,
+    )
+    return _request_out(request, gate_request)
+
+
+@gates_router.get("/reviews/pending", response=list[PendingOut], summary="Your review inbox, oldest first")
+def pending_reviews(request: HttpRequest) -> list[PendingOut]:
+    """Submitted and in-review requests of learners in the teams you review or lead; never your own."""
+    now = timezone.now()
+    pending = (
+        GateRequest.objects.decidable_by(_user(request))
+        .awaiting_review()
+        .oldest_first()
+        .select_related("learner", "gate__layer__roadmap")
+        .prefetch_related(
+            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+            "gate__required_artifacts",
+        )
+    )
+    rows = []
+    for r in pending:
+        verified, required = r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())
+        rows.append(
+            PendingOut(
+                id=r.pk,
+                learner=r.learner.username,
+                learner_name=r.learner.name,
+                roadmap=r.gate.layer.roadmap.slug,
+                layer=r.gate.layer.slug,
+                layer_title=r.gate.layer.title,
+                status=r.status,
+                submitted_at=r.submitted_at,
+                waiting_seconds=int((now - r.submitted_at).total_seconds()) if r.submitted_at else 0,
+                runs_verified=verified,
+                runs_required=required,
+                review_url=request.build_absolute_uri(r.get_review_url()),
+            )
+        )
+    return rows
+
+
+@gates_router.post(
+    "/gate-requests/{request_id}/decision",
+    response={200: DecisionOut, 403: GateErrorOut, 409: GateErrorOut, 422: GateErrorOut},
+    summary="Approve a gate request or request changes",
+)
+def decide_gate_request(request: HttpRequest, request_id: int, payload: DecisionIn) -> Status[Any]:
+    """Only a reviewer or lead of a team the learner belongs to may decide, never the learner
+    (403 with the reason). `marks` gives one mark per criterion in order; approving needs every
+    one `met`; requesting changes needs a `comment`."""
+    user = _user(request)
+    gate_request = get_object_or_404(
+        GateRequest.objects.visible_to(user).select_related("gate__layer__roadmap", "learner"), pk=request_id
+    )
+    try:
+        if payload.decision == "approve":
+            review = gate_request.approve(by=user, marks=payload.marks, comment=payload.comment)
+        else:
+            review = gate_request.request_changes(by=user, marks=payload.marks, comment=payload.comment)
+    except NotAllowed as exc:
+        return _gate_error(exc, status=403)
+    except GateError as exc:
+        return _gate_error(exc, status=409 if exc.field == "status" else 422)
+    return Status(
+        200, DecisionOut(review=review.pk, decision=review.decision, request=_request_out(request, gate_request))
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -13,7 +13,16 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from assessments.charts import RadarAxis, heatmap_svg, radar_svg
-from assessments.models import Activity, PathFollow, SelfAssessment, Status, TopicProgress, verified_levels
+from assessments.models import (
+    Activity,
+    GateRequest,
+    PathFollow,
+    SelfAssessment,
+    Status,
+    TopicProgress,
+    cumulative_level,
+    with_verification,
+)
 from assessments.progress import Counts, Progress, Suggestion, followed_steps, heatmap, next_topics, streaks
 from roadmap.models import CompetencyLevel, Layer, LearningPath, Roadmap
 
@@ -25,6 +34,10 @@ class LayerRow:
     self_level: int | None
     self_title: str
     verified_level: int
+    verified_by: str = ""
+    verified_at: datetime | None = None
+    verified_request: int | None = None
+    gate_level: int | None = None  # the level this layer's gate counts toward
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,8 @@ class Dashboard:
     overall: Counts = field(default_factory=Counts)
     layers: list[LayerRow] = field(default_factory=list)
     levels: dict[int, CompetencyLevel] = field(default_factory=dict)
+    verified_level: int = 0  # roadmap-wide: every gate of levels 1..L approved
+    next_level_needs: list[Layer] = field(default_factory=list)
     radar: SafeString = field(default_factory=lambda: mark_safe(""))
     suggestions: list[Suggestion] = field(default_factory=list)
     paths: list[FollowedPath] = field(default_factory=list)
@@ -57,6 +72,20 @@ class Dashboard:
     @property
     def started(self) -> bool:
         return any(counts.done or counts.learning or counts.skipped for _, counts in self.roadmaps)
+
+
+def verified_levels_for(users: Iterable[User], layers: Iterable[Layer]) -> dict[int, dict[int, int]]:
+    """{user pk: {layer pk: verified level}} for many learners in one query (the team matrix)."""
+    users, layers = list(users), list(layers)
+    levels = {user.pk: {layer.pk: 0 for layer in layers} for user in users}
+    rows = (
+        GateRequest.objects.approved()
+        .filter(learner__in=[u.pk for u in users], gate__layer__in=[layer.pk for layer in layers], gate__retired=False)
+        .values_list("learner_id", "gate__layer_id", "gate__level__number")
+    )
+    for learner_id, layer_id, level in rows:
+        levels[learner_id][layer_id] = level or 0
+    return levels
 
 
 def roadmap_counts(user: User) -> list[tuple[Roadmap, Counts]]:
@@ -120,22 +149,11 @@ def build_dashboard(user: User, roadmap_slug: str | None = None, *, today: date 
 LAYER_FIELDS = ("roadmap_id", "number", "code", "slug", "title", "kind")
 
 
-def verified_levels_for(users: Iterable[User], layers: Iterable[Layer]) -> dict[tuple[int, int], int]:
-    """{(user pk, layer pk): verified level} for many learners at once, in a fixed number of queries
-    (the team matrix reads it for every member).
-
-    Verified levels come only from approved gates; until the gates branch (issue 6, part 1) fills
-    this in from its GateRequest rows, every level is 0, as in `verified_levels`.
-    """
-    layers = list(layers)
-    return {(user.pk, layer.pk): 0 for user in users for layer in layers}
-
-
 def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
-    layers = list(roadmap.layers.current().only(*LAYER_FIELDS))
+    # The layers carry their gate's level and the learner's approval of it: no extra query.
+    layers = list(with_verification(roadmap.layers.current().only(*LAYER_FIELDS), user))
     progress = Progress.load(user, roadmap)
     self_levels = SelfAssessment.objects.of(user).in_roadmap(roadmap).levels()
-    verified = verified_levels(user, layers)
     board.overall = progress.overall
     board.levels = {level.number: level for level in roadmap.levels.current()}
     board.layers = [
@@ -144,10 +162,19 @@ def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
             progress.layer(layer.pk),
             self_levels.get(layer.pk),
             board.levels[self_levels[layer.pk]].title if self_levels.get(layer.pk) in board.levels else "",
-            verified[layer.pk],
+            (layer.gate_level or 0) if layer.verified_request else 0,  # type: ignore[attr-defined]
+            layer.verified_by or "",  # type: ignore[attr-defined]
+            layer.verified_at,  # type: ignore[attr-defined]
+            layer.verified_request,  # type: ignore[attr-defined]
+            layer.gate_level,  # type: ignore[attr-defined]
         )
         for layer in layers
     ]
+    board.verified_level = cumulative_level((row.gate_level, bool(row.verified_request)) for row in board.layers)
+    pending = [row for row in board.layers if row.gate_level and not row.verified_request]
+    if pending:
+        target = min(row.gate_level for row in pending if row.gate_level)
+        board.next_level_needs = [row.layer for row in pending if row.gate_level and row.gate_level <= target]
     axes = [RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in board.layers]
     board.radar = mark_safe(  # noqa: S308 - radar_svg escapes its text
         radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per layer")

@@ -8,7 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, User
-from assessments.models import Activity, PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from assessments.models import (
+    Activity,
+    GateRequest,
+    PathFollow,
+    PersonalLink,
+    SelfAssessment,
+    TopicNote,
+    TopicProgress,
+)
 from portfolio.models import Artifact, ResultUpload, Run
 
 EXPORT_VERSION = 1
@@ -121,6 +129,25 @@ def export_user_data(user: User) -> dict[str, Any]:
             .prefetch_related("versions")
             .order_by("pk")
         ],
+        "gate_requests": [
+            {
+                "roadmap": r.gate.layer.roadmap.slug,
+                "layer": r.gate.layer.slug,
+                "status": r.status,
+                "explanation": r.explanation,
+                "criteria": r.checklist,
+                "evidence": r.evidence_snapshot(),
+                "created_at": _when(r.created_at),
+                "submitted_at": _when(r.submitted_at),
+                "decided_at": _when(r.decided_at),
+                "reopened_reason": r.reopened_reason,
+                "reviews": [
+                    {"decision": v.decision, "comment": v.comment, "marks": v.marks, "created_at": _when(v.created_at)}
+                    for v in r.reviews.all()
+                ],
+            }
+            for r in GateRequest.objects.of(user).select_related("gate__layer__roadmap").order_by("pk")
+        ],
         "path_follows": [
             {"roadmap": row["path__roadmap__slug"], "path": row["path__slug"], "created_at": _when(row["created_at"])}
             for row in PathFollow.objects.of(user)
@@ -135,9 +162,12 @@ def delete_account(user: User) -> None:
     """Remove the user and, through their foreign keys, every row of theirs.
 
     Runs and results protect the artifact versions they point at (a version with runs is never
-    deleted on its own), so when the owner goes they go first. Uploaded files are stored by their
-    hash and may be shared with another learner's identical upload, so they stay in storage.
+    deleted on its own), so when the owner goes they go first, after the gate requests that pin
+    them. The audit events of those requests stay, without the learner's name (their actor
+    becomes NULL): the trail is append-only. Uploaded files are stored by their hash and may be
+    shared with another learner's identical upload, so they stay in storage.
     """
+    GateRequest.objects.filter(learner=user).delete()
     ResultUpload.objects.filter(artifact__owner=user).delete()
     Run.objects.filter(version__artifact__owner=user).delete()
     user.delete()

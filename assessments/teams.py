@@ -178,7 +178,7 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False, counts: 
     rows = [
         MemberRow(
             m,
-            [of(verified.get((m.user_id, pk), 0), self_levels.get((m.user_id, pk))) for pk in layer_pks],
+            [of(verified[m.user_id].get(pk, 0), self_levels.get((m.user_id, pk))) for pk in layer_pks],
             done.get(m.user_id, 0) if counts else None,
             last.get(m.user_id),
         )

@@ -100,7 +100,12 @@ def main() -> None:
     for name, url in pages.items():
         # Counted with an execute wrapper: the request closes its connection, which empties the query log.
         queries: list[str] = []
-        with connection.execute_wrapper(lambda execute, sql, *rest: queries.append(sql) or execute(sql, *rest)):
+
+        def count(execute, sql, params, many, context, queries=queries):  # type: ignore[no-untyped-def]
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         for _ in range(args.warmup):

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from assessments.api import gates_router
 from assessments.api import router as assessments_router
 from portfolio.api import router as portfolio_router
 from portfolio.api import schemas_router
@@ -60,5 +61,6 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 api.add_router("/roadmaps", roadmap_router)
 api.add_router("/me", assessments_router)
+api.add_router("/", gates_router)
 api.add_router("/", portfolio_router)
 api.add_router("/schemas", schemas_router)

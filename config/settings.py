@@ -106,6 +106,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
+# Gate credentials are signed with Ed25519 (assessments/credentials.py). In production set
+# CREDENTIAL_SIGNING_KEY to a PEM private key, the same on every web host; without it a key is
+# generated once into the file below (mode 0600). Never commit either.
+CREDENTIAL_SIGNING_KEY = env("CREDENTIAL_SIGNING_KEY")
+CREDENTIAL_SIGNING_KEY_FILE = Path(env("CREDENTIAL_SIGNING_KEY_FILE", str(VAR_DIR / "credential-signing-key.pem")))
+
 INSTALLED_APPS = [
     "accounts",
     "roadmap",

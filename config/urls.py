@@ -27,6 +27,7 @@ urlpatterns = [
     path("me/", include("assessments.urls")),
     # Teams: membership and invitations (accounts) and what leads see of their members (assessments).
     path("teams/", include((team_urlpatterns + team_progress_urlpatterns, "teams"))),
+    path("", include("assessments.gate_urls")),
     path("", include("portfolio.urls")),
     path("", include("roadmap.urls")),
 ]

@@ -358,6 +358,18 @@ class RunQuerySet(models.QuerySet["Run"]):
     def visible_to(self, user: User) -> RunQuerySet:
         return self.filter(version__artifact__in=Artifact.objects.visible_to(user))
 
+    def comparable_to(self, run: Run) -> RunQuerySet:
+        """Finished runs of the same artifact by the same grader that started before `run` and
+        stored results: what its page offers to compare with (never another artifact's runs)."""
+        earlier = Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, pk__lt=run.pk)
+        return (
+            self.finished()
+            .filter(earlier, version__artifact_id=run.version.artifact_id, grader=run.grader)
+            .filter(metrics__has_key="levels")
+            .exclude(pk=run.pk)
+            .select_related("version")
+        )
+
 
 class Run(models.Model):
     class Status(models.TextChoices):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("artifacts/<int:pk>/results/new/", views.results_create, name="results-create"),
     path("results/<int:pk>/", views.result_detail, name="result-detail"),
     path("results/schemas/<slug:name>/", views.schema_detail, name="schema-detail"),
+    path("contracts/<slug:kind>/<str:filename>", views.contract_file, name="contract-file"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/rerun/", views.run_rerun, name="run-rerun"),

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.http import Request
-from portfolio import results
+from portfolio import contracts, reports, results
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run, RunRefused
 from roadmap.models import ArtifactSpec
@@ -129,7 +129,13 @@ def result_detail(request: Request, pk: int) -> HttpResponse:
     upload = get_object_or_404(
         ResultUpload.objects.visible_to(request.user).select_related("artifact", "version"), pk=pk
     )
-    return render(request, "portfolio/result_detail.html", {"upload": upload, "artifact": upload.artifact})
+    context = {
+        "upload": upload,
+        "artifact": upload.artifact,
+        "report": reports.upload_report(upload),
+        "definitions": reports.bench_metrics.DEFINITIONS,
+    }
+    return render(request, "portfolio/result_detail.html", context)
 
 
 @login_not_required
@@ -144,16 +150,39 @@ def _not_found() -> results.ResultsSchema:
     raise Http404("No such results schema.")
 
 
+@login_not_required
+@require_GET
+def contract_file(request: Request, kind: str, filename: str) -> HttpResponse:
+    """Public: the downloads of a runnable spec's contract (skeleton, example, schemas)."""
+    content_type, make = contracts.FILES.get((kind, filename)) or _no_such_file()
+    response = HttpResponse(make(), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _no_such_file() -> tuple[str, object]:
+    raise Http404("No such contract file.")
+
+
 @require_GET
 def run_detail(request: Request, pk: int) -> HttpResponse:
     run = get_object_or_404(
-        Run.objects.visible_to(request.user).select_related("version__artifact__spec", "current_attempt"), pk=pk
+        Run.objects.visible_to(request.user).select_related("version__artifact__spec__roadmap", "current_attempt"),
+        pk=pk,
     )
     template = "portfolio/run_detail.html#run-status" if request.htmx else "portfolio/run_detail.html"
+    earlier = Run.objects.visible_to(request.user).comparable_to(run)
+    compare = request.GET.get("compare", "")
+    chosen = get_object_or_404(earlier, pk=compare) if compare.isdigit() else None
     context = {
         "run": run,
         "artifact": run.version.artifact,
         "is_owner": run.version.artifact.owner_id == request.user.pk,
+        "report": None if run.is_active else reports.report_for(run, earlier=chosen),
+        "earlier_runs": earlier.defer("raw", "tests", "log_tail", "metrics", "environment")[:20]
+        if run.grader == reports.BENCHMARK
+        else [],
+        "compare": chosen,
     }
     return render(request, template, context)
 

@@ -12,6 +12,9 @@ from django.conf import settings
 def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    # Tests sign credentials with a throwaway key, never the checkout's var/ one.
+    settings.CREDENTIAL_SIGNING_KEY = ""
+    settings.CREDENTIAL_SIGNING_KEY_FILE = tmp_path_factory.mktemp("keys") / "credential-signing-key.pem"
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import ApiToken, Membership, Notification, Team, TeamInvite, User
-from assessments.models import PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from assessments.models import GateRequest, PersonalLink, SelfAssessment, TopicNote, TopicProgress
 from portfolio.models import Artifact, ArtifactVersion, Run
+from portfolio.runner import protocol
 from portfolio.uploads import inspect_file, inspect_link
 from roadmap.content import load
 from roadmap.models import (
@@ -194,6 +195,45 @@ def create_run(*, version: ArtifactVersion | None = None, by: User | None = None
 
 def create_token(*, user: User | None = None) -> tuple[ApiToken, str]:
     return ApiToken.issue(user or create_user(), "test token")
+
+
+def finish_run(run: Run, *, verdict: str = "passed", sandboxed: bool = True) -> Run:
+    """The runner's result for the run's current attempt, filed through the model's own verb."""
+    attempt = run.current_attempt
+    assert attempt is not None
+    result = protocol.build_result(
+        attempt_id=attempt.pk,
+        run_id=run.pk,
+        outcome="completed",
+        verdict=verdict,
+        message=f"the grader said {verdict}",
+        score=1.0 if verdict == "passed" else 0.0,
+        max_score=1.0,
+        environment={"device": "cpu", "torch": "2.13.0", "transformers": "5.23.0", "hostname": "runner-1"},
+        sandboxed=sandboxed,
+    )
+    run.record_result(attempt.pk, result)
+    run.refresh_from_db()
+    return run
+
+
+def create_gate_request(
+    *,
+    learner: User | None = None,
+    gate: EvaluationGate | None = None,
+    explanation: str = "I built it and measured it.",
+    versions: tuple[ArtifactVersion, ...] = (),
+    submit: bool = False,
+) -> GateRequest:
+    """A draft (or, with submit, a submitted request) made through the model's own verbs."""
+    learner = learner or create_user()
+    request = GateRequest.open(learner, gate or create_gate())
+    request.edit(by=learner, explanation=explanation, ticks=range(len(request.checklist)))
+    for version in versions:
+        request.pin(version, by=learner)
+    if submit:
+        request.submit(by=learner)
+    return request
 
 
 def create_invite(

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
-from portfolio import results
+from portfolio import contracts, reports, results
 from portfolio.models import Artifact
 
 register = template.Library()
@@ -57,3 +60,63 @@ def results_schema(spec: Any) -> str:
 def artifacts_of(spec: Any, user: Any) -> Any:
     """The user's own artifacts for a spec (for the catalogue's spec page)."""
     return Artifact.objects.of(user).filter(spec=spec)[:5]
+
+
+@register.simple_tag
+def spec_contract(spec: Any) -> dict[str, Any] | None:
+    """`{% spec_contract spec as contract %}`: the submission contract of a runnable spec, or None."""
+    return contracts.contract_for(spec.kind) if spec is not None else None
+
+
+@register.filter
+def num(value: Any, digits: int = 3) -> str:
+    """A measured number for a table: about `digits` significant figures, thousands separated;
+    "—" for a missing value."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return "—"
+    magnitude = abs(value)
+    decimals = (
+        0 if magnitude >= 10 ** (digits - 1) or magnitude == 0 else digits - 1 - math.floor(math.log10(magnitude))
+    )
+    return f"{value:,.{min(decimals, 6)}f}"
+
+
+@register.filter
+def percent(value: Any, decimals: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.{decimals}f} %"
+
+
+@register.filter
+def signed_percent(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:+.1f} %"
+
+
+@register.filter
+def size(value: Any) -> str:
+    """Bytes as GiB or MiB."""
+    return reports.gib(value)
+
+
+@register.filter
+def exact(value: Any) -> str:
+    """The value as stored, for a data attribute the tests read back (repr keeps every digit)."""
+    return "" if value is None else repr(value)
+
+
+@register.filter
+def code_spans(value: str) -> SafeString:
+    """Plain text with `backticked` names shown as code; everything else escaped."""
+    parts = str(value).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return escape(value)
+    return mark_safe("".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(parts)))  # noqa: S308

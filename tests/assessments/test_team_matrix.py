@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import io
-from unittest import mock
 
 from django.db import connection
 from django.test import TestCase
@@ -12,7 +11,10 @@ from django.urls import reverse
 from assessments.teams import build_matrix
 from tests.factories import (
     create_assessment,
+    create_gate,
+    create_gate_request,
     create_layer,
+    create_level,
     create_progress,
     create_roadmap,
     create_team,
@@ -44,28 +46,25 @@ class MatrixFixture(TestCase):
         create_progress(user=self.ada, topic=self.t2, status="done")
         create_progress(user=self.bo, topic=self.t1, status="learning")
 
-    def verified(self, levels: dict[tuple[int, int], int]):
-        """Stand in for the gates: verified levels by (user, layer), 0 elsewhere."""
-
-        def fake(users, layers):
-            layers = list(layers)
-            return {(u.pk, layer.pk): levels.get((u.pk, layer.pk), 0) for u in users for layer in layers}
-
-        return mock.patch("assessments.teams.verified_levels_for", side_effect=fake)
+    def approve(self, layer, level: int, *learners) -> None:
+        """Give the layer a gate counting toward `level` and have the lead approve it for each learner."""
+        gate = create_gate(layer=layer, level=create_level(roadmap=self.roadmap, number=level))
+        for learner in learners:
+            request = create_gate_request(learner=learner, gate=gate, submit=True)
+            request.approve(by=self.lead, marks=["met"] * len(request.checklist))
 
 
 class MatrixTests(MatrixFixture):
     def test_cells_are_coloured_by_verified_level_with_the_self_rating_beside_it(self):
         self.client.force_login(self.lead)
 
-        with self.verified({(self.ada.pk, self.l1.pk): 2}):
-            response = self.client.get(url("team-matrix", self.team.slug))
+        self.approve(self.l1, 2, self.ada)
+
+        response = self.client.get(url("team-matrix", self.team.slug))
 
         self.assertContains(response, '<td class="cell lv-2">V2 · <span class="cs">S4</span></td>', html=True)
         self.assertContains(response, '<td class="cell lv-0">V0 · <span class="cs">S1</span></td>', html=True)
-        self.assertContains(
-            response, '<td class="cell lv-0">V0 · <span class="cs">S–</span></td>', html=True
-        )
+        self.assertContains(response, '<td class="cell lv-0">V0 · <span class="cs">S–</span></td>', html=True)
 
     def test_rows_and_columns(self):
         matrix = build_matrix(self.team, self.roadmap, counts=True)
@@ -88,11 +87,13 @@ class MatrixTests(MatrixFixture):
         self.assertNotContains(shown, "<html")
 
     def test_the_summary_row_holds_medians(self):
-        with self.verified({(self.ada.pk, self.l1.pk): 3, (self.bo.pk, self.l1.pk): 1, (self.lead.pk, self.l1.pk): 2}):
-            matrix = build_matrix(self.team, self.roadmap)
+        self.approve(self.l1, 3, self.ada, self.bo)
+
+        matrix = build_matrix(self.team, self.roadmap)
 
         first, second = matrix.summary
-        assert (first.verified, first.self_level, first.rated) == (2, 2.5, 2)
+        assert [cell.verified for cell in (row.cells[0] for row in matrix.rows)] == [3, 3, 0]
+        assert (first.verified, first.self_level, first.rated) == (3, 2.5, 2)
         assert (second.verified, second.self_level, second.rated) == (0, None, 0)
 
     def test_an_unknown_roadmap_goes_back_to_the_default(self):
@@ -127,8 +128,9 @@ class MatrixCsvTests(MatrixFixture):
     def test_the_csv_holds_every_member_and_layer_with_verified_and_self_apart(self):
         self.client.force_login(self.lead)
 
-        with self.verified({(self.ada.pk, self.l1.pk): 2}):
-            response = self.client.get(url("team-matrix-csv", self.team.slug) + "?roadmap=llm")
+        self.approve(self.l1, 2, self.ada)
+
+        response = self.client.get(url("team-matrix-csv", self.team.slug) + "?roadmap=llm")
 
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert f'filename="{self.team.slug}-llm-' in response["Content-Disposition"]
@@ -217,6 +219,7 @@ class MatrixQueryCountTests(TestCase):
         self.client.force_login(self.lead)
         self.grow(50)
 
-        # session, user, team with the viewer's role, bell, roadmaps, members, layers, self-ratings
-        with self.assertNumQueries(8):
+        # session, user, team with the viewer's role, the nav's Reviews link and bell, roadmaps, members,
+        # layers, self-ratings, verified levels
+        with self.assertNumQueries(10):
             self.client.get(url("team-matrix", self.team.slug))

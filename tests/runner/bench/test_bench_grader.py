@@ -178,3 +178,54 @@ def test_real_job_through_the_sandbox() -> None:
     assert all(level["completed"] == 3 and level["peak_memory"]["kind"] == "cpu_rss" for level in levels)
     assert result["raw"]["benchmark"]["batching"] == "static"
     assert result["metrics"]["harness_environment"]["device_kind"] == "cpu"
+
+
+@pytest.mark.gpu
+@pytest.mark.sandbox
+@pytest.mark.runner_env
+def test_real_job_on_a_gpu_runner() -> None:
+    """The same path on a GPU host: the harness builds the model on CUDA inside the sandbox, times
+    with device synchronisation, reports the allocator's peak and a CUDA-event copy bandwidth."""
+    from portfolio.runner import graders, jobs, sandbox
+
+    if not sandbox.SandboxConfig.from_env().gpu:
+        pytest.skip("no /dev/nvidia* device nodes on this host")
+    graders.register(InferenceBenchmarkGrader.name, InferenceBenchmarkGrader)
+    workload = {
+        "architecture": "qwen2.5-0.5b",
+        "dtype": "bfloat16",
+        "prompt_tokens": {"kind": "uniform", "min": 64, "max": 256},
+        "output_tokens": 32,
+        "concurrency": [1, 4, 16],
+        "requests": 16,
+        "warmup_requests": 2,
+        "seed": 0,
+        "slo": {"ttft_ms": 100, "tpot_ms": 20},
+    }
+    payload = protocol.make_payload(
+        attempt_id=7101,
+        run_id=7101,
+        attempt=1,
+        grader="inference_benchmark",
+        grader_version="1",
+        filename="workload.json",
+        data=json.dumps(workload).encode(),
+        params={},
+        limits={"wall_s": 600, "cpu_s": 600, "memory_mb": 16384},
+    )
+    result = jobs.execute(payload)
+    assert (result["outcome"], result["verdict"]) == ("completed", "passed"), (
+        result["message"] + result["log_tail"][-2000:]
+    )
+    assert result["sandboxed"] is True
+    environment = result["metrics"]["harness_environment"]
+    assert environment["device_kind"] == "cuda" and environment["cuda"]
+    levels = result["metrics"]["levels"]
+    weights = result["metrics"]["model"]["weight_bytes"]["total_bytes"]
+    assert weights == 2 * 494_032_768
+    assert all(
+        level["peak_memory"]["kind"] == "cuda_allocated" and level["peak_memory"]["bytes"] > weights for level in levels
+    )
+    roofline = result["metrics"]["roofline"]
+    assert "CUDA events" in roofline["bandwidth_method"] and roofline["bandwidth_gb_per_s"] > 100
+    assert all(0 < level["efficiency"] <= 1.5 for level in roofline["levels"])

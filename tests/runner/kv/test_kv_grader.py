@@ -86,3 +86,19 @@ def test_no_calculator_is_an_invalid_submission() -> None:
 def test_a_bad_parameter_is_our_error() -> None:
     result = jobs.execute(_payload((SUBMISSIONS / "correct.py").read_bytes(), call_timeout_s=99))
     assert result["outcome"] == "system_error" and "call_timeout_s" in result["message"]
+
+
+@pytest.mark.gpu
+def test_a_correct_calculator_passes_on_a_gpu_runner() -> None:
+    """On a GPU host the sandbox binds the NVIDIA device nodes and the truth step measures the hidden
+    cases on CUDA, with the model's own attention kernel (full size where the weights fit)."""
+    from portfolio.runner import sandbox
+
+    if not sandbox.SandboxConfig.from_env().gpu:
+        pytest.skip("no /dev/nvidia* device nodes on this host")
+    result = jobs.execute(_payload((SUBMISSIONS / "correct.py").read_bytes(), attempt_id=9101))
+    assert (result["outcome"], result["verdict"]) == ("completed", "passed"), result["message"] + result["log_tail"]
+    assert result["sandboxed"] is True and result["environment"]["gpu_count"] >= 1
+    devices = result["metrics"]["measurement_device"]
+    assert devices and "cpu" not in devices, devices
+    assert result["metrics"]["measured"] >= len(cases.measurement_requests(cases.hidden_cases()))

@@ -1,0 +1,80 @@
+"""Forms of the gate request and review pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from assessments.models import MARKS, GateRequest, Review
+
+
+class RequestForm(forms.Form):
+    """The learner's explanation and which of the gate's criteria they tick."""
+
+    explanation = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10}),
+        required=False,
+        max_length=50_000,
+        help_text="Markdown. For each criterion: what you built or measured, and where the evidence shows it.",
+    )
+    ticks = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Criteria you meet"
+    )
+
+    def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "explanation": gate_request.explanation,
+                "ticks": [i for i, item in enumerate(gate_request.checklist) if item.get("ticked")],
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["ticks"].choices = [(i, item["criterion"]) for i, item in enumerate(gate_request.checklist)]
+
+
+class DecisionForm(forms.Form):
+    """A reviewer's decision: a mark per criterion and a comment (required to request changes)."""
+
+    decision = forms.ChoiceField(choices=Review.Decision.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        max_length=20_000,
+        help_text="Markdown. Required when you request changes: say what to change.",
+    )
+
+    def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.criteria = [item["criterion"] for item in gate_request.checklist]
+        for i, criterion in enumerate(self.criteria):
+            self.fields[f"mark_{i}"] = forms.ChoiceField(
+                choices=[("", "Not marked"), *MARKS.items()],
+                required=False,
+                widget=forms.RadioSelect,
+                label=criterion,
+            )
+
+    def mark_fields(self) -> list[forms.BoundField]:
+        return [self[f"mark_{i}"] for i in range(len(self.criteria))]
+
+    def marks(self) -> list[str]:
+        return [self.cleaned_data.get(f"mark_{i}", "") for i in range(len(self.criteria))]
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text="Kept in the gate's history. The verified level drops and shared credentials are revoked.",
+    )
+
+
+class VerifyForm(forms.Form):
+    credential = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        max_length=200_000,
+        label="Credential",
+        help_text="Paste the credential's JSON, or its id URL.",
+    )

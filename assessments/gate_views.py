@@ -1,0 +1,428 @@
+"""Gate requests, the reviewer inbox and review page, the audit history, and credentials.
+
+Requests are looked up through `GateRequest.objects.visible_to(user)`, so a request you may not
+see is a 404. Seeing one but not being allowed the action (the learner deciding their own gate,
+a reviewer editing a learner's evidence, staff deciding) is a 403 that says why. Illegal
+transitions (submitting twice, approving a draft) come back as a message on the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from typing import Any
+
+import rules
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, Q
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from assessments import credentials
+from assessments.diffs import changes_since
+from assessments.gate_forms import DecisionForm, ReopenForm, RequestForm, VerifyForm
+from assessments.models import (
+    AuditEvent,
+    Credential,
+    GateError,
+    GateEvidence,
+    GateRequest,
+    NotAllowed,
+    Review,
+    SelfAssessment,
+)
+from config.http import Request
+from portfolio.models import Artifact, ArtifactVersion, ResultUpload
+from roadmap.models import EvaluationGate
+
+
+def _visible(request: Request, pk: int) -> GateRequest:
+    related = ("gate__layer__roadmap", "gate__level", "learner", "reviewer")
+    return get_object_or_404(GateRequest.objects.visible_to(request.user).select_related(*related), pk=pk)
+
+
+def _act(request: Request, gate_request: GateRequest, action: Callable[[], Any], done: str) -> HttpResponse:
+    """Run a model verb: a refusal of the person is a 403, a refusal of the state a message."""
+    try:
+        action()
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    # Reviewers act from the review page and go back to it; the learner, to the request page.
+    if request.POST.get("next") == "review":
+        return redirect(gate_request.get_review_url())
+    return redirect(gate_request)
+
+
+# --- the learner's side -----------------------------------------------------------------------
+
+
+@require_POST
+def request_open(request: Request, roadmap_slug: str, layer_slug: str) -> HttpResponse:
+    """From a layer page: the learner's live request for its gate, or a new draft."""
+    gate = get_object_or_404(
+        EvaluationGate.objects.current().select_related("layer__roadmap"),
+        layer__slug=layer_slug,
+        layer__roadmap__slug=roadmap_slug,
+        layer__retired=False,
+        layer__roadmap__retired=False,
+    )
+    return redirect(GateRequest.open(request.user, gate))
+
+
+@require_GET
+def request_list(request: Request) -> HttpResponse:
+    mine = GateRequest.objects.of(request.user).select_related("gate__layer__roadmap", "reviewer")
+    return render(request, "assessments/gate_request_list.html", {"requests": mine})
+
+
+def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
+    """The learner's artifacts of this roadmap (and free-form ones), required specs first."""
+    roadmap = gate_request.gate.layer.roadmap
+    required = set(gate_request.gate.required_artifacts.values_list("pk", flat=True))
+    artifacts = list(
+        Artifact.objects.of(gate_request.learner)
+        .filter(Q(spec__roadmap=roadmap) | Q(spec__isnull=True))
+        .select_related("spec")
+        .prefetch_related("versions", "result_uploads")
+    )
+    return sorted(artifacts, key=lambda a: (a.spec_id not in required, a.spec.code if a.spec else "~", a.title))
+
+
+def _request_context(request: Request, gate_request: GateRequest, **extra: Any) -> dict[str, Any]:
+    evidence = gate_request.evidence_list()
+    is_learner = gate_request.is_learner(request.user)
+    editable = is_learner and gate_request.is_editable
+    return {
+        "gate_request": gate_request,
+        "gate": gate_request.gate,
+        "layer": gate_request.gate.layer,
+        "roadmap": gate_request.gate.layer.roadmap,
+        "evidence": evidence,
+        "requirements": gate_request.requirements(evidence),
+        "pinned_versions": {e.version_id for e in evidence if e.version_id},
+        "pinned_results": {e.result_id for e in evidence if e.result_id},
+        "choices": _pin_choices(gate_request) if editable else [],
+        "editable": editable,
+        "is_learner": is_learner,
+        "can_decide": rules.test_rule("gates.decide_request", request.user, gate_request),
+        "can_reopen": rules.test_rule("gates.reopen_request", request.user, gate_request),
+        "has_deciders": gate_request.deciders().exists() if editable else True,
+        "form": RequestForm(gate_request=gate_request),
+        "reopen_form": ReopenForm(),
+        "reviews": gate_request.reviews.select_related("reviewer"),
+        "credential": gate_request.credentials.active().first(),
+        "events": AuditEvent.objects.filter(request_id=gate_request.pk).select_related("actor"),
+        **extra,
+    }
+
+
+@require_GET
+def request_detail(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    return render(request, "assessments/gate_request_detail.html", _request_context(request, gate_request))
+
+
+@require_POST
+def request_update(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    form = RequestForm(request.POST, gate_request=gate_request)
+    if not form.is_valid():
+        context = _request_context(request, gate_request, form=form)
+        return render(request, "assessments/gate_request_detail.html", context, status=422)
+    data = form.cleaned_data
+    return _act(
+        request,
+        gate_request,
+        lambda: gate_request.edit(by=request.user, explanation=data["explanation"], ticks=data["ticks"]),
+        "Saved your explanation and ticks.",
+    )
+
+
+def _evidence_changed(request: Request, gate_request: GateRequest, change: Callable[[], Any]) -> HttpResponse:
+    try:
+        change()
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        messages.error(request, exc.message)
+    if not request.htmx:
+        return redirect(gate_request.get_absolute_url() + "#request-evidence")
+    gate_request.refresh_from_db()
+    return render(
+        request, "assessments/gate_request_detail.html#request-evidence", _request_context(request, gate_request)
+    )
+
+
+@require_POST
+def evidence_add(request: Request, pk: int) -> HttpResponse:
+    """Pin a version (`version`) or a results upload (`result`) of the learner's own artifacts."""
+    gate_request = _visible(request, pk)
+    version_id, result_id = request.POST.get("version", ""), request.POST.get("result", "")
+    if version_id.isdigit():
+        version = get_object_or_404(ArtifactVersion.objects.select_related("artifact"), pk=version_id)
+        return _evidence_changed(request, gate_request, lambda: gate_request.pin(version, by=request.user))
+    if result_id.isdigit():
+        upload = get_object_or_404(ResultUpload.objects.select_related("artifact"), pk=result_id)
+        return _evidence_changed(request, gate_request, lambda: gate_request.pin_result(upload, by=request.user))
+    messages.error(request, "Choose a version or a results upload to pin.")
+    return redirect(gate_request)
+
+
+@require_POST
+def evidence_remove(request: Request, pk: int, evidence_pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    return _evidence_changed(request, gate_request, lambda: gate_request.unpin(evidence_pk, by=request.user))
+
+
+@require_POST
+def request_submit(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    return _act(
+        request,
+        gate_request,
+        lambda: gate_request.submit(by=request.user),
+        "Submitted. The reviewers and leads of your teams have been notified.",
+    )
+
+
+@require_POST
+def request_withdraw(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    return _act(request, gate_request, lambda: gate_request.withdraw(by=request.user), "Withdrawn.")
+
+
+@require_POST
+def request_reopen(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    form = ReopenForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _act(
+        request,
+        gate_request,
+        lambda: gate_request.reopen(by=request.user, reason=reason),
+        "Reopened: the verified level no longer counts this gate, and its credentials are revoked.",
+    )
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def _history(gate_request: GateRequest) -> list[AuditEvent]:
+    return list(AuditEvent.objects.of_gate(gate_request.learner_id, gate_request.gate_id))
+
+
+@require_GET
+def history_detail(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    context = {"gate_request": gate_request, "layer": gate_request.gate.layer, "events": _history(gate_request)}
+    return render(request, "assessments/gate_history.html", context)
+
+
+def _event_row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event.created_at.isoformat(),
+        "request": event.request_id,
+        "action": event.action,
+        "actor": event.actor.username if event.actor else None,
+        "from_status": event.from_status or None,
+        "to_status": event.to_status or None,
+        "evidence": event.payload.get("evidence", []),
+        "payload": event.payload,
+    }
+
+
+@require_GET
+def history_export(request: Request, pk: int, fmt: str) -> HttpResponse:
+    """The gate's history (every request of this learner for this gate) as JSON or CSV."""
+    gate_request = _visible(request, pk)
+    layer = gate_request.gate.layer
+    rows = [_event_row(e) for e in _history(gate_request)]
+    name = f"gate-{layer.roadmap.slug}-{layer.slug}-{gate_request.learner.username}"
+    if fmt == "json":
+        document = {
+            "learner": gate_request.learner.username,
+            "roadmap": layer.roadmap.slug,
+            "layer": layer.slug,
+            "events": rows,
+        }
+        response: HttpResponse = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.writer(response)
+        writer.writerow(["at", "request", "action", "actor", "from_status", "to_status", "evidence_sha256", "detail"])
+        for row in rows:
+            hashes = [e.get("sha256") or e.get("result_sha256") or "" for e in row["evidence"]]
+            detail = {k: v for k, v in row["payload"].items() if k != "evidence"}
+            writer.writerow(
+                [
+                    row["at"],
+                    row["request"],
+                    row["action"],
+                    row["actor"] or "",
+                    row["from_status"] or "",
+                    row["to_status"] or "",
+                    " ".join(hashes),
+                    json.dumps(detail, ensure_ascii=False) if detail else "",
+                ]
+            )
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+# --- reviewing ----------------------------------------------------------------------------------
+
+
+@require_GET
+def review_list(request: Request) -> HttpResponse:
+    """The inbox: requests awaiting a decision from learners of the user's teams, oldest first."""
+    pending = list(
+        GateRequest.objects.decidable_by(request.user)
+        .awaiting_review()
+        .oldest_first()
+        .select_related("learner", "gate__layer__roadmap", "reviewer")
+        .prefetch_related(
+            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+            "gate__required_artifacts",
+        )
+    )
+    rows = [(r, r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())) for r in pending]
+    return render(request, "assessments/review_list.html", {"rows": rows})
+
+
+def _review_request(request: Request, pk: int) -> GateRequest:
+    gate_request = _visible(request, pk)
+    if gate_request.is_learner(request.user):
+        raise PermissionDenied("Nobody reviews their own gate: a reviewer or lead of your team decides it.")
+    if not rules.test_rule("gates.read_review", request.user, gate_request):
+        raise PermissionDenied("Only a reviewer or lead of a team the learner belongs to can review this request.")
+    return gate_request
+
+
+@require_GET
+def review_detail(request: Request, pk: int) -> HttpResponse:
+    return _review_page(request, _review_request(request, pk))
+
+
+def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm | None = None) -> HttpResponse:
+    evidence = gate_request.evidence_list()
+    previous = gate_request.previous_review()
+    context = {
+        "gate_request": gate_request,
+        "gate": gate_request.gate,
+        "layer": gate_request.gate.layer,
+        "learner": gate_request.learner,
+        "evidence": evidence,
+        "requirements": gate_request.requirements(evidence),
+        "previous": previous,
+        "changes": changes_since(previous, evidence) if previous else [],
+        "self_rating": SelfAssessment.objects.of(gate_request.learner).filter(layer=gate_request.gate.layer).first(),
+        "reviews": gate_request.reviews.select_related("reviewer"),
+        "events": AuditEvent.objects.filter(request_id=gate_request.pk).select_related("actor"),
+        "can_decide": rules.test_rule("gates.decide_request", request.user, gate_request),
+        "form": form or DecisionForm(gate_request=gate_request),
+        "reopen_form": ReopenForm(),
+    }
+    return render(request, "assessments/review_detail.html", context, status=422 if form else 200)
+
+
+@require_POST
+def review_start(request: Request, pk: int) -> HttpResponse:
+    gate_request = _review_request(request, pk)
+    return _act(
+        request,
+        gate_request,
+        lambda: gate_request.start_review(by=request.user),
+        "You are reviewing this request; the other reviewers see that.",
+    )
+
+
+@require_POST
+def review_decide(request: Request, pk: int) -> HttpResponse:
+    gate_request = _review_request(request, pk)
+    form = DecisionForm(request.POST, gate_request=gate_request)
+    if not form.is_valid():
+        return _review_page(request, gate_request, form)
+    data = form.cleaned_data
+
+    def decide() -> Review:
+        if data["decision"] == Review.Decision.APPROVE:
+            return gate_request.approve(by=request.user, marks=form.marks(), comment=data["comment"])
+        return gate_request.request_changes(by=request.user, marks=form.marks(), comment=data["comment"])
+
+    try:
+        review = decide()
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        form.add_error(None, exc.message)
+        return _review_page(request, gate_request, form)
+    messages.success(request, f"{review.get_decision_display()}. {gate_request.learner.name} has been notified.")
+    return redirect(gate_request.get_review_url())
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+@require_POST
+def credential_issue(request: Request, pk: int) -> HttpResponse:
+    gate_request = _visible(request, pk)
+    try:
+        credential = gate_request.issue_credential(by=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        messages.error(request, exc.message)
+        return redirect(gate_request)
+    messages.success(request, "Your credential is ready to share: its link is below.")
+    return redirect(gate_request.get_absolute_url() + f"#credential-{credential.pk}")
+
+
+@login_not_required
+@require_GET
+def credential_detail(request: Request, pk: str) -> HttpResponse:
+    """Public: the signed credential as issued (its id URL). Revoked ones too: the verifier says so."""
+    credential = get_object_or_404(Credential, pk=pk)
+    response = JsonResponse(credential.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'inline; filename="credential-{credential.pk}.json"'
+    return response
+
+
+@login_not_required
+@require_GET
+def credential_keys(request: Request) -> HttpResponse:
+    """Public: the key credentials are signed with, as a JWKS."""
+    return JsonResponse(credentials.jwks())
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def credential_verify(request: Request) -> HttpResponse:
+    """Public: paste a credential (or its id URL), or follow ?id=…, and see whether it holds."""
+    text = request.POST.get("credential") or request.GET.get("id") or ""
+    form = VerifyForm({"credential": text} if text else None)
+    verdict = None
+    if text and form.is_valid():
+        verdict = _verdict_for(form.cleaned_data["credential"])
+    return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict})
+
+
+def _verdict_for(text: str) -> credentials.Verdict:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return credentials.verify(json.loads(text))
+        except json.JSONDecodeError as exc:
+            return credentials.Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
+    pk = credentials.credential_uuid(text)
+    stored = Credential.objects.filter(pk=pk).first() if pk else None
+    if stored is None:
+        return credentials.Verdict("invalid", ["No credential with this id was issued here."])
+    return credentials.verify(stored.document)

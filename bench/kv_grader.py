@@ -1,0 +1,68 @@
+"""How long the KV cache calculator grader takes for its whole suite on this machine.
+
+    .venv-runner/bin/python bench/kv_grader.py [--repeats 3]
+
+Runs the real grader exactly as a runner worker would (`jobs.execute` with the grader, bubblewrap
+sandbox, learner step then ground-truth step) on a correct calculator, several times, and prints
+the wall time of each job with the device the truth was measured on. Target (DESIGN.md): the whole
+suite in under 30 s on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from portfolio.runner import jobs, protocol  # noqa: E402
+
+SUBMISSION = ROOT / "tests" / "runner" / "kv" / "submissions" / "correct.py"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("RUNNER_PYTHON", sys.executable)
+    data = SUBMISSION.read_bytes()
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    print(f"Machine: {cpu}, {os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    walls = []
+    for n in range(args.repeats):
+        payload = protocol.make_payload(
+            attempt_id=n + 1, run_id=n + 1, attempt=1, grader="kv_calculator", grader_version="1",
+            filename="kv_calculator.py", data=data,
+        )  # fmt: skip
+        started = time.perf_counter()
+        result = jobs.execute(payload)
+        wall = time.perf_counter() - started
+        walls.append(wall)
+        metrics = result.get("metrics", {})
+        print(
+            f"job {n + 1}: {wall:5.1f} s wall, {result['verdict']}: {result['message']}; truth measured on "
+            f"{metrics.get('measurement_device')}, {metrics.get('measured')} measured, "
+            f"{metrics.get('public_from_table')} from the stored public table; sandbox "
+            f"{result['environment'].get('sandbox')}"
+        )
+        if result["verdict"] != "passed":
+            sys.exit(f"the correct calculator did not pass: {result['log_tail'][-2000:]}")
+    print(
+        f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 30 s on a CPU)"
+    )
+
+
+if __name__ == "__main__":
+    main()

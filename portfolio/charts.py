@@ -1,0 +1,156 @@
+"""Server-side SVG line charts for benchmark results: latency percentiles and throughput.
+
+No JavaScript library: the page gets a finished `<svg>`. Colours and line styles come from CSS
+classes (static/css/app.css: `.chart ...`), so a chart follows the light and dark themes. Every
+piece of text is escaped here, so the result can be marked safe, and every chart is a
+well-formed XML document (the tests parse them with ElementTree).
+
+The x axis is categorical: the categories (concurrency levels, or the entries of an upload) are
+evenly spaced and labelled with their values, as benchmark plots usually are, so 1, 2, 4 ... 64
+stay readable; a series may miss a category (None), and its line then skips it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+WIDTH = 420
+PLOT_LEFT = 62
+PLOT_RIGHT = 14
+PLOT_TOP = 34
+PLOT_HEIGHT = 180
+LEGEND_ROW = 18
+LEGEND_COLUMNS = 2
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: a value per category (None where it has none)."""
+
+    label: str
+    values: list[float | None]
+    css: str  # colour class, e.g. "c-p50"
+    dash: str = ""  # "" solid, "dashed", "dotted": the run it belongs to
+    title: str = ""  # tooltip text for the points (the label when empty)
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    y_label: str
+    x_label: str
+    categories: list[str]
+    series: list[Series] = field(default_factory=list)
+    connect: bool = True  # False: points only (categories that are not an ordered scale)
+
+    def svg(self) -> str:
+        return line_chart(self)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 x 10^k not below value (the top of the y axis)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        top = step * 10**exponent
+        if top >= value * (1 - 1e-12):
+            return float(top)
+    return float(10 ** (exponent + 1))
+
+
+def tick_label(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:g}"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def line_chart(chart: Chart) -> str:
+    n = len(chart.categories)
+    values = [v for s in chart.series for v in s.values if v is not None and math.isfinite(v)]
+    top = nice_ceiling(max(values) if values else 1.0)
+    ticks = [top * i / 4 for i in range(5)]
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    legend_rows = math.ceil(len(chart.series) / LEGEND_COLUMNS)
+    height = PLOT_TOP + PLOT_HEIGHT + 46 + legend_rows * LEGEND_ROW + 6
+    bottom = PLOT_TOP + PLOT_HEIGHT
+
+    def x_at(i: int) -> float:
+        if n <= 1:
+            return PLOT_LEFT + plot_width / 2
+        pad = plot_width / (2 * n)
+        return PLOT_LEFT + pad + i * (plot_width - 2 * pad) / (n - 1)
+
+    def y_at(v: float) -> float:
+        return bottom - (v / top) * PLOT_HEIGHT
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" aria-label={quoteattr(chart.title)}>',
+        f"<title>{escape(chart.title)}</title>",
+        f'<text class="chart-title" x="{PLOT_LEFT}" y="18">{escape(chart.title)}</text>',
+        '<g class="chart-grid">',
+    ]
+    for tick in ticks:
+        y = _fmt(y_at(tick))
+        out.append(f'<line x1="{PLOT_LEFT}" y1="{y}" x2="{WIDTH - PLOT_RIGHT}" y2="{y}"/>')
+    out.append("</g>")
+    out.append('<g class="chart-axis">')
+    out.append(f'<line x1="{PLOT_LEFT}" y1="{bottom}" x2="{WIDTH - PLOT_RIGHT}" y2="{bottom}"/>')
+    out.append(f'<line x1="{PLOT_LEFT}" y1="{PLOT_TOP}" x2="{PLOT_LEFT}" y2="{bottom}"/>')
+    out.append("</g>")
+    for tick in ticks:
+        out.append(
+            f'<text class="chart-tick" x="{PLOT_LEFT - 6}" y="{_fmt(y_at(tick) + 4)}" text-anchor="end">'
+            f"{escape(tick_label(tick))}</text>"
+        )
+    for i, category in enumerate(chart.categories):
+        x = _fmt(x_at(i))
+        out.append(f'<line class="chart-tickmark" x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}"/>')
+        out.append(f'<text class="chart-tick" x="{x}" y="{bottom + 17}" text-anchor="middle">{escape(category)}</text>')
+    out.append(
+        f'<text class="chart-axis-label" x="{_fmt(PLOT_LEFT + plot_width / 2)}" y="{bottom + 36}" '
+        f'text-anchor="middle">{escape(chart.x_label)}</text>'
+    )
+    mid = _fmt(PLOT_TOP + PLOT_HEIGHT / 2)
+    out.append(
+        f'<text class="chart-axis-label" x="14" y="{mid}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {mid})">{escape(chart.y_label)}</text>'
+    )
+    for series in chart.series:
+        classes = " ".join(c for c in ("chart-series", series.css, series.dash) if c)
+        out.append(f'<g class="{escape(classes)}">')
+        points = [(i, v) for i, v in enumerate(series.values) if v is not None and math.isfinite(v)]
+        if chart.connect and len(points) > 1:
+            path = " ".join(
+                f"{'M' if k == 0 else 'L'}{_fmt(x_at(i))},{_fmt(y_at(v))}" for k, (i, v) in enumerate(points)
+            )
+            out.append(f'<path d="{path}"/>')
+        for i, v in points:
+            tip = f"{series.title or series.label}: {chart.categories[i]} → {tick_label_exact(v)}"
+            out.append(f'<circle cx="{_fmt(x_at(i))}" cy="{_fmt(y_at(v))}" r="3"><title>{escape(tip)}</title></circle>')
+        out.append("</g>")
+    legend_top = bottom + 52
+    column_width = (WIDTH - PLOT_LEFT) / LEGEND_COLUMNS
+    for k, series in enumerate(chart.series):
+        x = PLOT_LEFT + (k % LEGEND_COLUMNS) * column_width
+        y = legend_top + (k // LEGEND_COLUMNS) * LEGEND_ROW
+        classes = " ".join(c for c in ("chart-series", series.css, series.dash) if c)
+        out.append(
+            f'<g class="{escape(classes)} chart-legend-item">'
+            f'<line x1="{_fmt(x)}" y1="{_fmt(y - 4)}" x2="{_fmt(x + 22)}" y2="{_fmt(y - 4)}"/>'
+            f'<circle cx="{_fmt(x + 11)}" cy="{_fmt(y - 4)}" r="2.5"/>'
+            f'<text class="chart-legend" x="{_fmt(x + 28)}" y="{_fmt(y)}">{escape(series.label)}</text></g>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def tick_label_exact(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"

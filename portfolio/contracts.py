@@ -1,0 +1,327 @@
+"""The submission contracts of the runnable specs, read from the runner's own modules.
+
+The spec pages of 09 (KV cache calculator) and 07 (inference benchmark) show what a submission
+must be and how it is judged. Everything here comes from the code that judges it (the case
+table, the tolerance, the semantics text, the schemas, the catalog, the refusal rule, the metric
+definitions), so the page cannot drift from the grader. The downloadable files (`FILES`) are
+built the same way: the calculator skeleton is rendered from a template around the real
+signatures and a real public example.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from portfolio.runner.bench import metrics as bench_metrics
+from portfolio.runner.bench import spec as bench_spec
+from portfolio.runner.graders import kv_calculator as kv_grader
+from portfolio.runner.kv import cases as kv_cases
+from portfolio.runner.kv import catalog as kv_catalog
+from portfolio.runner.kv import grade as kv_grade
+from portfolio.runner.kv import harness_call
+from portfolio.runner.kv import reference as kv_reference
+
+KV = "kv_calculator"
+BENCHMARK = "inference_benchmark"
+MODULE_FILE = f"{harness_call.MODULE_NAME}.py"
+SIGNATURES = {
+    "kv_cache_bytes": "def kv_cache_bytes(config: dict, batch_size: int, seq_len: int, dtype: str) -> int",
+    "max_concurrency": "def max_concurrency(config: dict, seq_len: int, dtype: str, kv_budget_bytes: int) -> int",
+}
+# The worked example in the skeleton: plain multi-head attention, the simplest public case.
+SKELETON_EXAMPLE = "llama-2-7b-1k-fp16"
+
+
+# --- text from the runner's modules ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph, or a bullet list, of a plain-text document."""
+
+    text: str = ""
+    items: tuple[str, ...] = ()
+
+
+def text_blocks(text: str) -> list[Block]:
+    """Split plain text (paragraphs separated by blank lines, "- " bullets with indented
+    continuation lines) into blocks a template can render, without interpreting anything else."""
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        lead: list[str] = []
+        items: list[str] = []
+        for line in chunk.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("- "):
+                items.append(stripped[2:])
+            elif items and line.startswith("  "):
+                items[-1] += " " + stripped
+            elif items:
+                blocks.append(Block(" ".join(lead), tuple(items)))
+                lead, items = [stripped], []
+            else:
+                lead.append(stripped)
+        blocks.append(Block(" ".join(lead), tuple(items)))
+    return [b for b in blocks if b.text or b.items]
+
+
+def docstring_section(doc: str | None, heading: str) -> str:
+    """The paragraph of a module docstring that starts with `heading` (the heading included)."""
+    for chunk in re.split(r"\n\s*\n", doc or ""):
+        if chunk.strip().startswith(heading):
+            return " ".join(line.strip() for line in chunk.strip().splitlines())
+    raise LookupError(f"no paragraph starting with {heading!r}")
+
+
+# --- 09: the KV cache calculator -------------------------------------------------------------
+
+
+@cache
+def kv_contract() -> dict[str, Any]:
+    examples = []
+    for example in kv_cases.public_examples():
+        entry = kv_catalog.entry(example["model"])
+        examples.append(
+            {**example, "title": entry["title"], "attention": entry["attention"], "source": entry["source"]}
+        )
+    hidden = kv_cases.hidden_cases()
+    return {
+        "module_file": MODULE_FILE,
+        "signatures": SIGNATURES,
+        "dtypes": list(kv_reference.DTYPE_BYTES.items()),
+        "model_types": kv_reference.SUPPORTED_MODEL_TYPES,
+        "semantics": text_blocks(kv_reference.SEMANTICS),
+        "tolerance": kv_grade.DEFAULT_TOLERANCE,
+        "tolerance_text": f"{kv_grade.DEFAULT_TOLERANCE:.0%}",
+        "return_rule": docstring_section(harness_call.__doc__, "Return-value rule:").removeprefix(
+            "Return-value rule: "
+        ),
+        "max_value_bits": harness_call.MAX_VALUE_BITS,
+        "call_timeout_s": kv_grader.DEFAULT_CALL_TIMEOUT_S,
+        "import_timeout_s": harness_call.DEFAULT_IMPORT_TIMEOUT_S,
+        "examples": examples,
+        "hidden_count": len(hidden),
+        "hidden_functions": sorted({case["function"] for case in hidden}),
+        "catalog": [kv_catalog.entry(name) for name in kv_catalog.names()],
+    }
+
+
+def kv_skeleton() -> str:
+    """A kv_calculator.py that states the contract and computes nothing (every function raises)."""
+    example = next(e for e in kv_contract()["examples"] if e["name"] == SKELETON_EXAMPLE)
+    config = {
+        k: example["config"][k]
+        for k in ("model_type", "hidden_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers")
+        if k in example["config"]
+    }
+    return render_to_string(
+        "portfolio/contract/kv_calculator.py.txt",
+        {"contract": kv_contract(), "example": example, "example_config": json.dumps(config)},
+    )
+
+
+def kv_public_cases() -> dict[str, Any]:
+    """The public cases as data a learner can test against: inputs, full config, expected value."""
+    keys = (
+        "name",
+        "function",
+        "model",
+        "batch_size",
+        "seq_len",
+        "dtype",
+        "kv_budget_bytes",
+        "expected",
+        "why",
+        "config",
+    )
+    return {
+        "about": "Public cases of the Layerwise KV cache grader; the hidden cases are never published.",
+        "tolerance": kv_grade.DEFAULT_TOLERANCE,
+        "cases": [{k: example[k] for k in keys} for example in kv_contract()["examples"]],
+    }
+
+
+# --- 07: the inference benchmark -------------------------------------------------------------
+
+# Sample workloads run through the runner's own `fits` for the page, so the refusal reasons shown
+# are the ones a learner would get.
+FIT_EXAMPLES: tuple[tuple[str, dict[str, Any], dict[str, Any]], ...] = (
+    (
+        "The example spec on a CPU runner",
+        bench_spec.EXAMPLE_SPEC,
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+    ),
+    (
+        "A GPU-catalog model on a CPU runner",
+        {**bench_spec.EXAMPLE_SPEC, "architecture": "llama-3.1-8b", "dtype": "bfloat16"},
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+    ),
+    (
+        "float16 on a CPU runner",
+        {**bench_spec.EXAMPLE_SPEC, "dtype": "float16"},
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+    ),
+    (
+        "Llama 3.1 8B, 64 long requests at once, on an 80 GB GPU",
+        {
+            **bench_spec.EXAMPLE_SPEC,
+            "architecture": "llama-3.1-8b",
+            "dtype": "bfloat16",
+            "prompt_tokens": 8192,
+            "output_tokens": 1024,
+            "concurrency": [64],
+        },
+        {"kind": "cuda", "name": "an 80 GB GPU", "memory_bytes": 80 * 10**9},
+    ),
+    (
+        "Llama 3.1 8B, 8 requests of 2k tokens, on an 80 GB GPU",
+        {
+            **bench_spec.EXAMPLE_SPEC,
+            "architecture": "llama-3.1-8b",
+            "dtype": "bfloat16",
+            "prompt_tokens": 1024,
+            "output_tokens": 1024,
+            "concurrency": [1, 8],
+        },
+        {"kind": "cuda", "name": "an 80 GB GPU", "memory_bytes": 80 * 10**9},
+    ),
+)
+
+
+# Our words for the fields the spec schema leaves without a description.
+FIELD_NOTES = {
+    "spec_version": "The spec format's version; leave it out or give the current one.",
+    "dtype": "Weights and activations. No default, so every run says what it measured; float16 runs on GPU runners only.",
+    "attn_implementation": "The attention kernel transformers uses.",
+    "seed": "Draws the request lengths (and the random weights): the same seed gives the same workload.",
+    "slo.ttft_ms": "Limit on time to first token.",
+    "slo.tpot_ms": "Limit on time per output token.",
+    "slo.e2e_ms": "Limit on end-to-end latency.",
+    "arrival.kind": "Only closed loop for now.",
+    "batching": "Only static batching for now (see above).",
+}
+
+
+def schema_rows(schema: dict[str, Any], prefix: str = "", required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A JSON Schema's properties as table rows (nested objects flattened to dotted paths).
+
+    `required` is "yes", "one of" (the field is one of the alternatives in the schema's oneOf,
+    such as architecture or config) or ""."""
+    rows = []
+    alternatives = {name for option in schema.get("oneOf", []) for name in option.get("required", [])}
+    for name, prop in schema.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        rows.append(
+            {
+                "path": path,
+                "type": describe_type(prop),
+                "required": "yes"
+                if name in required
+                else ("one of " + " or ".join(sorted(alternatives)) if name in alternatives else ""),
+                "default": json.dumps(prop["default"]) if "default" in prop else "",
+                "description": prop.get("description") or FIELD_NOTES.get(path, ""),
+            }
+        )
+        if prop.get("type") == "object" and prop.get("properties") and name != "slo":
+            rows += schema_rows(prop, f"{path}.", tuple(prop.get("required", ())))
+        elif name == "slo":
+            rows += schema_rows(prop, f"{path}.")
+    return rows
+
+
+def describe_type(prop: dict[str, Any]) -> str:
+    if "const" in prop:
+        return f"always {json.dumps(prop['const'])}"
+    if "enum" in prop:
+        return "one of " + ", ".join(json.dumps(v) for v in prop["enum"])
+    if "oneOf" in prop:
+        return " or ".join(describe_type(option) for option in prop["oneOf"])
+    kind = prop.get("type", "any")
+    if kind == "object" and "properties" in prop and set(prop["properties"]) >= {"kind"}:
+        kind_prop = prop["properties"]["kind"]
+        kinds = [kind_prop["const"]] if "const" in kind_prop else kind_prop.get("enum", [])
+        fields = ", ".join(
+            k if k != "kind" else "kind: " + " | ".join(json.dumps(v) for v in kinds) for k in prop["properties"]
+        )
+        return "{" + fields + "}"
+    if kind == "array":
+        item = describe_type(prop.get("items", {}))
+        bounds = f", {prop['minItems']} to {prop['maxItems']} items" if "maxItems" in prop else ""
+        return f"list of {item}{bounds}"
+    bounds = []
+    if "minimum" in prop:
+        bounds.append(f"≥ {prop['minimum']:,}")
+    if "exclusiveMinimum" in prop:
+        bounds.append(f"> {prop['exclusiveMinimum']}")
+    if "maximum" in prop:
+        bounds.append(f"≤ {prop['maximum']:,}")
+    return kind + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+@cache
+def bench_contract() -> dict[str, Any]:
+    listing = bench_spec.catalog_listing()
+    fits = []
+    for title, spec, device in FIT_EXAMPLES:
+        normalised, errors = bench_spec.validate(spec)
+        assert normalised is not None, errors  # the examples are valid specs; the tests run this
+        ok, reason = bench_spec.fits(normalised, device)
+        fits.append({"title": title, "ok": ok, "reason": reason})
+    results = bench_spec.RESULTS_SCHEMA["properties"]
+    return {
+        "spec_rows": schema_rows(bench_spec.SPEC_SCHEMA, required=tuple(bench_spec.SPEC_SCHEMA["required"])),
+        "example": "{\n"
+        + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in bench_spec.EXAMPLE_SPEC.items())
+        + "\n}",
+        "catalog_cpu": [row for row in listing if row["device_class"] == "cpu"],
+        "catalog_gpu": [row for row in listing if row["device_class"] == "gpu"],
+        "families": {name: family["required"] for name, family in bench_spec.FAMILIES.items()},
+        "batching_modes": bench_spec.BATCHING_MODES,
+        "arrival_kinds": bench_spec.ARRIVAL_KINDS,
+        "cpu_max_params": bench_spec.CPU_MAX_PARAMS,
+        "cpu_time_budget_s": bench_spec.CPU_TIME_BUDGET_S,
+        "cpu_memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES,
+        "memory_headroom": bench_spec.MEMORY_HEADROOM,
+        "runtime_overhead": bench_spec.RUNTIME_OVERHEAD_BYTES,
+        "fits": fits,
+        "definitions": bench_metrics.DEFINITIONS,
+        "percentile_method": bench_metrics.PERCENTILE_METHOD,
+        "results_workload": list(bench_spec.RESULTS_WORKLOAD_FIELDS.items()),
+        "results_optional": [
+            k for k in results["workload"]["properties"] if k not in bench_spec.RESULTS_WORKLOAD_FIELDS
+        ],
+        "claim_keys": bench_spec.CLAIM_KEYS,
+        "raw_arrays": list(bench_spec.RAW_ARRAYS.items()),
+        "raw_required": bench_spec.RAW_REQUIRED,
+        "rel_tol": bench_metrics.DEFAULT_REL_TOL,
+    }
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# (spec kind, file name) -> (content type, a function making the text)
+FILES: dict[tuple[str, str], tuple[str, Any]] = {
+    (KV, MODULE_FILE): ("text/x-python; charset=utf-8", kv_skeleton),
+    (KV, "public_cases.json"): ("application/json", lambda: _json(kv_public_cases())),
+    (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_spec.EXAMPLE_SPEC)),
+    (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_spec.SPEC_SCHEMA)),
+}
+
+
+def contract_for(kind: str) -> dict[str, Any] | None:
+    if kind == KV:
+        return {"kind": KV, **kv_contract()}
+    if kind == BENCHMARK:
+        return {"kind": BENCHMARK, **bench_contract()}
+    return None

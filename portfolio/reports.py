@@ -1,0 +1,570 @@
+"""What a run's or an upload's page shows, built from what the graders stored.
+
+`report_for(run)` turns a finished run into a `BenchmarkReport` (inference_benchmark) or a
+`KVReport` (kv_calculator), or None for anything else (the page then lists tests and metrics as
+they are). `upload_report(upload)` does the same for a self-reported 07/08/10 results document.
+
+A benchmark report is recomputed from the raw per-request timings stored with the run
+(`run.raw["benchmark"]`) by the runner's own `bench.metrics` and `bench.roofline`, the code the
+harness used, so the numbers on the page are the ones the stored timings give; the metrics the
+runner stored beside them are compared with the recomputation and a difference is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils.safestring import SafeString, mark_safe
+
+from portfolio.charts import Chart, Series
+from portfolio.runner.bench import metrics as bench_metrics
+from portfolio.runner.bench import roofline as bench_roofline
+from portfolio.runner.bench import spec as bench_spec
+from portfolio.runner.kv import catalog as kv_catalog
+
+if TYPE_CHECKING:
+    from portfolio.models import ResultUpload, Run
+
+BENCHMARK = "inference_benchmark"
+KV = "kv_calculator"
+
+# (key in a level's metrics, label) of the latency statistics, in the order the pages show them.
+LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))
+CHARTED = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E latency"))
+PERCENTILES = ("p50", "p95", "p99")
+MAX_CHART_RUNS = 6
+
+
+def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | None:
+    if run.grader == BENCHMARK:
+        report = BenchmarkReport.of(run)
+        if report is not None and earlier is not None:
+            report.earlier = BenchmarkReport.of(earlier)
+        return report
+    if run.grader == KV:
+        return KVReport.of(run)
+    return None
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def gib(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 1024**3:
+        return f"{value / 1024**3:.2f} GiB"
+    return f"{value / 1024**2:.1f} MiB"
+
+
+def describe_length(dist: Any) -> str:
+    """A token-count field as people read it: "512", "16 to 64 (uniform)"."""
+    if isinstance(dist, int):
+        return f"{dist:,}"
+    if isinstance(dist, dict) and dist.get("kind") == "fixed":
+        return f"{dist['value']:,}"
+    if isinstance(dist, dict) and dist.get("kind") == "uniform":
+        return f"{dist['min']:,} to {dist['max']:,} (uniform per request)"
+    return json.dumps(dist)
+
+
+def describe_slo(slo: dict[str, float] | None) -> str:
+    if not slo:
+        return "none given (no goodput)"
+    names = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "E2E"}
+    return ", ".join(f"{names.get(k, k)} ≤ {v:g} ms" for k, v in slo.items())
+
+
+# --- benchmark runs --------------------------------------------------------------------------
+
+
+@dataclass
+class BenchmarkReport:
+    """One benchmark run as its results page shows it; see the module docstring."""
+
+    run: Run
+    spec: dict[str, Any]
+    levels: list[dict[str, Any]]
+    from_raw: bool
+    matches_stored: bool | None
+    environment: dict[str, Any]
+    batching: dict[str, Any]
+    model: dict[str, Any]
+    roofline: dict[str, Any] | None
+    definitions: list[dict[str, str]]
+    percentile_method: str
+    forcing: str
+    upload: dict[str, Any] | None = None
+    earlier: BenchmarkReport | None = None
+    kind: str = BENCHMARK
+
+    @classmethod
+    def of(cls, run: Run) -> BenchmarkReport | None:
+        stored = run.metrics or {}
+        if not stored.get("levels") or not isinstance(stored.get("spec"), dict):
+            return None
+        raw = (run.raw or {}).get("benchmark")
+        roofline = stored.get("roofline")
+        if raw and raw.get("levels"):
+            levels = recompute_levels(raw, stored["spec"].get("slo") or {}, roofline)
+            matches: bool | None = _same(levels, stored["levels"])
+        else:
+            levels, matches = [dict(level) for level in stored["levels"]], None
+            for level, rl in zip(levels, (roofline or {}).get("levels", []), strict=False):
+                level["roofline"] = rl
+        return cls(
+            run=run,
+            spec=stored["spec"],
+            levels=levels,
+            from_raw=bool(raw),
+            matches_stored=matches,
+            environment=stored.get("harness_environment") or {},
+            batching=stored.get("batching") or {},
+            model=stored.get("model") or {},
+            roofline=roofline,
+            definitions=stored.get("definitions") or bench_metrics.DEFINITIONS,
+            percentile_method=stored.get("percentile_method") or bench_metrics.PERCENTILE_METHOD,
+            forcing=(raw or {}).get("output_length_forcing", ""),
+            upload=stored.get("upload"),
+        )
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.environment.get("device_kind") == "cuda"
+
+    @property
+    def device(self) -> str:
+        return str(self.environment.get("device") or "an unnamed device")
+
+    @property
+    def model_name(self) -> str:
+        if self.spec.get("architecture"):
+            return str(self.spec["architecture"])
+        return f"inline {self.spec.get('config', {}).get('model_type', '?')} config"
+
+    @property
+    def workload(self) -> list[tuple[str, str]]:
+        spec = self.spec
+        return [
+            ("Model", self.model_name),
+            ("Parameters", f"{self.model['params']:,}" if self.model.get("params") else "—"),
+            ("dtype", str(spec.get("dtype"))),
+            ("Attention kernel", str(spec.get("attn_implementation", "—"))),
+            ("Prompt tokens", describe_length(spec.get("prompt_tokens"))),
+            ("Output tokens", describe_length(spec.get("output_tokens"))),
+            ("Concurrency levels", ", ".join(str(c) for c in spec.get("concurrency", []))),
+            ("Measured requests per level", str(spec.get("requests"))),
+            ("Warm-up requests per level", str(spec.get("warmup_requests"))),
+            ("Seed", str(spec.get("seed"))),
+            ("SLOs for goodput", describe_slo(spec.get("slo"))),
+        ]
+
+    @property
+    def weight_bytes(self) -> dict[str, int]:
+        return self.model.get("weight_bytes") or {}
+
+    @property
+    def slo_text(self) -> str:
+        return describe_slo(self.spec.get("slo"))
+
+    @property
+    def requests(self) -> int:
+        return sum(level["completed"] + level["failed"] for level in self.levels)
+
+    @property
+    def memory_method(self) -> str:
+        methods = {str((level.get("peak_memory") or {}).get("method", "")) for level in self.levels}
+        return "; ".join(sorted(m for m in methods if m))
+
+    @property
+    def latency_columns(self) -> list[tuple[str, str]]:
+        return [(key, label) for key, label in LATENCIES]
+
+    def latency_rows(self) -> list[dict[str, Any]]:
+        """Per level: its concurrency and, per latency metric, the p50/p95/p99 cells."""
+        return [
+            {
+                "level": level,
+                "cells": [
+                    {"metric": key, "stat": p, "value": _stat(level, key, p)}
+                    for key, _ in LATENCIES
+                    for p in PERCENTILES
+                ],
+            }
+            for level in self.levels
+        ]
+
+    def charts(self) -> list[SafeString]:
+        runs = [(self, "", "this run")]
+        if self.earlier is not None:
+            runs.append((self.earlier, "dashed", f"run #{self.earlier.run.pk}"))
+        categories = sorted({level["concurrency"] for report, *_ in runs for level in report.levels})
+        labels = [str(c) for c in categories]
+        charts = []
+        for key, label in CHARTED:
+            series = []
+            for report, dash, name in runs:
+                by_c = {level["concurrency"]: level for level in report.levels}
+                for p in PERCENTILES:
+                    values = [_stat(by_c.get(c), key, p) for c in categories]
+                    series.append(Series(f"{p} · {name}", values, f"c-{p}", dash))
+            charts.append(
+                Chart(f"{label} percentiles (ms)", "milliseconds", "concurrency (requests per batch)", labels, series)
+            )
+        tput = []
+        for report, dash, name in runs:
+            by_c = {level["concurrency"]: level for level in report.levels}
+            values = [by_c[c]["output_tokens_per_s"] if c in by_c else None for c in categories]
+            tput.append(Series(f"output tok/s · {name}", values, "c-tput", dash))
+        charts.append(
+            Chart("Output throughput (tokens/s)", "tokens per second", "concurrency (requests per batch)", labels, tput)
+        )
+        return [mark_safe(chart.svg()) for chart in charts]  # noqa: S308 - line_chart escapes all text
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """Per concurrency level present in either run: this run, the earlier one and the change."""
+        if self.earlier is None:
+            return []
+        mine = {level["concurrency"]: level for level in self.levels}
+        theirs = {level["concurrency"]: level for level in self.earlier.levels}
+        groups = []
+        for c in sorted(set(mine) | set(theirs)):
+            rows = []
+            for label, unit, lower_is_better, read in COMPARED:
+                a = read(mine[c]) if c in mine else None
+                b = read(theirs[c]) if c in theirs else None
+                rows.append({"label": label, "unit": unit, "this": a, "earlier": b, **_delta(a, b, lower_is_better)})
+            groups.append(
+                {
+                    "concurrency": c,
+                    "rows": rows,
+                    "only": None if c in mine and c in theirs else ("this" if c in mine else "earlier"),
+                }
+            )
+        return groups
+
+
+def recompute_levels(
+    raw: dict[str, Any], slo: dict[str, float], roofline: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Every level's metrics and roofline from the raw timings, with the runner's own code."""
+    levels = bench_metrics.metrics_from_harness_raw(raw, slo)["levels"]
+    by_c = {rl["concurrency"]: rl for rl in (roofline or {}).get("levels", [])}
+    for level, raw_level in zip(levels, raw["levels"], strict=True):
+        level["peak_memory"] = raw_level.get("peak_memory")
+        stored = by_c.get(level["concurrency"])
+        if stored and raw_level.get("batches"):
+            again = bench_roofline.level_roofline(
+                raw_level,
+                stored["weight_bytes_read_per_step"],
+                stored["kv_bytes_per_token"],
+                stored["bandwidth_gb_per_s"],
+            )
+            again.pop("batches")
+            level["roofline"] = again
+    return levels
+
+
+def _same(recomputed: list[dict[str, Any]], stored: list[dict[str, Any]]) -> bool:
+    def strip(levels: list[dict[str, Any]]) -> str:
+        return json.dumps(
+            [{k: v for k, v in level.items() if k not in ("peak_memory", "roofline")} for level in levels]
+        )
+
+    return json.loads(strip(recomputed)) == json.loads(strip(stored))
+
+
+def _stat(level: dict[str, Any] | None, key: str, stat: str) -> float | None:
+    if level is None:
+        return None
+    return (level.get(key) or {}).get(stat)
+
+
+def _delta(a: float | None, b: float | None, lower_is_better: bool) -> dict[str, Any]:
+    if a is None or b is None:
+        return {"change": None, "verdict": ""}
+    if b == 0:
+        return {"change": None, "verdict": "" if a == 0 else ("worse" if lower_is_better else "better")}
+    change = (a - b) / abs(b)
+    if abs(change) < 0.005:
+        verdict = "same"
+    else:
+        verdict = "better" if (change < 0) == lower_is_better else "worse"
+    return {"change": change, "verdict": verdict}
+
+
+COMPARED: tuple[tuple[str, str, bool, Any], ...] = (
+    *(
+        (f"{label} {p}", "ms", True, lambda level, k=key, p=p: _stat(level, k, p))
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E"))
+        for p in PERCENTILES
+    ),
+    ("ITL p50", "ms", True, lambda level: _stat(level, "itl_ms", "p50")),
+    ("Output tokens/s", "tok/s", False, lambda level: level.get("output_tokens_per_s")),
+    ("Requests/s", "req/s", False, lambda level: level.get("requests_per_s")),
+    ("Goodput", "req/s", False, lambda level: level.get("goodput_rps")),
+    ("Peak memory", "bytes", True, lambda level: (level.get("peak_memory") or {}).get("bytes")),
+)
+
+
+# --- KV calculator runs ----------------------------------------------------------------------
+
+
+@dataclass
+class KVReport:
+    run: Run
+    public: list[dict[str, Any]]
+    hidden: list[dict[str, Any]]
+    facts: list[tuple[str, str]]
+    kind: str = KV
+
+    @classmethod
+    def of(cls, run: Run) -> KVReport | None:
+        tests = run.visible_tests()
+        # Only results in the grader's shape (each public case names its function and inputs);
+        # anything else, a stand-in grader's say, is listed as it is.
+        shaped = any((t.get("details") or {}).get("function") for t in tests) or "cases" in (run.metrics or {})
+        if not tests or not shaped:
+            return None
+        public, hidden = [], []
+        for test in tests:
+            if test.get("visibility") == "hidden":
+                hidden.append(test)
+            else:
+                public.append({**test, **_kv_inputs(test.get("details") or {})})
+        return cls(run=run, public=public, hidden=hidden, facts=_kv_facts(run.metrics or {}))
+
+    @property
+    def passed(self) -> int:
+        return sum(t["status"] == "passed" for t in [*self.public, *self.hidden])
+
+    @property
+    def public_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.public)
+
+    @property
+    def hidden_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.hidden)
+
+    @property
+    def semantics_url(self) -> str:
+        spec = self.run.version.artifact.spec
+        return f"{spec.get_absolute_url()}#semantics" if spec is not None else ""
+
+
+def _kv_inputs(details: dict[str, Any]) -> dict[str, Any]:
+    model = details.get("model")
+    try:
+        title = kv_catalog.entry(model)["title"] if model else ""
+    except KeyError:
+        title = ""
+    return {"model": model, "model_title": title, "function": details.get("function"), "inputs": details}
+
+
+def _kv_facts(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    if "cases" in metrics:
+        facts.append(
+            (
+                "Cases graded",
+                f"{metrics['cases']} ({metrics.get('passed', 0)} passed, {metrics.get('errors', 0)} errors)",
+            )
+        )
+    if metrics.get("tolerance") is not None:
+        facts.append(("Tolerance", f"{metrics['tolerance']:.0%} relative error"))
+    functions = metrics.get("functions") or {}
+    if functions:
+        facts.append(
+            ("Functions found", ", ".join(f"{name} ({'yes' if ok else 'no'})" for name, ok in functions.items()))
+        )
+    if metrics.get("skipped"):
+        facts.append(("Not graded", f"{len(metrics['skipped'])} max_concurrency cases (the function is not defined)"))
+    if metrics.get("module"):
+        facts.append(("Module imported", str(metrics["module"])))
+    if "measured" in metrics:
+        facts.append(
+            (
+                "Truth",
+                f"{metrics['measured']} measurements made for this run, {metrics.get('public_from_table', 0)} "
+                "public ones taken from the committed table measured with the same versions",
+            )
+        )
+    if metrics.get("measurement_device"):
+        facts.append(("Measured on", ", ".join(metrics["measurement_device"])))
+    versions = metrics.get("versions") or {}
+    if versions:
+        facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    if metrics.get("measure_wall_s") is not None:
+        facts.append(("Measurement time", f"{metrics['measure_wall_s']:.1f} s"))
+    return facts
+
+
+# --- self-reported results -------------------------------------------------------------------
+
+WORKLOAD_LABELS = {
+    "model": "Model",
+    "dtype": "dtype",
+    "hardware": "Hardware",
+    "engine": "Engine",
+    "engine_version": "Engine version",
+    "prompt_tokens": "Prompt tokens",
+    "output_tokens": "Output tokens",
+    "concurrency": "Concurrency",
+    "num_requests": "Measured requests",
+    "request_rate": "Request rate",
+    "ignore_eos": "ignore_eos",
+    "seed": "Seed",
+    "notes": "Notes",
+    "slo": "SLOs for goodput",
+}
+
+
+@dataclass
+class UploadEntry:
+    label: str
+    workload: list[tuple[str, str, str]]  # (label, value, what the field means)
+    concurrency: int | None
+    outcome: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def recomputed(self) -> dict[str, Any] | None:
+        return self.outcome.get("recomputed")
+
+    @property
+    def mismatches(self) -> int:
+        return sum(row["status"] == "mismatch" for row in self.rows) + len(self.checks)
+
+
+@dataclass
+class UploadReport:
+    entries: list[UploadEntry]
+
+    @property
+    def mismatches(self) -> int:
+        return sum(entry.mismatches for entry in self.entries)
+
+    @property
+    def has_raw(self) -> bool:
+        return any(entry.recomputed for entry in self.entries)
+
+    def charts(self) -> list[SafeString]:
+        """Points, not lines: each entry (an engine, a variant) is its own category."""
+        charted = [e for e in self.entries if e.recomputed][:MAX_CHART_RUNS]
+        if not charted:
+            return []
+        labels = [f"{e.label} (c={e.concurrency})" if e.label else f"concurrency {e.concurrency}" for e in charted]
+        charts = []
+        for key, label in CHARTED:
+            series = [Series(p, [_stat(e.recomputed, key, p) for e in charted], f"c-{p}") for p in PERCENTILES]
+            charts.append(
+                Chart(
+                    f"{label} percentiles (ms), recomputed",
+                    "milliseconds",
+                    "uploaded measurement",
+                    labels,
+                    series,
+                    connect=False,
+                )
+            )
+        tput = [Series("output tok/s", [e.recomputed.get("output_tokens_per_s") for e in charted], "c-tput")]  # type: ignore[union-attr]
+        charts.append(
+            Chart(
+                "Output throughput (tokens/s), recomputed",
+                "tokens per second",
+                "uploaded measurement",
+                labels,
+                tput,
+                connect=False,
+            )
+        )
+        return [mark_safe(chart.svg()) for chart in charts]  # noqa: S308 - line_chart escapes all text
+
+
+def upload_report(upload: ResultUpload) -> UploadReport | None:
+    """The 07/08/10 benchmark documents: one entry per recomputed benchmark result."""
+    recomputation = upload.recomputation or {}
+    document = upload.document if isinstance(upload.document, dict) else {}
+    if recomputation.get("comparisons") is not None:
+        pairs = [("", document.get("workload") or {}, recomputation)]
+    elif recomputation.get("entries"):
+        shared = document.get("workload") or {}
+        items = document.get("entries") or []
+        pairs = [
+            (
+                str(outcome.get("label") or f"entry {i + 1}"),
+                {**shared, **((items[i] if i < len(items) else {}).get("workload") or {})},
+                outcome,
+            )
+            for i, outcome in enumerate(recomputation["entries"])
+        ]
+    else:
+        return None
+    entries = []
+    for label, workload, outcome in pairs:
+        entries.append(
+            UploadEntry(
+                label=label,
+                workload=_workload_rows(workload),
+                concurrency=workload.get("concurrency"),
+                outcome=outcome,
+                rows=[_claim_row(row) for row in outcome.get("comparisons") or []],
+                checks=[
+                    f
+                    for f in outcome.get("flagged") or []
+                    if str(f.get("metric", "")).startswith(("raw.", "workload."))
+                ],
+            )
+        )
+    return UploadReport(entries)
+
+
+def _workload_rows(workload: dict[str, Any]) -> list[tuple[str, str, str]]:
+    meanings = dict(bench_spec.RESULTS_WORKLOAD_FIELDS)
+    rows = []
+    for key, label in WORKLOAD_LABELS.items():
+        if key not in workload:
+            continue
+        value = workload[key]
+        if key in ("prompt_tokens", "output_tokens"):
+            text = describe_length(value)
+        elif key == "slo":
+            text = describe_slo(value)
+        elif key == "request_rate":
+            text = "all at once (inf)" if value == "inf" else f"{value:g} requests/s"
+        else:
+            text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        rows.append((label, text, meanings.get(key, "")))
+    return rows
+
+
+CLAIM_UNITS = {"ms": "ms", "per_s": "/s", "s": "s", "count": ""}
+
+
+def _claim_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A comparison row with its unit and, for a flagged claim, why it was flagged."""
+    unit = row.get("unit", "")
+    rel = row.get("rel_diff")
+    if row["status"] == "mismatch":
+        if unit == "count":
+            why = "Counts must match exactly."
+        else:
+            floor = f"{bench_metrics.ABS_TOL[unit]:g} {CLAIM_UNITS[unit]}".replace(" /", "/")
+            why = (
+                f"Off by {rel:.1%}: more than the {bench_metrics.DEFAULT_REL_TOL:.0%} tolerance and the {floor} floor."
+            )
+    elif row["status"] == "unverifiable":
+        why = row.get("reason") or "cannot be recomputed from the uploaded data"
+    else:
+        why = "within tolerance" if rel else "identical"
+    shown = {k: _count(row[k]) if unit == "count" else row[k] for k in ("claimed", "recomputed")}
+    rel_text = None if rel is None or not math.isfinite(rel) else f"{rel:.2%}"
+    return {**row, **shown, "unit_text": CLAIM_UNITS.get(unit, unit), "why": why, "rel_text": rel_text}
+
+
+def _count(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -1,0 +1,45 @@
+"""Results recorded from real runs of the graders, for the results pages' tests.
+
+tests/portfolio/data/ holds the JSON results `jobs.execute` returned (sandboxed, runner env):
+
+| file                             | grader              | where                                           |
+|----------------------------------|---------------------|-------------------------------------------------|
+| bench_cpu_result.json            | inference_benchmark | 2-core AMD EPYC CPU; tiny-llama, c = 1, 2, 4     |
+| bench_cpu_result_eager.json      | inference_benchmark | same CPU; eager attention, c = 1, 2, 4, 8        |
+| bench_gpu_result.json            | inference_benchmark | NVIDIA H100 80GB HBM3; qwen2.5-0.5b bf16, c = 1, 4, 16, 32 (raw.roofline, a derived copy, left out for size) |
+| kv_cpu_result_no_window.json     | kv_calculator       | CPU; tests/runner/kv/submissions/no_sliding_window.py (fails the window cases) |
+| kv_gpu_result.json               | kv_calculator       | NVIDIA H100; tests/runner/kv/submissions/correct.py (22 of 22)                  |
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from portfolio.models import Run
+from portfolio.runner import protocol
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@cache
+def _load(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """A fresh copy of a recorded result (callers may change it)."""
+    return json.loads(_load(name))
+
+
+def finish_with(run: Run, name: str, **change: Any) -> Run:
+    """File a recorded result as the runner's answer for the run's current attempt."""
+    result = recorded(name) | change
+    attempt = run.current_attempt
+    assert attempt is not None
+    result.update(attempt_id=attempt.pk, run_id=run.pk)
+    assert run.record_result(attempt.pk, protocol.validate_result(result)) == "stored"
+    run.refresh_from_db()
+    return run
