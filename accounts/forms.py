@@ -1,9 +1,49 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from accounts.models import Membership, Team, User
+from config.ratelimit import RateLimit, client_ip
+
+# Password guessing: failures per username (one account attacked from many addresses) and per
+# address (many accounts tried from one). Limits in settings.RATE_LIMITS.
+LOGIN_FAILURES_PER_USERNAME = RateLimit("login-username", "10/15m")
+LOGIN_FAILURES_PER_ADDRESS = RateLimit("login-address", "30/15m")
+SIGNUPS_PER_ADDRESS = RateLimit("signup-address", "10/1h")
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form, which stops checking passwords for a username or an address after
+    too many recent failures, and says for how long."""
+
+    retry_after = 0
+
+    def clean(self) -> dict[str, Any]:
+        username = (self.cleaned_data.get("username") or "").strip().lower()
+        address = client_ip(self.request) if self.request else "unknown"
+        for limit, ident in ((LOGIN_FAILURES_PER_USERNAME, username), (LOGIN_FAILURES_PER_ADDRESS, address)):
+            verdict = limit.peek(ident)
+            if verdict.blocked:
+                self.retry_after = verdict.retry_after
+                raise forms.ValidationError(
+                    "Too many failed log-in attempts for this account or from your network. "
+                    f"Try again {verdict.retry_after_text}, or reset your password.",
+                    code="rate_limited",
+                )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if username and self.cleaned_data.get("password"):
+                LOGIN_FAILURES_PER_USERNAME.hit(username)
+                LOGIN_FAILURES_PER_ADDRESS.hit(address)
+            raise
+        # The owner got in: their account's count starts again (the address's does not, or
+        # logging into one's own account would reset a guesser's budget).
+        LOGIN_FAILURES_PER_USERNAME.reset(username)
+        return cleaned
 
 
 class SignupForm(UserCreationForm):

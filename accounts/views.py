@@ -1,7 +1,8 @@
 """Sign up, the profile page with API tokens, teams and their invitations, notifications.
 
-Log in, log out and passwords are Django's views. Team pages that show learner data (the matrix,
-drill-down) live in assessments/views.py under the same /teams/ prefix.
+Log in is Django's view with a rate-limited form; log out and passwords are Django's views. Team
+pages that show learner data (the matrix, drill-down) live in assessments/team_views.py under the
+same /teams/ prefix.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import rules
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,9 +22,33 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.forms import InviteForm, ProfileForm, RoleForm, SignupForm, TeamForm, TokenForm
+from accounts.forms import (
+    SIGNUPS_PER_ADDRESS,
+    InviteForm,
+    LoginForm,
+    ProfileForm,
+    RoleForm,
+    SignupForm,
+    TeamForm,
+    TokenForm,
+)
 from accounts.models import ApiToken, Membership, Notification, Team, TeamError, TeamInvite
 from config.http import Request
+from config.ratelimit import client_ip
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in page with LoginForm; refused for too many failures it answers 429."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Form) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error("__all__", "rate_limited"):
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)  # type: ignore[attr-defined]
+        return response
 
 
 def _safe_next(request: Request, default: str) -> str:
@@ -39,6 +66,9 @@ def signup(request: Request) -> HttpResponse:
     form = SignupForm(request.POST or None)
     # An invitation link sends people here through the login page; they come back to it after.
     next_url = _safe_next(request, "")
+    if request.method == "POST" and (verdict := SIGNUPS_PER_ADDRESS.hit(client_ip(request))).blocked:
+        form.add_error(None, f"Too many sign-ups from your network. Try again {verdict.retry_after_text}.")
+        return render(request, "registration/signup.html", {"form": form, "next": next_url}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

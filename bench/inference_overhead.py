@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dev = harness.detect_device(args.device, cpu_memory_bytes=64 * 1024**3)
     model = harness.build_model(norm, dev["torch_device"])
-    sync = harness._sync_fn(dev["torch_device"])
+    sync = harness._sync_fn(dev["torch_device"])  # the bare loop synchronises only at its ends
     input_ids, mask, _ = harness.make_batch_inputs(
         [args.prompt] * args.batch, model.config.vocab_size, dev["torch_device"], 0
     )
@@ -161,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     a_med, b_med = statistics.median(a_runs), statistics.median(b_runs)
     of_medians = (a_med / b_med - 1) * 100
     of_minima = (min(a_runs) / min(b_runs) - 1) * 100
-    paired = statistics.median((a / b - 1) * 100 for a, b in zip(a_runs, b_runs, strict=True))
+    diffs = sorted((a / b - 1) * 100 for a, b in zip(a_runs, b_runs, strict=True))
+    paired = statistics.median(diffs)
+    # The spread of the paired differences says how much of the figure is noise: a harness that
+    # comes out faster than the bare loop it wraps only shows the noise floor.
+    spread = (diffs[len(diffs) // 4], diffs[(3 * len(diffs)) // 4])
     cpu_paired = statistics.median((a / b - 1) * 100 for a, b in zip(a_cpu, b_cpu, strict=True))
     result = {
         "workload": {
@@ -203,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         "overhead_percent_paired_median": paired,
         "overhead_percent_of_medians": of_medians,
         "overhead_percent_of_minima": of_minima,
+        "paired_percent_interquartile": spread,
         "target_percent": TARGET_PERCENT,
-        "within_target": abs(paired) <= TARGET_PERCENT,
+        # One-sided: the target is what the harness adds; coming out faster is noise, not a miss.
+        "within_target": paired <= TARGET_PERCENT,
         "wall_s": wall,
         "load_average_1_5_15_before": load_before,
         "load_average_1_5_15_after": load_after,
@@ -230,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"cpu time   harness {result['harness_cpu_s_per_run_median']:.3f} s/run, bare {result['bare_cpu_s_per_run_median']:.3f} s/run (medians): {cpu_paired:+.2f} % (median of paired runs)"
     )
-    print(f"target     paired overhead within {TARGET_PERCENT:.0f} %: {'yes' if result['within_target'] else 'NO'}")
+    print(f"noise      paired differences, middle half: {spread[0]:+.2f} % to {spread[1]:+.2f} %")
+    print(
+        f"target     the harness adds at most {TARGET_PERCENT:.0f} % to TPOT: {'yes' if result['within_target'] else 'NO'}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0 if result["within_target"] else 1

@@ -85,7 +85,8 @@ def database_from_url(url: str) -> dict[str, object]:
             # Persistent connections; health checks drop the ones that died.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": options,
+            # An unreachable server fails a request (and /readyz) in seconds, not after TCP's minutes.
+            "OPTIONS": {"connect_timeout": 5, **options},
         }
     raise ImproperlyConfigured(f"DATABASE_URL must start with sqlite:// or postgres://, not {parsed.scheme}://")
 
@@ -127,6 +128,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.health.HealthCheckMiddleware",  # probes: before the Host check and the HTTPS redirect
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -260,8 +263,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("out", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Must exceed the longest run, or Redis hands a running job to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(RUNNER_HARD_LIMIT_S * 1.1)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Must exceed the longest run, or Redis hands a running job to a second worker.
+        "visibility_timeout": int(RUNNER_HARD_LIMIT_S * 1.1),
+        # A broker that accepts connections but stops answering (failover, a NAT dropping the
+        # connection) would otherwise hold a publish, and the web request around it, for ever.
+        # Consumers wait with BRPOP timeouts of 1 s, well inside this.
+        "socket_timeout": 5,
+        "socket_connect_timeout": 3,
+    }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "runner.*": {"queue": "runner"},
@@ -280,6 +290,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A send on commit happens inside a web request: with the broker unreachable, give up within a few
+# seconds (the attempt records the failure and the reaper sends it again) instead of holding the
+# upload's response for Celery's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_TASK_ALWAYS_EAGER = False
 # The Django worker's tasks only write rows; a task still running after two minutes is stuck.
 CELERY_TASK_TIME_LIMIT = 120
@@ -323,17 +338,73 @@ RUNNER_HEARTBEAT_TIMEOUT_S = env_int("RUNNER_HEARTBEAT_TIMEOUT_S", 60)
 # At most this many attempts per run for faults on our side (system errors, lost workers);
 # the submission's own failures are never retried. portfolio.runner.protocol caps it at 3.
 RUNNER_MAX_ATTEMPTS = 3
+# Handing an attempt to the runner queue can fail (broker down, the version's file unreadable).
+# The reaper sends again attempts that were never handed over, at most this many times each; an
+# attempt that still could not be sent ends `error` and the run moves to its next attempt. An
+# attempt is left alone for RUNNER_DISPATCH_GRACE_S after it was created, so the reaper never
+# races the send on commit.
+RUNNER_MAX_DISPATCH_TRIES = env_int("RUNNER_MAX_DISPATCH_TRIES", 5)
+RUNNER_DISPATCH_GRACE_S = env_int("RUNNER_DISPATCH_GRACE_S", 30)
+# A message the broker took can still be lost (Redis restarted without persistence, a runner
+# killed before its first report). An attempt unstarted this long after its send, while the
+# runner queue is empty, is sent again (a try like the others).
+RUNNER_UNSTARTED_RESEND_S = env_int("RUNNER_UNSTARTED_RESEND_S", 300)
 
+# Plain text for people (the default); LOG_FORMAT=json for a log collector: one JSON object per
+# line with time, level, logger, message, request_id, task_id and exception (config/logs.py). The
+# Celery workers and beat follow the same switch (config/celery.py, portfolio/runner/celery_app.py).
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# The cache holds rate-limit counters. Local memory by default, which counts per process; with
+# REDIS_URL (or CACHE_URL) every web process shares them. Give it a Redis database number of its
+# own: Django's cache.clear() empties the whole database, queues included if the broker shares it.
+CACHE_URL = env("CACHE_URL") or env("REDIS_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "layerwise",
+            # A dead cache costs a request two seconds at most; rate limits then fail open.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "layerwise"}}
+
+# Rate limits, "count/period" (s, m, h, d), each overridable with its environment variable
+# (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count; signups count every attempt;
+# runs count every run started (uploads of a runnable spec, "Run this version", "Run again").
+RATE_LIMITS = {
+    "login-username": env("RATE_LIMIT_LOGIN_USERNAME", "10/15m"),
+    "login-address": env("RATE_LIMIT_LOGIN_ADDRESS", "30/15m"),
+    "signup-address": env("RATE_LIMIT_SIGNUP_ADDRESS", "10/1h"),
+    "run-submissions": env("RATE_LIMIT_RUN_SUBMISSIONS", "20/1h"),
+}
+# How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none and limits
+# by REMOTE_ADDR (config/ratelimit.py client_ip). Behind one proxy (the usual TLS terminator): 1.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
 if not DEBUG and not TESTING:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from accounts.api import TokenAuth
 from portfolio import results
-from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run
+from portfolio.models import RUN_SUBMISSIONS, Artifact, ArtifactVersion, ResultUpload, Run
 from portfolio.uploads import UploadRefused, inspect_link, read_uploaded
 from roadmap.models import ArtifactSpec, Topic
 
@@ -171,19 +171,29 @@ def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
 
 @router.post(
     "/artifacts/{artifact_id}/versions",
-    response={201: VersionOut, 422: ErrorOut},
+    response={201: VersionOut, 422: ErrorOut, 429: ErrorOut},
     summary="Upload a version (multipart `file`, or `link`)",
 )
 def create_version(
     request: HttpRequest,
+    response: HttpResponse,
     artifact_id: int,
     file: File[UploadedFile | None] = None,
     link: Form[str] = "",
     notes: Form[str] = "",
 ) -> Status[Any]:
     """Returns the new version with its sha256 and, for a runnable spec, the run it started (or
-    `run_refused` saying why none was started: a link, or too many runs waiting)."""
+    `run_refused` saying why none was started: a link, or too many runs waiting). 429 with
+    `Retry-After` when you started too many runs lately: then nothing is stored, send it again
+    later."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
+    if file and artifact.is_runnable and (limit := RUN_SUBMISSIONS.peek(request.user.pk)).blocked:
+        response["Retry-After"] = str(limit.retry_after)
+        message = (
+            f"Too many runs: you have started {limit.limit} in the last {limit.period_text}, the most allowed. "
+            f"Nothing was stored; send this version again {limit.retry_after_text}."
+        )
+        return Status(429, ErrorOut(message=message))
     if bool(file) == bool(link):
         return _error("file", "send either a multipart `file` or a `link`, not both or neither")
     try:

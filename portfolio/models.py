@@ -20,12 +20,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 
 from accounts.models import Membership, Notification, User
 from config.celery import app as celery_app
+from config.ratelimit import RateLimit
 from portfolio import results
 from portfolio.runner import protocol
 from portfolio.uploads import Upload
@@ -39,11 +41,18 @@ log = logging.getLogger(__name__)
 
 
 class RunRefused(Exception):
-    """A run we will not start; `message` tells the learner why and what to do."""
+    """A run we will not start; `message` tells the learner why and what to do. `retry_after`
+    (seconds) is set when only time will lift the refusal (a rate limit)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
+
+
+# GPU time is the scarce thing: runs started per learner (uploads of a runnable spec, "Run this
+# version", "Run again"), counted when a run is created. Limit in settings.RATE_LIMITS.
+RUN_SUBMISSIONS = RateLimit("run-submissions", "20/1h")
 
 
 class ImmutableError(Exception):
@@ -279,6 +288,13 @@ class ArtifactVersion(models.Model):
             raise RunRefused(
                 f"You already have {limit} run{'s' if limit != 1 else ''} queued or running, the most allowed at once. "
                 f"Version {self.number} is saved; run it when one of them finishes (or cancel one)."
+            )
+        started = RUN_SUBMISSIONS.hit(by.pk)
+        if started.blocked:
+            raise RunRefused(
+                f"You have started {started.limit} runs in the last {started.period_text}, the most allowed. "
+                f"Version {self.number} is saved; run it {started.retry_after_text}.",
+                retry_after=started.retry_after,
             )
         name, version = grader
         with transaction.atomic():
@@ -530,6 +546,32 @@ class Run(models.Model):
         self.refresh_from_db()
         return what
 
+    def record_undeliverable(self, attempt_id: int) -> str:
+        """An attempt that could never be handed to the runner queue: our fault, like a lost one."""
+        now = timezone.now()
+        with transaction.atomic():
+            run = Run.objects.select_for_update().get(pk=self.pk)
+            attempt = RunAttempt.objects.filter(pk=attempt_id).first()
+            # A send that failed says why; one that succeeded every time lost its message on the broker.
+            error = attempt.dispatch_error if attempt else ""
+            reason = error.split(":", 1)[0] if error else "its message was lost on the broker"
+            claimed = RunAttempt.objects.filter(pk=attempt_id, status=RunAttempt.Status.QUEUED).update(
+                status=RunAttempt.Status.ERROR,
+                outcome=protocol.OUTCOME_SYSTEM_ERROR,
+                verdict=protocol.VERDICT_ERROR,
+                message="Could not be handed to the runner queue.",
+                finished_at=now,
+            )
+            if not claimed or attempt is None or run.current_attempt_id != attempt_id or not run.is_active:
+                return "discarded"
+            message = (
+                f"Attempt {attempt.number} could not be handed to the runner queue "
+                f"({reason}, {attempt.dispatch_tries} tries)."
+            )
+            what = run._retry_or_end(Run.Status.ERROR, message)
+        self.refresh_from_db()
+        return what
+
     def _retry_or_end(self, failure: str, message: str, **report: Any) -> str:
         """After a fault of ours: the next attempt, or the run ends `failure` (error or lost).
 
@@ -615,6 +657,17 @@ class RunAttemptQuerySet(models.QuerySet["RunAttempt"]):
         cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
         return self.filter(status=RunAttempt.Status.RUNNING, heartbeat_at__lt=cutoff)
 
+    def unstarted(self, *, seconds: int) -> RunAttemptQuerySet:
+        """Queued attempts the broker took over `seconds` ago that no runner has reported on yet."""
+        cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
+        return self.filter(status=RunAttempt.Status.QUEUED, dispatched_at__lt=cutoff)
+
+    def undispatched(self, *, grace_s: int) -> RunAttemptQuerySet:
+        """Queued attempts the runner queue never took (the send failed, or never happened because
+        the process died between the commit and its on-commit send), created over `grace_s` ago."""
+        cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
+        return self.filter(status=RunAttempt.Status.QUEUED, dispatched_at__isnull=True, created_at__lt=cutoff)
+
 
 class RunAttempt(models.Model):
     """One try at a run on a runner. Its id is the identity the runner reports against."""
@@ -643,6 +696,11 @@ class RunAttempt(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the broker accepted the job; empty until then."
+    )
+    dispatch_tries = models.PositiveSmallIntegerField(default=0)
+    dispatch_error = models.TextField(blank=True, help_text="Why the last send to the runner queue failed.")
 
     objects = RunAttemptQuerySet.as_manager()
 
@@ -659,6 +717,14 @@ class RunAttempt(models.Model):
                 condition=Q(number__gte=1) & Q(number__lte=protocol.MAX_ATTEMPTS),
                 name="attempt_number_1_to_max",
             ),
+        ]
+        # The reaper looks only at active attempts, a sliver of the table, every 30 s.
+        indexes = [
+            models.Index(
+                fields=["status", "created_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="attempt_active",
+            )
         ]
 
     def __str__(self) -> str:
@@ -697,15 +763,37 @@ class RunAttempt(models.Model):
             limits=run.limits,
         )
 
-    def send(self) -> None:
-        """Hand this attempt to the runner queue. Called on commit, so the runner's first report
-        never races the rows it refers to; the task id is the attempt's, so a resend is visible."""
-        celery_app.send_task(
-            protocol.TASK_EXECUTE,
-            args=[self.payload()],
-            queue=protocol.QUEUE_RUNNER,
-            task_id=str(self.celery_task_id),
+    def send(self) -> bool:
+        """Hand this attempt to the runner queue; False when that failed. Called on commit, so the
+        runner's first report never races the rows it refers to; the task id is the attempt's, so
+        a resend is visible.
+
+        A failure (the broker is down, the version's file cannot be read) is recorded on the row
+        instead of raised: the attempt stays queued and the reaper sends it again (redispatch)."""
+        try:
+            celery_app.send_task(
+                protocol.TASK_EXECUTE,
+                args=[self.payload()],
+                queue=protocol.QUEUE_RUNNER,
+                task_id=str(self.celery_task_id),
+            )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning("attempt %s could not be sent to the runner queue: %s", self.pk, error)
+            RunAttempt.objects.filter(pk=self.pk).update(dispatch_tries=F("dispatch_tries") + 1, dispatch_error=error)
+            return False
+        RunAttempt.objects.filter(pk=self.pk).update(
+            dispatched_at=timezone.now(), dispatch_tries=F("dispatch_tries") + 1, dispatch_error=""
         )
+        return True
+
+    def redispatch(self) -> str:
+        """The reaper's turn for an attempt that never reached a runner: send it again ("sent" or
+        "failed"), or, after RUNNER_MAX_DISPATCH_TRIES sends, close it as our error and move the
+        run to its next attempt ("retried") or end it `error` ("ended")."""
+        if self.dispatch_tries < settings.RUNNER_MAX_DISPATCH_TRIES:
+            return "sent" if self.send() else "failed"
+        return self.run.record_undeliverable(self.pk)
 
     def record_progress(self, data: Mapping[str, Any]) -> bool:
         """A progress report or heartbeat from the runner. The first one marks the attempt (and
@@ -749,6 +837,38 @@ def reap_stale_attempts(*, seconds: int | None = None) -> list[tuple[int, str]]:
     for attempt in RunAttempt.objects.stale(seconds=timeout).select_related("run"):
         reaped.append((attempt.pk, attempt.run.record_lost(attempt.pk)))
     return reaped
+
+
+def redispatch_attempts(*, grace_s: int | None = None, unstarted_s: int | None = None) -> list[tuple[int, str]]:
+    """Send again the queued attempts that never reached a runner; returns (attempt id, what
+    happened). Oldest first, a bounded batch per call: the next reap takes the rest.
+
+    Two kinds: attempts whose send failed or never happened (after RUNNER_DISPATCH_GRACE_S), and
+    attempts the broker took but whose message is gone: still unstarted RUNNER_UNSTARTED_RESEND_S
+    after the send while the runner queue is empty (a Redis restart without persistence, a
+    runner killed between taking a message and its first report). An empty queue means no runner
+    has the message waiting; a runner that took it a moment ago and has not reported yet would
+    run it twice, and the second result is discarded, like any duplicate."""
+    grace = settings.RUNNER_DISPATCH_GRACE_S if grace_s is None else grace_s
+    unstarted_after = settings.RUNNER_UNSTARTED_RESEND_S if unstarted_s is None else unstarted_s
+    never_sent = RunAttempt.objects.undispatched(grace_s=grace).select_related("run").order_by("created_at")[:100]
+    done = [(attempt.pk, attempt.redispatch()) for attempt in never_sent]
+    lost = RunAttempt.objects.unstarted(seconds=unstarted_after).select_related("run").order_by("dispatched_at")[:100]
+    if lost and runner_queue_length() == 0:
+        done += [(attempt.pk, attempt.redispatch()) for attempt in lost]
+    return done
+
+
+def runner_queue_length() -> int | None:
+    """Messages waiting in the runner queue, or None when the broker cannot be asked."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            return int(conn.default_channel.queue_declare(queue=protocol.QUEUE_RUNNER, passive=True).message_count)
+    except ChannelError:
+        return 0  # Redis keeps no empty lists: a queue that does not exist has nothing waiting
+    except Exception:
+        log.warning("could not ask the broker how many jobs wait for a runner", exc_info=True)
+        return None
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from portfolio.models import RunAttempt, reap_stale_attempts
+from portfolio.models import RunAttempt, reap_stale_attempts, redispatch_attempts
 from portfolio.runner import protocol
 
 log = logging.getLogger(__name__)
@@ -41,3 +41,5 @@ def record_result(attempt_id: int, result: dict[str, Any]) -> None:
 def reap_stale_attempts_task() -> None:
     for attempt_id, what in reap_stale_attempts():
         log.warning("attempt %s stopped sending heartbeats: %s", attempt_id, what)
+    for attempt_id, what in redispatch_attempts():
+        log.warning("attempt %s had not reached the runner queue: %s", attempt_id, what)

@@ -17,6 +17,16 @@ def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.CREDENTIAL_SIGNING_KEY_FILE = tmp_path_factory.mktemp("keys") / "credential-signing-key.pem"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate-limit counters live in the cache; without this they would carry over from test to test
+    (and user ids repeat from test to test on SQLite). The suite's Redis cache has a database of
+    its own (bin/run-tests), so this never empties a broker's queues."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(
     request: pytest.FixtureRequest, django_db_modify_db_settings_parallel_suffix: None

@@ -3,7 +3,8 @@
     celery -A portfolio.runner.celery_app worker -Q runner -c 1 --pool prefork
 
 Configured only from the environment: CELERY_BROKER_URL (default filesystem://, with folders
-under RUNNER_BROKER_DIR, default <repo>/var/broker) and RUNNER_HEARTBEAT_S (default 5). The
+under RUNNER_BROKER_DIR, default <repo>/var/broker), RUNNER_HEARTBEAT_S (default 5) and
+LOG_FORMAT (plain, or json for one JSON object per line). The
 worker consumes `runner.execute` on queue "runner" and answers with `portfolio.record_progress`
 and `portfolio.record_result` on queue "default", sent by name so neither side imports the other.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from portfolio.runner import environment, fsbroker, jobs, protocol, sandbox
+from portfolio.runner import environment, fsbroker, jobs, jsonlog, protocol, sandbox
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def _transport_options(broker_url: str, environ: Mapping[str, str], hard: int) -
         }
     # Redis/SQS redeliver an unacked message after this; a job must finish well before it.
     # The Django side must set the same value: with a shared broker the shortest one wins.
-    return {"visibility_timeout": int(1.1 * hard)}
+    # The socket timeouts keep a broker that stops answering from hanging a result's send for ever.
+    return {"visibility_timeout": int(1.1 * hard), "socket_timeout": 5, "socket_connect_timeout": 3}
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Celery:
@@ -184,6 +186,14 @@ def execute(payload: dict[str, Any]) -> None:
         result = jobs.execute(payload, progress=reporter.progress)
     reporter.send_result(result)
     log.info("attempt %s: %s / %s", attempt_id, result["outcome"], result["verdict"])
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _json_logs(logger: logging.Logger, **_: Any) -> None:
+    """LOG_FORMAT=json: one JSON object per line, like the web app's workers (jsonlog.py)."""
+    if os.environ.get("LOG_FORMAT") == "json":
+        jsonlog.use_json(logger)
 
 
 @signals.worker_init.connect

@@ -36,6 +36,11 @@ def _test_settings() -> None:
     settings (for example with -p no:django on a runner host)."""
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Replaces tests/conftest.py's: no Django cache here either."""
+
+
 @pytest.fixture(scope="session")
 def work_root() -> Iterator[Path]:
     # Not pytest's tmp_path: that is mode 0700 under /tmp/pytest-of-root, and bwrap runs as the

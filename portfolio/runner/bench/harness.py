@@ -17,8 +17,9 @@ How a level runs (batching mode "static", arrival "closed"):
 
 Every request records integer ``time.perf_counter_ns`` times, relative to one origin per run:
 its start (the batch's prefill begins), the time of each of its tokens, and its end (= its last
-token). On CUDA the device is synchronised before each clock read, so a token's time is when it
-exists, as a streaming server would have to wait for it.
+token). On CUDA a timing event is recorded on the stream after each step and all are read at the
+end (StepClock), so a token's time is when the device finished producing it, and timing never
+stalls the queue of kernels.
 """
 
 from __future__ import annotations
@@ -124,6 +125,52 @@ def _sync_fn(torch_device: str) -> Callable[[], None]:
     return lambda: None
 
 
+class StepClock:
+    """When each decode step's token exists, in perf_counter_ns.
+
+    On a CPU the host clock is read after each step. On CUDA a timing event is recorded on the
+    stream after each step and all of them are read once at the end: synchronising the device
+    before every clock read would stop the host from queueing the next step's kernels while the
+    GPU runs this one, and that stall would be charged to the model. Event times are mapped onto
+    the host clock through one event recorded right after a synchronised host read.
+    """
+
+    def __init__(self, torch_device: str) -> None:
+        self.cuda = torch_device.startswith("cuda")
+        self._host: list[int] = []
+        self._events: list[Any] = []
+        self._origin_ns = 0
+        self._origin_event: Any = None
+
+    def start(self) -> int:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            self._origin_event = torch.cuda.Event(enable_timing=True)
+            self._origin_event.record()
+        self._origin_ns = time.perf_counter_ns()
+        return self._origin_ns
+
+    def mark(self) -> None:
+        if self.cuda:
+            import torch
+
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self._events.append(event)
+        else:
+            self._host.append(time.perf_counter_ns())
+
+    def times(self) -> list[int]:
+        if not self.cuda:
+            return self._host
+        if not self._events:
+            return []
+        self._events[-1].synchronize()
+        return [self._origin_ns + round(self._origin_event.elapsed_time(e) * 1e6) for e in self._events]
+
+
 def make_batch_inputs(prompt_lens: list[int], vocab_size: int, torch_device: str, seed: int) -> tuple[Any, Any, Any]:
     """Random prompt ids, left-padded: (input_ids, attention_mask or None, position_ids or None).
 
@@ -152,23 +199,21 @@ def decode_batch(
     attention_mask: Any,
     position_ids: Any,
     steps: int,
-    sync: Callable[[], None],
+    torch_device: str,
 ) -> tuple[int, list[int]]:
     """Prefill then decode ``steps`` tokens per row in total (1 from the prefill + steps - 1).
 
-    Returns (start_ns, token_ns): the clock before the prefill, and the clock after each step's
-    token exists (one entry per step, shared by every row of the batch). Inference mode, greedy
-    argmax, a fresh DynamicCache built from the model's config.
+    Returns (start_ns, token_ns): the clock before the prefill, and when each step's token
+    exists (one entry per step, shared by every row of the batch; see StepClock). Inference mode,
+    greedy argmax, a fresh DynamicCache built from the model's config.
     """
     import torch
     from transformers import DynamicCache
 
-    clock = time.perf_counter_ns
+    clock = StepClock(torch_device)
     with torch.inference_mode():
         cache = DynamicCache(config=model.config)
-        times: list[int] = []
-        sync()
-        start = clock()
+        start = clock.start()
         out = model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -178,8 +223,7 @@ def decode_batch(
             logits_to_keep=1,
         )
         token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
-        sync()
-        times.append(clock())
+        clock.mark()
         if attention_mask is not None:
             ones = attention_mask.new_ones((attention_mask.shape[0], 1))
             position_ids = position_ids[:, -1:]
@@ -195,8 +239,8 @@ def decode_batch(
                 use_cache=True,
             )
             token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
-            sync()
-            times.append(clock())
+            clock.mark()
+        times = clock.times()
     return start, times
 
 
@@ -277,7 +321,6 @@ def run_level(
     """Warm up, then run one level's measured requests; return its raw section."""
     import torch
 
-    sync = _sync_fn(torch_device)
     vocab = model.config.vocab_size
     c = level_plan["concurrency"]
     warm = level_plan["warmup"]
@@ -288,7 +331,7 @@ def run_level(
             torch_device,
             seed + 1_000_000 + 1000 * level_index + b,
         )
-        decode_batch(model, *inputs, max(warm[i][1] for i in ids), sync)
+        decode_batch(model, *inputs, max(warm[i][1] for i in ids), torch_device)
     gc.collect()
     memory = PeakMemory(torch_device)
     memory.reset()
@@ -306,7 +349,7 @@ def run_level(
         times: list[int] = []
         try:
             inputs = make_batch_inputs(prompt_lens, vocab, torch_device, seed + 1000 * level_index + b)
-            start, times = decode_batch(model, *inputs, steps, sync)
+            start, times = decode_batch(model, *inputs, steps, torch_device)
             end = times[-1]
         except (torch.OutOfMemoryError, MemoryError) as exc:
             # Running out of memory fails this batch's requests and the run goes on (the level
@@ -372,7 +415,8 @@ def environment(device: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "cpu_count": os.cpu_count(),
-        "clock": "time.perf_counter_ns" + (" after torch.cuda.synchronize()" if device["kind"] == "cuda" else ""),
+        "clock": "time.perf_counter_ns"
+        + (" mapped from CUDA events recorded after each step" if device["kind"] == "cuda" else ""),
     }
 
 
