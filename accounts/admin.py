@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiToken, Membership, Team, User
+from accounts.models import ApiToken, Membership, Notification, Team, TeamInvite, User
 
 
 @admin.register(User)
@@ -38,3 +38,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "user", "hint", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("digest", "hint", "created_at", "last_used_at")
     search_fields = ("name", "user__username")
+
+
+@admin.register(TeamInvite)
+class TeamInviteAdmin(admin.ModelAdmin):
+    list_display = (
+        "team",
+        "role",
+        "email",
+        "invitee",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "accepted_by",
+        "revoked_at",
+    )
+    list_filter = ("role",)
+    search_fields = ("team__name", "email")
+    # The token exists only as its hash; nothing here can show or change it.
+    readonly_fields = ("digest", "created_at", "accepted_by", "accepted_at", "emailed_at")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "title", "created_at", "read_at", "emailed_at")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "title")

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
-from accounts.models import User
+from accounts.models import Membership, Team, User
 from config.ratelimit import RateLimit, client_ip
 
 # Password guessing: failures per username (one account attacked from many addresses) and per
@@ -86,3 +86,41 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password. Nothing was deleted.")
         return password
+
+    def clean(self) -> dict[str, object]:
+        # A team always keeps a lead; deleting the only one would leave its members with nobody to manage it.
+        stranded = ", ".join(team.name for team in self.user.teams_only_led_by_me())
+        if stranded:
+            raise forms.ValidationError(
+                f"You are the only lead of {stranded}. Make another member lead (or leave the team) first. "
+                "Nothing was deleted."
+            )
+        return self.cleaned_data
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ("name", "description", "visibility")
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "visibility": forms.RadioSelect,
+        }
+        help_texts = {
+            "name": "Its address is made from the name when the team is created and does not change afterwards.",
+            "description": "Optional: what the team works on.",
+            "visibility": "Leads and reviewers always see every member's progress; this decides what members see.",
+        }
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional. Someone with an account under this email is notified here; "
+        "otherwise the link is emailed when this site can send mail.",
+    )

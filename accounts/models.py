@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -39,6 +44,12 @@ class User(AbstractUser):
     def led_teams(self) -> QuerySet[Team]:
         return Team.objects.filter(memberships__user=self, memberships__role=Membership.Role.LEAD).distinct()
 
+    def teams_only_led_by_me(self) -> QuerySet[Team]:
+        """Teams with other members where this user is the only lead: they would be left without one."""
+        other_leads = Membership.objects.filter(team=OuterRef("pk"), role=Membership.Role.LEAD).exclude(user=self)
+        others = Membership.objects.filter(team=OuterRef("pk")).exclude(user=self)
+        return self.led_teams().filter(~models.Exists(other_leads), models.Exists(others))
+
     def can_review(self, learner: User) -> bool:
         """A reviewer or lead of a team the learner belongs to; never the learner."""
         if learner.pk == self.pk:
@@ -52,14 +63,27 @@ class User(AbstractUser):
 
 class TeamQuerySet(models.QuerySet["Team"]):
     def of(self, user: User) -> TeamQuerySet:
-        """Teams the user belongs to, in any role."""
-        return self.filter(memberships__user=user).distinct()
+        """Teams the user belongs to, in any role. Each carries the user's role (`viewer_role`), so the
+        permission checks of a request need no further query; other people's teams are not in it."""
+        if not user.is_authenticated:
+            return self.none()
+        role = Membership.objects.filter(team=OuterRef("pk"), user=user.pk).values("role")[:1]
+        return self.filter(memberships__user=user).annotate(
+            viewer_role=Subquery(role), viewer_pk=Value(user.pk, output_field=models.BigIntegerField())
+        )
+
+
+class TeamError(Exception):
+    """A team change that the rules refuse (the last lead, a duplicate membership); the message says why."""
 
 
 class Team(models.Model):
     class Visibility(models.TextChoices):
         PROGRESS = "progress", "Members see each other's progress"
         AGGREGATE = "aggregate", "Members see team aggregates only"
+
+    # Paths under /teams/ that a team slug must not take.
+    RESERVED_SLUGS = frozenset({"new", "invites"})
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
@@ -75,14 +99,110 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("teams:team-detail", args=[self.slug])
+
+    @classmethod
+    def create_with_lead(cls, lead: User, *, name: str, description: str = "", visibility: str = "") -> Team:
+        """A new team with a slug of its own, its creator as lead."""
+        base = slugify(name)[:100] or "team"
+        for n in range(1, 50):
+            slug = base if n == 1 else f"{base}-{n}"
+            if slug in cls.RESERVED_SLUGS or cls.objects.filter(slug=slug).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    team = cls.objects.create(
+                        name=name,
+                        slug=slug,
+                        description=description,
+                        visibility=visibility or cls.Visibility.AGGREGATE,
+                    )
+                    team.add_member(lead, Membership.Role.LEAD)
+                return team
+            except IntegrityError:  # taken between the check and the insert
+                continue
+        raise TeamError(f"Could not find a free address for a team named {name!r}; choose another name.")
+
     def add_member(self, user: User, role: str = "member") -> Membership:
         membership, _ = Membership.objects.update_or_create(team=self, user=user, defaults={"role": role})
         return membership
+
+    def role_of(self, user: User) -> str | None:
+        """The user's role in this team, or None. Read from the row each time (unless the team was
+        looked up through `of(user)`), so a membership change takes effect on the next request."""
+        if not user.is_authenticated:
+            return None
+        if getattr(self, "viewer_pk", None) == user.pk:
+            return self.viewer_role  # type: ignore[attr-defined]
+        return self.memberships.filter(user=user).values_list("role", flat=True).first()
+
+    def _lock(self) -> None:
+        """Serialise membership changes of this team, so two leads cannot demote each other to none."""
+        list(Team.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True))
+
+    def _leads_besides(self, membership: Membership) -> int:
+        return self.memberships.filter(role=Membership.Role.LEAD).exclude(pk=membership.pk).count()
+
+    def change_role(self, membership: Membership, role: str, *, by: User) -> bool:
+        """Give a member another role; the team always keeps a lead. Returns whether anything changed."""
+        if role not in Membership.Role.values:
+            raise TeamError(f"role must be one of {', '.join(Membership.Role.values)}, not {role!r}")
+        with transaction.atomic():
+            self._lock()
+            current = Membership.objects.filter(pk=membership.pk, team=self).select_related("user").first()
+            if current is None:
+                raise TeamError("That person is no longer in the team.")
+            if current.role == role:
+                return False
+            if current.role == Membership.Role.LEAD and not self._leads_besides(current):
+                raise TeamError(f"{current.user} is the team's only lead. Make someone else lead first.")
+            Membership.objects.filter(pk=current.pk).update(role=role)
+            if current.user_id != by.pk:
+                Notification.notify(
+                    current.user,
+                    Notification.Kind.TEAM_CHANGED,
+                    f"You are now {Membership.Role(role).label.lower()} in {self.name}",
+                    url=self.get_absolute_url(),
+                    body=f"{by} changed your role in {self.name}.",
+                )
+        membership.role = role
+        return True
+
+    def remove(self, membership: Membership, *, by: User) -> None:
+        """Take a member out of the team (or let them leave). Access ends with the row: at once."""
+        with transaction.atomic():
+            self._lock()
+            current = Membership.objects.filter(pk=membership.pk, team=self).select_related("user").first()
+            if current is None:
+                return
+            if current.role == Membership.Role.LEAD and not self._leads_besides(current):
+                who = "You are" if current.user_id == by.pk else f"{current.user} is"
+                raise TeamError(f"{who} the team's only lead. Make another member lead first.")
+            current.delete()
+            if current.user_id != by.pk:
+                Notification.notify(
+                    current.user,
+                    Notification.Kind.TEAM_CHANGED,
+                    f"You were removed from {self.name}",
+                    url=reverse("teams:team-list"),
+                    body=f"{by} removed you from {self.name}.",
+                )
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def reviewing(self) -> MembershipQuerySet:
         return self.filter(role__in=Membership.REVIEWING_ROLES)
+
+    def leads_first(self) -> MembershipQuerySet:
+        """Leads, then reviewers, then members, each by username; with their users."""
+        rank = Case(
+            When(role=Membership.Role.LEAD, then=Value(0)),
+            When(role=Membership.Role.REVIEWER, then=Value(1)),
+            default=Value(2),
+            output_field=models.IntegerField(),
+        )
+        return self.select_related("user").order_by(rank, "user__username")
 
 
 class Membership(models.Model):
@@ -229,3 +349,191 @@ class Notification(models.Model):
         if self.read_at is None:
             self.read_at = timezone.now()
             self.save(update_fields=["read_at"])
+
+    @classmethod
+    def mark_all_read(cls, user: User) -> int:
+        return cls.objects.of(user).unread().update(read_at=timezone.now())
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
+
+
+class TeamInviteQuerySet(models.QuerySet["TeamInvite"]):
+    def of_team(self, team: Team) -> TeamInviteQuerySet:
+        return self.filter(team=team)
+
+    def pending(self) -> TeamInviteQuerySet:
+        """Neither used, revoked, declined nor expired: still accepted."""
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, declined_at__isnull=True, expires_at__gt=timezone.now()
+        )
+
+    def closed(self) -> TeamInviteQuerySet:
+        return self.exclude(pk__in=self.pending().values("pk"))
+
+    def addressed_to(self, user: User) -> TeamInviteQuerySet:
+        return self.filter(invitee=user) if user.is_authenticated else self.none()
+
+
+class TeamInvite(models.Model):
+    """An invitation to join a team in a role, by link: only the link token's SHA-256 is stored, and the
+    link is shown once, to the lead who made it. Single use; it expires, and a lead can revoke it.
+
+    With an email that belongs to an account, the invite is also addressed to that person: they are
+    notified and can accept it from their teams page without the link.
+    """
+
+    PREFIX = "inv_"
+    DAYS = 7
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True, help_text="Where the link was sent, if it was.")
+    invitee = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="team_invites_received"
+    )
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="team_invites_sent")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="team_invites_accepted"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamInviteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One ending at most: used, revoked or declined.
+            models.CheckConstraint(
+                condition=~(
+                    Q(accepted_at__isnull=False, revoked_at__isnull=False)
+                    | Q(accepted_at__isnull=False, declined_at__isnull=False)
+                    | Q(revoked_at__isnull=False, declined_at__isnull=False)
+                ),
+                name="invite_ends_one_way",
+            ),
+            models.CheckConstraint(condition=Q(role__in=["member", "reviewer", "lead"]), name="invite_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invite to {self.team} as {self.role}"
+
+    @classmethod
+    def issue(cls, team: Team, *, role: str, by: User, email: str = "") -> tuple[TeamInvite, str]:
+        """Create an invite; returns the row and the link token, which is never stored."""
+        if role not in Membership.Role.values:
+            raise TeamError(f"role must be one of {', '.join(Membership.Role.values)}, not {role!r}")
+        raw = cls.PREFIX + secrets.token_urlsafe(24)
+        email = email.strip()
+        invitee = User.objects.filter(email__iexact=email, is_active=True).first() if email else None
+        if invitee is not None and team.memberships.filter(user=invitee).exists():
+            raise TeamError(f"{invitee} ({email}) is in {team.name} already; change their role on the team page.")
+        now = timezone.now()
+        invite = cls.objects.create(
+            team=team,
+            role=role,
+            digest=_digest(raw),
+            email=email,
+            invitee=invitee,
+            created_by=by,
+            created_at=now,
+            expires_at=now + timedelta(days=cls.DAYS),
+        )
+        if invitee is not None and invitee.pk != by.pk:
+            Notification.notify(
+                invitee,
+                Notification.Kind.TEAM_INVITE,
+                f"{by} invited you to {team.name}",
+                url=reverse("teams:team-list"),
+                body=f"Join {team.name} as {Membership.Role(role).label.lower()}: accept or decline on your teams page.",
+            )
+        elif email and invitee is None and getattr(settings, "EMAIL_CONFIGURED", False):
+            from accounts.tasks import email_invite
+
+            link = f"{settings.SITE_URL.rstrip('/')}{invite.get_link(raw)}"
+            transaction.on_commit(lambda: email_invite.delay(invite.pk, link))
+        return invite, raw
+
+    @property
+    def delivery(self) -> str:
+        """How the invitee hears of it besides the link: "notified" (an account), "emailed", or "" (the link only)."""
+        if self.invitee_id:
+            return "notified"
+        if self.email and getattr(settings, "EMAIL_CONFIGURED", False):
+            return "emailed"
+        return ""
+
+    @classmethod
+    def find(cls, team_slug: str, raw: str) -> TeamInvite | None:
+        """The invite of this team with this token, in whatever state; None for a wrong token or team."""
+        if not raw.startswith(cls.PREFIX):
+            return None
+        return cls.objects.select_related("team").filter(team__slug=team_slug, digest=_digest(raw)).first()
+
+    def get_link(self, raw: str) -> str:
+        return reverse("teams:invite-accept", args=[self.team.slug, raw])
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.declined_at:
+            return "declined"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == "pending"
+
+    def accept(self, user: User) -> Membership:
+        """Join the team in the invite's role. The claim is a conditional update, so an invite is used once."""
+        if self.team.memberships.filter(user=user).exists():
+            raise TeamError(f"You are already in {self.team.name}; this invitation is left for someone else.")
+        now = timezone.now()
+        with transaction.atomic():
+            claimed = TeamInvite.objects.pending().filter(pk=self.pk).update(accepted_by=user, accepted_at=now)
+            if not claimed:
+                self.refresh_from_db()
+                raise TeamError(self.closed_reason)
+            try:
+                with transaction.atomic():
+                    membership = Membership.objects.create(team=self.team, user=user, role=self.role, joined_at=now)
+            except IntegrityError:  # joined by another invite a moment ago; the claim above is undone too
+                raise TeamError(f"You are already in {self.team.name}.") from None
+        self.accepted_by, self.accepted_at = user, now
+        return membership
+
+    def revoke(self) -> bool:
+        now = timezone.now()
+        revoked = TeamInvite.objects.pending().filter(pk=self.pk).update(revoked_at=now)
+        if revoked:
+            self.revoked_at = now
+        return bool(revoked)
+
+    def decline(self) -> bool:
+        now = timezone.now()
+        declined = TeamInvite.objects.pending().filter(pk=self.pk).update(declined_at=now)
+        if declined:
+            self.declined_at = now
+        return bool(declined)
+
+    @property
+    def closed_reason(self) -> str:
+        return {
+            "accepted": "This invitation has been used already. Ask a lead of the team for a new one.",
+            "revoked": "This invitation was revoked. Ask a lead of the team for a new one.",
+            "declined": "This invitation was declined. Ask a lead of the team for a new one.",
+            "expired": f"This invitation expired on {self.expires_at:%d %b %Y}. Ask a lead of the team for a new one.",
+            "pending": "",
+        }[self.state]

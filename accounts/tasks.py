@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from accounts.models import Notification
+from accounts.models import Membership, Notification, TeamInvite
 
 
 @shared_task(name="accounts.email_notification")
@@ -22,3 +22,26 @@ def email_notification(notification_id: int) -> None:
     link = f"{settings.SITE_URL.rstrip('/')}{notification.url}" if notification.url else settings.SITE_URL
     body = f"{notification.body}\n\n{link}\n" if notification.body else f"{link}\n"
     send_mail(f"[Layerwise] {notification.title}", body, None, [notification.user.email])
+
+
+@shared_task(name="accounts.email_invite")
+def email_invite(invite_id: int, link: str) -> None:
+    """Email a team invitation's link to its address, at most once.
+
+    Unlike the other tasks this one carries more than an id: only the token's hash is stored, so
+    the link exists nowhere but in the request that created it, and the task has to be handed it.
+    """
+    invite = TeamInvite.objects.pending().select_related("team", "created_by").filter(pk=invite_id).first()
+    if invite is None or not invite.email:
+        return
+    claimed = TeamInvite.objects.filter(pk=invite.pk, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    if not claimed:
+        return
+    role = Membership.Role(invite.role).label.lower()
+    body = (
+        f"{invite.created_by or 'A lead'} invites you to join {invite.team.name} on Layerwise as {role}.\n\n"
+        f"{link}\n\n"
+        f"The link works once and expires on {invite.expires_at:%d %b %Y}. Log in or sign up when asked, "
+        "and you join the team.\n"
+    )
+    send_mail(f"[Layerwise] Join {invite.team.name}", body, None, [invite.email])

@@ -36,4 +36,25 @@ urlpatterns = [
     path("profile/edit/", views.profile_update, name="profile-update"),
     path("tokens/", views.token_create, name="token-create"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
+]
+
+# Mounted under /teams/ in the "teams" namespace by config/urls.py, together with the team pages of
+# assessments (matrix, drill-down). "new" and "invites" are reserved team slugs (Team.RESERVED_SLUGS).
+team_urlpatterns = [
+    path("", views.team_list, name="team-list"),
+    path("new/", views.team_create, name="team-create"),
+    path("invites/<int:pk>/accept/", views.invitation_accept, name="invitation-accept"),
+    path("invites/<int:pk>/decline/", views.invitation_decline, name="invitation-decline"),
+    path("<slug:slug>/", views.team_detail, name="team-detail"),
+    path("<slug:slug>/settings/", views.team_settings, name="team-settings"),
+    path("<slug:slug>/leave/", views.team_leave, name="team-leave"),
+    path("<slug:slug>/members/<int:pk>/role/", views.member_role, name="member-role"),
+    path("<slug:slug>/members/<int:pk>/remove/", views.member_remove, name="member-remove"),
+    path("<slug:slug>/invites/", views.invite_list, name="invite-list"),
+    path("<slug:slug>/invites/<int:pk>/revoke/", views.invite_revoke, name="invite-revoke"),
+    path("<slug:slug>/join/<str:token>/", views.invite_accept, name="invite-accept"),
 ]

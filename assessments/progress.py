@@ -19,7 +19,7 @@ import networkx as nx
 
 from accounts.models import User
 from assessments.models import CLOSED, Status, TopicProgress, TopicState
-from roadmap.models import PathStep, Roadmap, Topic
+from roadmap.models import Layer, PathStep, Roadmap, Topic
 
 HEATMAP_WEEKS = 53
 
@@ -139,6 +139,15 @@ class Progress:
     @property
     def complete_layer_count(self) -> int:
         return sum(1 for pk in self.totals if self.layer(pk).complete)
+
+
+def checklist_layers(roadmap: Roadmap) -> list[tuple[Layer, list[Topic]]]:
+    """The roadmap's current layers that hold current topics, each with its topics (only the columns a
+    checklist shows): two queries. The learner's checklist and a lead's read-only copy of it share it."""
+    layers = list(roadmap.layers.current().only("roadmap_id", "number", "code", "slug", "title", "kind"))
+    topics = list(roadmap.topics.current().only("roadmap_id", "layer_id", "slug", "title", "order"))
+    by_layer = {layer.pk: [t for t in topics if t.layer_id == layer.pk] for layer in layers}
+    return [(layer, by_layer[layer.pk]) for layer in layers if by_layer[layer.pk]]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from assessments.dashboard import build_dashboard
 from assessments.export import delete_account, export_user_data
 from assessments.forms import LinkForm, NoteForm, ProgressForm, SelfAssessmentForm
 from assessments.models import PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
-from assessments.progress import Progress
+from assessments.progress import Progress, checklist_layers
 from config.http import Request
 from roadmap.models import Roadmap, Topic
 
@@ -58,12 +58,9 @@ def dashboard(request: Request) -> HttpResponse:
 def progress_detail(request: Request, roadmap_slug: str) -> HttpResponse:
     """Every topic of a roadmap with its status control: the no-JavaScript way to mark many."""
     roadmap = _roadmap(roadmap_slug)
-    layers = list(roadmap.layers.current().only("roadmap_id", "number", "code", "slug", "title", "kind"))
-    topics = list(roadmap.topics.current().only("roadmap_id", "layer_id", "slug", "title", "order"))
-    by_layer = {layer.pk: [t for t in topics if t.layer_id == layer.pk] for layer in layers}
     context = {
         "roadmap": roadmap,
-        "layers": [(layer, by_layer[layer.pk]) for layer in layers if by_layer[layer.pk]],
+        "layers": checklist_layers(roadmap),
         "progress": Progress.load(request.user, roadmap),
     }
     return render(request, "assessments/progress_detail.html", context)

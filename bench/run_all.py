@@ -25,6 +25,7 @@ RUNNER = os.environ.get("RUNNER_PYTHON") or str(ROOT / ".venv-runner" / "bin" / 
 WEB_SCRIPTS: list[list[str]] = [
     ["bench/seed_learners.py"],
     ["bench/pages.py"],
+    ["bench/team_matrix.py"],
     ["bench/http_load.py"],
 ]
 RUNNER_SCRIPTS: list[list[str]] = [
@@ -34,6 +35,7 @@ RUNNER_SCRIPTS: list[list[str]] = [
 ]
 QUICK_ARGS = {
     "bench/pages.py": ["--iterations", "60", "--warmup", "20"],
+    "bench/team_matrix.py": ["--iterations", "60", "--warmup", "10"],
     "bench/http_load.py": ["--requests", "100", "--concurrency", "1", "8"],
     "bench/inference_overhead.py": ["--reps", "6"],
     "bench/run_start_latency.py": ["--runs", "5"],

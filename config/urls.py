@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
+from accounts.urls import team_urlpatterns
+from assessments.team_urls import urlpatterns as team_progress_urlpatterns
 from config.api import api
 
 
@@ -23,6 +25,8 @@ urlpatterns = [
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),
     path("me/", include("assessments.urls")),
+    # Teams: membership and invitations (accounts) and what leads see of their members (assessments).
+    path("teams/", include((team_urlpatterns + team_progress_urlpatterns, "teams"))),
     path("", include("assessments.gate_urls")),
     path("", include("portfolio.urls")),
     path("", include("roadmap.urls")),

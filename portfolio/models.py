@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import ChannelError
 
-from accounts.models import Membership, User
+from accounts.models import Membership, Notification, User
 from config.celery import app as celery_app
 from config.ratelimit import RateLimit
 from portfolio import results
@@ -511,7 +511,7 @@ class Run(models.Model):
                 what = run._retry_or_end(Run.Status.ERROR, result["message"], **report)
                 self.refresh_from_db()
                 return what
-            Run.objects.filter(pk=run.pk).update(
+            ended = Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE).update(
                 status=_status_for(result),
                 message=result["message"],
                 stage="finished",
@@ -519,6 +519,9 @@ class Run(models.Model):
                 started_at=run.started_at or now,
                 **report,
             )
+            if ended:
+                run.refresh_from_db()
+                run.notify_owner()
         self.refresh_from_db()
         return "stored"
 
@@ -582,8 +585,10 @@ class Run(models.Model):
                 "message": f"{message} Gave up after {number} attempts; the fault was ours, not the submission's.",
                 "finished_at": timezone.now(),
             }
-            Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(**fields)
+            ended = Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(**fields)
             self.refresh_from_db()
+            if ended:
+                self.notify_owner()
             return "ended"
         Run.objects.filter(pk=self.pk).update(
             status=Run.Status.QUEUED,
@@ -593,6 +598,29 @@ class Run(models.Model):
         self.start_attempt(number + 1)
         self.refresh_from_db()
         return "retried"
+
+    def notify_owner(self) -> None:
+        """Tell the artifact's owner that the run ended. Called only by the conditional update that
+        ended it, so once per run however often a result is delivered; a cancel, which the owner did
+        themselves, tells nobody."""
+        if self.status == Run.Status.CANCELLED or self.is_active:
+            return
+        artifact = self.version.artifact
+        passed = self.status == Run.Status.SUCCEEDED
+        outcome = {
+            Run.Status.SUCCEEDED: "passed",
+            Run.Status.FAILED: "failed",
+            Run.Status.TIMED_OUT: "timed out",
+            Run.Status.ERROR: "could not be graded (our fault)",
+            Run.Status.LOST: "was lost (our fault)",
+        }.get(Run.Status(self.status), self.status)
+        Notification.notify(
+            artifact.owner,
+            Notification.Kind.RUN_FINISHED if passed else Notification.Kind.RUN_FAILED,
+            f"Run #{self.pk} of {artifact.title} {outcome}",
+            url=self.get_absolute_url(),
+            body=self.message[:1000],
+        )
 
     def cancel(self, *, by: User) -> bool:
         """Stop a queued or running run. Its attempt's result, if one still comes, is discarded."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from accounts.models import ApiToken, Membership, Team, User
+from accounts.models import ApiToken, Membership, Notification, Team, TeamInvite, User
 from assessments.models import GateRequest, PersonalLink, SelfAssessment, TopicNote, TopicProgress
 from portfolio.models import Artifact, ArtifactVersion, Run
 from portfolio.runner import protocol
@@ -234,3 +234,20 @@ def create_gate_request(
     if submit:
         request.submit(by=learner)
     return request
+
+
+def create_invite(
+    *, team: Team | None = None, role: str = Membership.Role.MEMBER, by: User | None = None, email: str = ""
+) -> tuple[TeamInvite, str]:
+    """An invitation and its link token (which only the caller ever sees)."""
+    team = team or create_team()
+    if by is None:
+        by = create_user()
+        team.add_member(by, Membership.Role.LEAD)
+    return TeamInvite.issue(team, role=role, by=by, email=email)
+
+
+def create_notification(
+    *, user: User | None = None, kind: str = Notification.Kind.RUN_FINISHED, title: str = "Run #1 passed", url: str = ""
+) -> Notification:
+    return Notification.notify(user or create_user(), kind, title, url=url)
