@@ -8,7 +8,6 @@ transitions (submitting twice, approving a draft) come back as a message on the 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from assessments import credentials
 from assessments.diffs import changes_since
+from assessments.downloads import csv_download
 from assessments.gate_forms import DecisionForm, ReopenForm, RequestForm, VerifyForm
 from assessments.models import (
     AuditEvent,
@@ -254,27 +254,25 @@ def history_export(request: Request, pk: int, fmt: str) -> HttpResponse:
             "events": rows,
         }
         response: HttpResponse = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
-    else:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = csv.writer(response)
-        writer.writerow(["at", "request", "action", "actor", "from_status", "to_status", "evidence_sha256", "detail"])
-        for row in rows:
-            hashes = [e.get("sha256") or e.get("result_sha256") or "" for e in row["evidence"]]
-            detail = {k: v for k, v in row["payload"].items() if k != "evidence"}
-            writer.writerow(
-                [
-                    row["at"],
-                    row["request"],
-                    row["action"],
-                    row["actor"] or "",
-                    row["from_status"] or "",
-                    row["to_status"] or "",
-                    " ".join(hashes),
-                    json.dumps(detail, ensure_ascii=False) if detail else "",
-                ]
-            )
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-    return response
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
+    header = ["at", "request", "action", "actor", "from_status", "to_status", "evidence_sha256", "detail"]
+    return csv_download(f"{name}.csv", [header, *(_event_csv_line(row) for row in rows)])
+
+
+def _event_csv_line(row: dict[str, Any]) -> list[object]:
+    hashes = [e.get("sha256") or e.get("result_sha256") or "" for e in row["evidence"]]
+    detail = {k: v for k, v in row["payload"].items() if k != "evidence"}
+    return [
+        row["at"],
+        row["request"],
+        row["action"],
+        row["actor"] or "",
+        row["from_status"] or "",
+        row["to_status"] or "",
+        " ".join(hashes),
+        json.dumps(detail, ensure_ascii=False) if detail else "",
+    ]
 
 
 # --- reviewing ----------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ rule of accounts/rules.py (a 403 when they lack it):
 
 from __future__ import annotations
 
-import csv
-
 import rules
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -25,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Membership, Team
 from assessments.dashboard import build_dashboard
+from assessments.downloads import csv_download
 from assessments.progress import Progress, checklist_layers
 from assessments.teams import build_matrix, inactive_members, matrix_csv_rows, weakest_topics
 from config.http import Request
@@ -88,11 +87,8 @@ def team_matrix_csv(request: Request, slug: str) -> HttpResponse:
     if roadmap is None:
         return redirect("teams:team-matrix", team.slug)
     matrix = build_matrix(team, roadmap, tracks=True, counts=True)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="{team.slug}-{roadmap.slug}-{stamp}.csv"'
-    csv.writer(response).writerows(matrix_csv_rows(matrix))
-    return response
+    return csv_download(f"{team.slug}-{roadmap.slug}-{stamp}.csv", matrix_csv_rows(matrix))
 
 
 @require_GET

@@ -204,13 +204,6 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False, counts: 
     return matrix.only(None)
 
 
-def _csv_safe(value: object) -> object:
-    """Spreadsheets run a cell that starts with = + - @ as a formula; names are typed by users."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def matrix_csv_rows(matrix: TeamMatrix) -> list[list[object]]:
     """The matrix as a header and one line per shown member; every layer gets a verified and a self column."""
     header: list[object] = ["username", "name", "role", "topics done", "topics", "last active"]
@@ -228,7 +221,7 @@ def matrix_csv_rows(matrix: TeamMatrix) -> list[list[object]]:
         ]
         for cell in row.cells:
             line += [cell.verified, "" if cell.self_level is None else cell.self_level]
-        lines.append([_csv_safe(value) for value in line])
+        lines.append(list(line))
     return lines
 
 

@@ -223,3 +223,17 @@ class MatrixQueryCountTests(TestCase):
         # layers, self-ratings, verified levels
         with self.assertNumQueries(10):
             self.client.get(url("team-matrix", self.team.slug))
+
+
+class CsvCellTests(TestCase):
+    def test_cells_that_spreadsheets_would_run_are_defused(self):
+        from assessments.downloads import safe_cell
+
+        assert [safe_cell(v) for v in ["=1+1", "+cmd", "-2", "@sum", "plain", 3]] == [
+            "'=1+1",
+            "'+cmd",
+            "'-2",
+            "'@sum",
+            "plain",
+            3,
+        ]
