@@ -56,7 +56,7 @@ run: venvs
 	HOST=$(HOST) PORT=$(PORT) bin/run-embedded
 
 test: venvs system-packages
-	LAYERWISE_REQUIRE_RUNNER=1 bin/run-tests
+	LAYERWISE_REQUIRE_RUNNER=1 LAYERWISE_REQUIRE_BROWSER=1 bin/run-tests
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not gpu and not browser and not slow" $(ARGS)

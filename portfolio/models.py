@@ -735,15 +735,19 @@ class RunAttempt(models.Model):
         return self.status in self.ACTIVE
 
     def timeline(self) -> list[str]:
-        """The reported stages in the runner's order. Messages sent in the same millisecond can
-        arrive swapped (the filesystem broker orders them by name), so known stages are sorted."""
+        """The reported stages in the runner's order. Messages can arrive swapped (two sending
+        threads; the filesystem broker orders them by name): the runner numbers each one (`seq`),
+        and reports without numbers fall back to the order of the stages every job goes through."""
+        numbered = all(isinstance(entry.get("detail", {}).get("seq"), int) for entry in self.stages)
         ranked = []
         for i, entry in enumerate(self.stages):
             stage, detail = entry.get("stage", ""), entry.get("detail", {})
             label = stage
             if stage == "step" and detail.get("step"):
                 label = f"{detail['step']} {detail.get('status', '')}".strip()
-            rank = _STAGE_RANK.get(stage, 4.5 if detail.get("status") == "started" else 5)
+            rank = (
+                detail["seq"] if numbered else _STAGE_RANK.get(stage, 4.5 if detail.get("status") == "started" else 5)
+            )
             ranked.append((rank, i, label))
         labels = [label for *_, label in sorted(ranked)]
         return [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]

@@ -27,6 +27,15 @@ class RunPageTests(TestCase):
         assert response.status_code == 200
         assert b'hx-trigger="every 2s"' in response.content and b"Cancel run" in response.content
 
+    def test_a_running_run_names_its_current_step_not_the_word_step(self):
+        run = create_run()
+        run.current_attempt.record_progress({"stage": "grading", "seq": 1})
+        run.current_attempt.record_progress({"stage": "step", "step": "learner", "status": "started", "seq": 2})
+        self.client.force_login(run.version.artifact.owner)
+        fragment = self.client.get(run.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
+        assert '<span class="muted">learner started…</span>' in fragment
+        assert "step…" not in fragment
+
     def test_the_fragment_is_served_by_the_same_url_and_stops_polling_when_finished(self):
         run = create_run()
         self.client.force_login(run.version.artifact.owner)

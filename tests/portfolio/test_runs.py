@@ -111,6 +111,45 @@ class ProgressTests(TestCase):
         attempt.refresh_from_db()
         assert attempt.timeline() == ["received", "environment", "grading", "main started", "main ok"]
 
+    def test_the_timeline_follows_the_runners_sequence_numbers(self):
+        # As the KV grader reports (recorded from a real run): the truth step starts after the
+        # learner's step is over, and its own progress reports say "started" too.
+        run = create_run()
+        attempt = run.current_attempt
+        for seq, stage, detail in [
+            (1, "received", {}),
+            (2, "environment", {}),
+            (4, "grading", {"grader": "kv_calculator"}),
+            (3, "unpacked", {"files": 1}),
+            (5, "kv", {"stage_detail": "calling the submission"}),
+            (6, "step", {"step": "learner", "status": "started"}),
+            (8, "call", {"done": 1, "total": 22, "step": "learner"}),
+            (7, "call", {"status": "started", "total": 22, "step": "learner"}),
+            (9, "step", {"step": "learner", "status": "ok"}),
+            (10, "kv", {"stage_detail": "measuring the truth"}),
+            (11, "step", {"step": "truth", "status": "started"}),
+            (12, "measure", {"status": "started", "step": "truth"}),
+            (13, "step", {"step": "truth", "status": "ok"}),
+            (14, "finished", {"outcome": "completed", "verdict": "passed"}),
+        ]:
+            attempt.record_progress({"stage": stage, **detail, "seq": seq})
+        attempt.refresh_from_db()
+        assert attempt.timeline() == [
+            "received",
+            "environment",
+            "unpacked",
+            "grading",
+            "kv",
+            "learner started",
+            "call",
+            "learner ok",
+            "kv",
+            "truth started",
+            "measure",
+            "truth ok",
+            "finished",
+        ]
+
     def test_a_heartbeat_only_moves_the_heartbeat(self):
         run = create_run()
         attempt = run.current_attempt

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -39,6 +40,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import TransactionTestCase, override_settings
 
+from accounts.models import User
 from portfolio.models import Artifact, Run, RunAttempt, reap_stale_attempts
 from portfolio.runner import sandbox
 from portfolio.uploads import inspect_file
@@ -265,10 +267,19 @@ class RealWorkersTestCase(TransactionTestCase):
     # --- helpers ---
 
     def setUp(self) -> None:
+        super().setUp()
         if not self.runner_worker.alive:  # a failed lost-worker test may leave it dead
             self.runner_worker.start()
-        self.owner = create_user()
-        self.artifact = Artifact.objects.create(
+
+    # Made on first use: a class that brings its own people and content (the browser journeys)
+    # gets no stray learner or roadmap on its pages.
+    @cached_property
+    def owner(self) -> User:
+        return create_user()
+
+    @cached_property
+    def artifact(self) -> Artifact:
+        return Artifact.objects.create(
             owner=self.owner, spec=create_artifact_spec(kind="kv_calculator"), title="Pipeline"
         )
 
