@@ -357,6 +357,12 @@ class ResultUpload(models.Model):
     def flagged(self) -> list[dict[str, Any]]:
         return list(self.recomputation.get("flagged", []))
 
+    @property
+    def workload(self) -> dict[str, Any]:
+        """The workload the numbers were measured on; empty for schemas without one (generic, reasoning eval)."""
+        document = self.document if isinstance(self.document, dict) else {}
+        return self.validation.get("workload") or document.get("workload") or {}
+
 
 # --- runs and attempts -----------------------------------------------------------------------
 
