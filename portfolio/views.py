@@ -96,7 +96,16 @@ def version_download(request: Request, pk: int, number: int) -> FileResponse:
     version = get_object_or_404(ArtifactVersion.objects.visible_to(request.user), artifact_id=pk, number=number)
     if version.is_link:
         raise Http404("A link has no file.")
-    return FileResponse(version.file.open("rb"), as_attachment=True, filename=version.original_filename)
+    # Learners' files are untrusted: never a type a browser renders (an .html upload would run its
+    # script on our origin), and a sandbox in case something opens it in place anyway.
+    response = FileResponse(
+        version.file.open("rb"),
+        as_attachment=True,
+        filename=version.original_filename,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_POST
