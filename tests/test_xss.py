@@ -8,15 +8,24 @@ where it should be (so "nothing runs" is not "nothing shown"), and downloads are
 
 from __future__ import annotations
 
+import copy
+import json
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 from django.utils.html import escape
 
 from accounts.models import Membership
-from portfolio.models import ArtifactVersion
+from assessments.models import TopicNote
+from portfolio import results
+from portfolio.models import ArtifactVersion, Run
+from portfolio.runner import protocol
+from roadmap.models import ArtifactSpec
 from tests.factories import (
     create_artifact,
+    create_artifact_spec,
+    create_assessment,
     create_gate,
     create_gate_request,
     create_layer,
@@ -29,7 +38,7 @@ from tests.factories import (
     create_user,
     create_version,
 )
-from tests.inert import HOSTILE_FILENAME, HOSTILE_TEXT, script_in
+from tests.inert import HOSTILE_FILENAME, HOSTILE_MARKDOWN, HOSTILE_TEXT, script_in
 from tests.portfolio.helpers import IsolatedMediaMixin
 
 HTML_FILE = "<script>.html"
@@ -107,3 +116,121 @@ class DownloadTests(IsolatedMediaMixin, World):
         html = response.content.decode()
         assert response.status_code == 200 and escape(name) in html and not script_in(html)
         assert escape(HOSTILE_TEXT) in html  # the notes are kept, as text
+
+
+class MarkdownTests(World):
+    """Every Markdown field, through each page that renders it, for each person who sees it."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.artifact = create_artifact(owner=cls.learner, notes=cls.text("artifact"))
+        cls.version = create_version(artifact=cls.artifact, notes=cls.text("version"))
+        cls.result = cls.artifact.add_results(results.SCHEMAS["generic"].example, notes=cls.text("results"))
+        TopicNote.write(cls.learner, cls.topic, cls.text("topic"))
+        create_assessment(user=cls.learner, layer=cls.layer, justification=cls.text("justification"))
+        cls.request = create_gate_request(
+            learner=cls.learner, gate=cls.gate, explanation=cls.text("explanation"), submit=True
+        )
+        # Sent back with a comment; the learner's explanation is then in the form again, as text.
+        cls.returned = create_gate_request(learner=cls.learner, gate=create_gate(layer=create_layer()), submit=True)
+        cls.returned.request_changes(by=cls.reviewer, comment=cls.text("comment"))
+
+    @staticmethod
+    def text(field: str) -> str:
+        """A field's Markdown: a bold word that must render, then everything that must not run."""
+        return f"**{field}-marker**\n\n{HOSTILE_MARKDOWN}"
+
+    def test_markdown_fields_render_without_anything_that_runs(self):
+        learner, reviewer = self.learner, self.reviewer
+        topic = reverse("roadmap:topic-detail", args=["llm", self.topic.slug])
+        assessment = reverse("assessments:assessment-detail", args=["llm", self.layer.slug])
+        cases = [
+            ("artifact", self.artifact.get_absolute_url(), (learner, reviewer)),
+            ("version", self.artifact.get_absolute_url(), (learner, reviewer)),
+            ("results", self.result.get_absolute_url(), (learner, reviewer)),
+            ("topic", topic, (learner,)),
+            ("topic", reverse("assessments:note-list"), (learner,)),
+            ("justification", assessment, (learner,)),
+            ("explanation", self.request.get_absolute_url(), (learner, reviewer)),
+            ("explanation", self.request.get_review_url(), (reviewer,)),
+            ("comment", self.returned.get_absolute_url(), (learner, reviewer)),
+            ("comment", self.returned.get_review_url(), (reviewer,)),
+        ]
+        for field, url, viewers in cases:
+            for who in viewers:
+                with self.subTest(field=field, url=url, who=who.username):
+                    assert f"<strong>{field}-marker</strong>" in self.page(who, url)
+
+    def test_the_team_description_is_plain_text(self):
+        self.team.description = HOSTILE_TEXT
+        self.team.save()
+        for url in (self.team.get_absolute_url(), reverse("teams:team-list")):
+            assert escape(HOSTILE_TEXT) in self.page(self.learner, url)
+
+
+class HostileResultsTests(World):
+    """Results documents are the learner's JSON: every string in them is text on the page."""
+
+    def upload(self, spec: ArtifactSpec | None, document: object) -> str:
+        artifact = create_artifact(owner=self.learner, spec=spec)
+        self.client.force_login(self.learner)
+        response = self.client.post(
+            reverse("portfolio:results-create", args=[artifact.pk]), {"text": json.dumps(document)}
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        return response["Location"]
+
+    def test_hostile_strings_in_results_are_escaped_on_the_results_page(self):
+        bench = copy.deepcopy(results.SCHEMAS["inference-benchmark"].example)
+        for key in ("model", "dtype", "hardware", "engine", "engine_version"):
+            bench["workload"][key] = f"{key} {HOSTILE_TEXT}"
+        matrix = copy.deepcopy(results.SCHEMAS["serving-engine-matrix"].example)
+        matrix["entries"][0]["label"] = HOSTILE_TEXT
+        matrix["entries"][0]["features"] = {HOSTILE_TEXT: HOSTILE_TEXT}
+        matrix["recommendation"] = HOSTILE_TEXT
+        generic = {"summary": HOSTILE_TEXT, "metrics": {HOSTILE_TEXT: 1.0}}
+        reasoning = copy.deepcopy(results.SCHEMAS["reasoning-eval"].example)
+        reasoning["setup"]["paths"]["direct"] = HOSTILE_TEXT
+        reasoning["questions"][0]["category"] = HOSTILE_TEXT
+        specs = {
+            "bench": create_artifact_spec(kind=ArtifactSpec.Kind.INFERENCE_BENCHMARK),
+            "matrix": create_artifact_spec(),
+            "reasoning": create_artifact_spec(),
+        }
+        for name, slug in (("matrix", "serving-engine-matrix"), ("reasoning", "reasoning-eval-harness")):
+            specs[name].slug = slug
+            specs[name].save()
+        for what, spec, document in (
+            ("inference benchmark", specs["bench"], bench),
+            ("serving engine matrix", specs["matrix"], matrix),
+            ("generic", None, generic),
+            ("reasoning eval", specs["reasoning"], reasoning),
+        ):
+            with self.subTest(what):
+                html = self.page(self.learner, self.upload(spec, document))
+                assert escape(HOSTILE_TEXT) in html
+
+
+class HostileRunOutputTests(World):
+    """What a run reports comes partly from the learner's code (test messages, the log tail)."""
+
+    def test_hostile_runner_output_is_text_on_the_run_page(self):
+        run = create_run(version=create_version(artifact=create_runnable_artifact(owner=self.learner)))
+        attempt = run.current_attempt
+        result = protocol.build_result(
+            attempt_id=attempt.pk,
+            run_id=run.pk,
+            outcome="completed",
+            verdict="failed",
+            message=HOSTILE_TEXT,
+            score=0.0,
+            max_score=1.0,
+            tests=[protocol.make_test(HOSTILE_TEXT, "failed", message=HOSTILE_TEXT, observed=HOSTILE_TEXT)],
+            environment={"device": HOSTILE_TEXT, "hostname": HOSTILE_TEXT},
+            log_tail=f"Traceback\n{HOSTILE_TEXT}\n{HOSTILE_MARKDOWN}",
+        )
+        run.record_result(attempt.pk, result)
+        assert Run.objects.get(pk=run.pk).message
+        for who in (self.learner, self.reviewer):
+            assert escape(HOSTILE_TEXT) in self.page(who, run.get_absolute_url())
