@@ -73,7 +73,7 @@ def artifact_detail(request: Request, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def version_create(request: Request, pk: int) -> HttpResponse:
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=pk)
-    form = VersionForm(request.POST or None, request.FILES or None)
+    form = VersionForm(request.POST or None, request.FILES or None, artifact=artifact)
     if request.method == "POST" and form.is_valid():
         new = artifact.add_version(form.upload, notes=form.cleaned_data["notes"], by=request.user)
         messages.success(request, f"Saved version {new.version.number} (sha256 {new.version.sha256[:12]}…).")
