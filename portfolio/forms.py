@@ -140,13 +140,14 @@ class ResultsForm(forms.Form):
             raise forms.ValidationError("Upload a results file or paste the JSON document.")
         limit = settings.RESULTS_MAX_BYTES
         raw = file.read(limit + 1) if file else text.encode()
+        field, named = ("file", f"{file.name}: ") if file else ("text", "")
         if len(raw) > limit:
-            self.add_error("file" if file else "text", f"is larger than the limit of {limit} bytes.")
+            self.add_error(field, f"{named}is larger than the limit of {limit} bytes.")
             return data
         try:
             self.document = results.parse(raw)
             self.checked = self.artifact.results_schema.check(self.document)
         except results.ResultsInvalid as exc:
             self.schema_errors = exc.errors
-            self.add_error("file" if file else "text", exc.message)
+            self.add_error(field, named + exc.message)
         return data

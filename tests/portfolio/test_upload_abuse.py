@@ -6,11 +6,13 @@ writes nothing (no version, no run, no stored file, no results row) and keeps wh
 
 from __future__ import annotations
 
+import json
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from portfolio.models import ArtifactVersion, Run
+from portfolio.models import ArtifactVersion, ResultUpload, Run
 from roadmap.models import ArtifactSpec
 from tests.factories import OK_SCRIPT, create_artifact, create_artifact_spec, create_token, create_user
 from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files, zip_bomb, zip_with_symlink
@@ -122,3 +124,32 @@ class HostileArchiveTests(Uploads):
     @override_settings(ARTIFACT_MAX_UNCOMPRESSED_BYTES=5 * 1024 * 1024)
     def test_a_zip_bomb_is_refused_over_the_api(self):
         self.assert_api_refused(self.api_upload(self.calculator, "bomb.zip", zip_bomb(20)), "bomb.zip")
+
+
+class ResultsAbuseTests(Uploads):
+    def results_form(self, name: str, data: bytes):
+        url = reverse("portfolio:results-create", args=[self.calculator.pk])
+        return self.client.post(url, {"file": SimpleUploadedFile(name, data), "notes": "my careful notes"})
+
+    def test_a_results_file_that_is_not_json_is_refused_naming_it(self):
+        for name, data in (("results.png", PNG), ("results.json", b"{not json")):
+            with self.subTest(name):
+                response = self.results_form(name, data)
+                assert response.status_code == 200 and not ResultUpload.objects.exists()
+                self.assertContains(response, f"{name}:")
+                self.assertContains(response, "my careful notes")
+
+    @override_settings(RESULTS_MAX_BYTES=100)
+    def test_an_oversize_results_file_is_refused_naming_it(self):
+        response = self.results_form("results.json", json.dumps({"summary": "x" * 200, "metrics": {}}).encode())
+        assert response.status_code == 200 and not ResultUpload.objects.exists()
+        self.assertContains(response, "results.json:")
+        self.assertContains(response, "my careful notes")
+
+    def test_a_body_that_is_not_json_is_refused_over_the_api(self):
+        url = f"/api/v1/artifacts/{self.calculator.pk}/results"
+        for body in ("{not json", json.dumps({"document": "a string, not a document"})):
+            with self.subTest(body):
+                response = self.client.post(url, body, content_type="application/json", headers=self.auth)
+                assert response.status_code in (400, 422) and response.json()["message"], response.content
+        assert not ResultUpload.objects.exists()
