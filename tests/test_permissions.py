@@ -37,7 +37,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.http import HttpResponseBase
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -458,6 +458,7 @@ RESULT_NOTES = "ada-result-notes-09aa"
 EXPLANATION = "ada-explanation-61f7"
 JUSTIFICATION = "ada-justification-2d4b"
 
+
 @dataclass(frozen=True)
 class Secret:
     text: str
@@ -695,6 +696,25 @@ class PermissionMatrixTests(TestCase):
                 with self.subTest(url=url, method=method.upper()):
                     response = self.call("owner", method, url, case.data(self), api=False)
                     assert response.status_code == 405, f"{method.upper()} {url}: {response.status_code}"
+
+    def test_every_post_outside_the_api_needs_the_csrf_token(self):
+        """tests/accounts/test_csrf.py shows how htmx sends the token; this checks that no view, public
+        or not, was exempted (the API is, by design: it reads tokens, never cookies)."""
+        browser = Client(enforce_csrf_checks=True)
+        for name, cases in EXPECTATIONS.items():
+            case = cases[0]
+            if name.startswith("api-1:") or case.post is None:
+                continue
+            url = self.url_for(name, case)
+            for role in ("anonymous", "owner"):
+                with self.subTest(url=url, role=role), transaction.atomic():
+                    browser.cookies = SimpleCookie()
+                    if role == "owner":
+                        browser.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[role]
+                    response = browser.post(url, case.data(self), headers={"HX-Request": "true"})
+                    transaction.set_rollback(True)
+                    refused = response.status_code == 403 and b"CSRF" in response.content
+                    assert refused or self.outcome(response) == LOGIN, f"POST {url} as {role}: {response.status_code}"
 
     def test_the_leak_check_finds_each_secret_where_its_readers_look(self):
         """Otherwise "no data leaked" could pass because the strings are on no page at all."""
