@@ -166,11 +166,16 @@ def evidence_add(request: Request, pk: int) -> HttpResponse:
     """Pin a version (`version`) or a results upload (`result`) of the learner's own artifacts."""
     gate_request = _visible(request, pk)
     version_id, result_id = request.POST.get("version", ""), request.POST.get("result", "")
+    # Only the learner's own things exist here: anyone else's id is a 404, as if it did not exist.
+    theirs = Artifact.objects.of(gate_request.learner)
     if version_id.isdigit():
-        version = get_object_or_404(ArtifactVersion.objects.select_related("artifact"), pk=version_id)
+        versions = ArtifactVersion.objects.filter(artifact__in=theirs).select_related("artifact")
+        version = get_object_or_404(versions, pk=version_id)
         return _evidence_changed(request, gate_request, lambda: gate_request.pin(version, by=request.user))
     if result_id.isdigit():
-        upload = get_object_or_404(ResultUpload.objects.select_related("artifact"), pk=result_id)
+        upload = get_object_or_404(
+            ResultUpload.objects.filter(artifact__in=theirs).select_related("artifact"), pk=result_id
+        )
         return _evidence_changed(request, gate_request, lambda: gate_request.pin_result(upload, by=request.user))
     messages.error(request, "Choose a version or a results upload to pin.")
     return redirect(gate_request)

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "portfolio",
     "assessments",
     "django_htmx",
+    "ninja",  # the API docs page then loads Swagger UI from our static files, not from a CDN
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

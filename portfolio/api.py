@@ -198,6 +198,7 @@ def create_version(
         return _error("file", "send either a multipart `file` or a `link`, not both or neither")
     try:
         upload = read_uploaded(file) if file else inspect_link(link)
+        artifact.check_upload(upload)
     except UploadRefused as exc:
         return _error("file" if file else "link", exc.message)
     new = artifact.add_version(upload, notes=notes, by=request.user)

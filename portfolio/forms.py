@@ -70,7 +70,8 @@ def _by_roadmap(specs: Any) -> dict[str, list[ArtifactSpec]]:
 class VersionForm(forms.Form):
     file = forms.FileField(
         required=False,
-        help_text="A single file, or a zip of a folder. Runnable specs: a .py file, or a zip with main.py at its top.",
+        help_text="A single file, or a zip of a folder. The KV cache calculator: kv_calculator.py, or a zip with it "
+        "at its top; the inference benchmark: workload.json or results.json, or a zip with them.",
     )
     link = forms.URLField(
         required=False,
@@ -84,6 +85,10 @@ class VersionForm(forms.Form):
 
     upload: Upload
 
+    def __init__(self, *args: Any, artifact: Artifact, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.artifact = artifact
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         file, link = data.get("file"), data.get("link")
@@ -95,6 +100,7 @@ class VersionForm(forms.Form):
             return data
         try:
             self.upload = read_uploaded(file) if file else inspect_link(link)
+            self.artifact.check_upload(self.upload)
         except UploadRefused as exc:
             self.add_error("file" if file else "link", exc.message)
         return data
@@ -134,13 +140,14 @@ class ResultsForm(forms.Form):
             raise forms.ValidationError("Upload a results file or paste the JSON document.")
         limit = settings.RESULTS_MAX_BYTES
         raw = file.read(limit + 1) if file else text.encode()
+        field, named = ("file", f"{file.name}: ") if file else ("text", "")
         if len(raw) > limit:
-            self.add_error("file" if file else "text", f"is larger than the limit of {limit} bytes.")
+            self.add_error(field, f"{named}is larger than the limit of {limit} bytes.")
             return data
         try:
             self.document = results.parse(raw)
             self.checked = self.artifact.results_schema.check(self.document)
         except results.ResultsInvalid as exc:
             self.schema_errors = exc.errors
-            self.add_error("file" if file else "text", exc.message)
+            self.add_error(field, named + exc.message)
         return data

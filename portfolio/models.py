@@ -30,7 +30,7 @@ from config.celery import app as celery_app
 from config.ratelimit import RateLimit
 from portfolio import results
 from portfolio.runner import protocol
-from portfolio.uploads import Upload
+from portfolio.uploads import Upload, check_runnable
 from roadmap.markdown import render_markdown
 from roadmap.models import ArtifactSpec, Topic
 
@@ -120,6 +120,11 @@ class Artifact(models.Model):
     @property
     def is_runnable(self) -> bool:
         return self.spec is not None and self.spec.is_runnable
+
+    def check_upload(self, upload: Upload) -> None:
+        """UploadRefused, naming the file, when this artifact's spec runs and its grader could not read it."""
+        if self.is_runnable:
+            check_runnable(self.spec.kind, upload)  # type: ignore[union-attr]
 
     def add_version(self, upload: Upload, *, notes: str = "", by: User, run: bool = True) -> NewVersion:
         """Store a new immutable version (and, unless `run` is false, start its run when the spec
@@ -356,6 +361,12 @@ class ResultUpload(models.Model):
     @property
     def flagged(self) -> list[dict[str, Any]]:
         return list(self.recomputation.get("flagged", []))
+
+    @property
+    def workload(self) -> dict[str, Any]:
+        """The workload the numbers were measured on; empty for schemas without one (generic, reasoning eval)."""
+        document = self.document if isinstance(self.document, dict) else {}
+        return self.validation.get("workload") or document.get("workload") or {}
 
 
 # --- runs and attempts -----------------------------------------------------------------------

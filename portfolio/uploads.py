@@ -2,7 +2,8 @@
 
 `inspect_file` runs the runner's own `archive.inspect_upload` (the same checks the runner repeats
 before it unpacks anything) with the caps from settings, and `inspect_link` accepts http(s) URLs
-only. Both raise UploadRefused with a sentence that names the file or the field.
+only. `check_runnable` refuses what a runnable spec's grader cannot read at all. All raise
+UploadRefused with a sentence that names the file or the field.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Upload:
     sha256: str
     url: str = ""
     files: int = 1
+    names: tuple[str, ...] = ()  # the file's name, or the paths of a zip's files
 
 
 def read_uploaded(uploaded: UploadedFile) -> Upload:
@@ -69,7 +71,37 @@ def inspect_file(filename: str, data: bytes) -> Upload:
         size=info.size,
         sha256=info.sha256,
         files=len(info.files),
+        names=tuple(entry.path for entry in info.files),
     )
+
+
+# What the grader of each runnable kind reads (portfolio/runner/graders): the suffix it looks for,
+# and what to upload instead. Anything else could only fail on the runner, after a wait.
+RUNNABLE_FILES: dict[str, tuple[str, str]] = {
+    "kv_calculator": (".py", "a KV cache calculator is Python: upload kv_calculator.py, or a zip with it at its top"),
+    "inference_benchmark": (
+        ".json",
+        "an inference benchmark is JSON: upload workload.json or results.json, or a zip with them",
+    ),
+}
+
+
+def check_runnable(kind: str, upload: Upload) -> None:
+    """Refuse a file of the wrong type for a runnable kind (an image or a program for a calculator):
+    a single file needs the kind's suffix and must be UTF-8 text, a zip must hold at least one such file."""
+    if upload.kind == "link" or kind not in RUNNABLE_FILES:
+        return
+    suffix, instead = RUNNABLE_FILES[kind]
+    if upload.kind == "zip":
+        if not any(name.lower().endswith(suffix) for name in upload.names):
+            raise UploadRefused(f"{upload.filename}: has no {suffix} file; {instead}.")
+        return
+    if not upload.filename.lower().endswith(suffix):
+        raise UploadRefused(f"{upload.filename}: is not a {suffix} file; {instead}.")
+    try:
+        (upload.data or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UploadRefused(f"{upload.filename}: is not text (UTF-8); {instead}.") from None
 
 
 def inspect_link(url: str) -> Upload:

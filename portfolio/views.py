@@ -73,7 +73,7 @@ def artifact_detail(request: Request, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def version_create(request: Request, pk: int) -> HttpResponse:
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=pk)
-    form = VersionForm(request.POST or None, request.FILES or None)
+    form = VersionForm(request.POST or None, request.FILES or None, artifact=artifact)
     if request.method == "POST" and form.is_valid():
         new = artifact.add_version(form.upload, notes=form.cleaned_data["notes"], by=request.user)
         messages.success(request, f"Saved version {new.version.number} (sha256 {new.version.sha256[:12]}…).")
@@ -96,7 +96,16 @@ def version_download(request: Request, pk: int, number: int) -> FileResponse:
     version = get_object_or_404(ArtifactVersion.objects.visible_to(request.user), artifact_id=pk, number=number)
     if version.is_link:
         raise Http404("A link has no file.")
-    return FileResponse(version.file.open("rb"), as_attachment=True, filename=version.original_filename)
+    # Learners' files are untrusted: never a type a browser renders (an .html upload would run its
+    # script on our origin), and a sandbox in case something opens it in place anyway.
+    response = FileResponse(
+        version.file.open("rb"),
+        as_attachment=True,
+        filename=version.original_filename,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_POST

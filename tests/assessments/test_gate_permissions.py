@@ -16,7 +16,14 @@ from django.urls import reverse
 
 from assessments.models import GateRequest
 from tests.assessments.gates import GateWorld
-from tests.factories import create_gate, create_gate_request, create_layer, create_token
+from tests.factories import (
+    create_artifact,
+    create_gate,
+    create_gate_request,
+    create_layer,
+    create_token,
+    create_version,
+)
 
 PEOPLE = ("anonymous", "learner", "other_learner", "outsider", "reviewer", "lead", "staff")
 
@@ -75,6 +82,15 @@ class PermissionMatrixTests(GateWorld, TestCase):
         ]
         for name, args, data in cases:
             self.check("post", reverse(name, args=args), row("login", 302, 404, 404, 403, 403, 403), data)
+
+    def test_pinning_someone_elses_version_or_results_is_a_404_not_a_403(self):
+        """A 403 would confirm that the id exists; someone else's things do not exist for this request."""
+        theirs = create_version(artifact=create_artifact(owner=self.other_learner, spec=self.spec))
+        their_results = theirs.artifact.add_results({"summary": "Theirs.", "metrics": {"x": 1}})
+        url = reverse("gates:evidence-add", args=[self.draft.pk])
+        for data in ({"version": str(theirs.pk)}, {"result": str(their_results.pk)}):
+            self.check("post", url, row("login", 404, 404, 404, 404, 404, 404), data)
+        assert list(self.draft.evidence.all()) == [self.evidence]
 
     def test_reviewing_is_for_the_reviewers_and_leads_of_the_learners_team(self):
         pk = self.submitted.pk

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
@@ -155,3 +156,9 @@ class OpenApiTests(TestCase):
             "/api/v1/schemas/results/{name}",
         ):
             assert path in paths, path
+
+    def test_the_docs_page_loads_swagger_from_this_site_not_a_cdn(self):
+        """Script from a CDN runs on our origin, with our cookies, and changes when the CDN's does."""
+        page = self.client.get("/api/v1/docs").content.decode()
+        sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
+        assert sources and all(s.startswith("/static/") for s in sources), sources

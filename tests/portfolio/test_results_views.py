@@ -52,6 +52,18 @@ class ResultsUploadTests(TestCase):
         response = self.client.post(self.url, {"text": "{oops"})
         assert response.status_code == 200 and b"not valid JSON" in response.content
 
+    def test_results_without_a_workload_are_shown(self):
+        """The generic and reasoning-eval schemas have no workload; their pages used to fail with a 500."""
+        reasoning = create_artifact_spec()
+        reasoning.slug = "reasoning-eval-harness"  # the slug that maps a spec to this schema
+        reasoning.save()
+        for name, spec in (("generic", None), ("reasoning-eval", reasoning)):
+            upload = create_artifact(owner=self.artifact.owner, spec=spec).add_results(results.SCHEMAS[name].example)
+            assert upload.schema == name
+            response = self.client.get(upload.get_absolute_url())
+            assert response.status_code == 200, name
+            assert b"The uploaded document" in response.content and b"<h2>Workload</h2>" not in response.content
+
     def test_another_user_gets_404_for_the_form_and_the_results(self):
         upload = self.artifact.add_results(copy.deepcopy(BENCH))
         self.client.force_login(create_user())

@@ -1,0 +1,155 @@
+"""Upload abuse through the real upload views and the API, beside what test_version_views.py and
+test_api.py already refuse (oversize, zip bomb and path traversal in the form; traversal in the API):
+symlink entries, files of the wrong type for a runnable spec, results that are not JSON, and the
+API's share of oversize and bombs. Each is refused with a message that names the file or entry,
+writes nothing (no version, no run, no stored file, no results row) and keeps what was typed."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase, override_settings
+from django.urls import reverse
+
+from portfolio.models import ArtifactVersion, ResultUpload, Run
+from roadmap.models import ArtifactSpec
+from tests.factories import OK_SCRIPT, create_artifact, create_artifact_spec, create_token, create_user
+from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files, zip_bomb, zip_with_symlink
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
+
+# (file name, bytes, what the refusal must name) for a KV cache calculator.
+WRONG_FOR_A_CALCULATOR = [
+    ("kv_calculator.exe", EXE, "kv_calculator.exe"),
+    ("diagram.png", PNG, "diagram.png"),
+    ("kv_calculator.py", PNG, "kv_calculator.py: is not text"),
+    ("pictures.zip", make_zip({"a.png": PNG, "README.md": b"# hi\n"}), "pictures.zip: has no .py file"),
+]
+# Path traversal ("../") is refused in test_version_views.py (form) and test_api.py (API).
+HOSTILE_ZIPS = [
+    ("links.zip", zip_with_symlink(), "link-to-etc"),
+    ("abs.zip", make_zip({"/etc/cron.d/x.py": b"x"}), "/etc/cron.d/x.py"),
+]
+
+
+class Uploads(IsolatedMediaMixin, TestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.owner = create_user()
+        self.calculator = create_artifact(
+            owner=self.owner, spec=create_artifact_spec(kind=ArtifactSpec.Kind.KV_CALCULATOR)
+        )
+        self.benchmark = create_artifact(
+            owner=self.owner, spec=create_artifact_spec(kind=ArtifactSpec.Kind.INFERENCE_BENCHMARK)
+        )
+        _, raw = create_token(user=self.owner)
+        self.auth = {"Authorization": f"Bearer {raw}"}
+        self.client.force_login(self.owner)
+
+    def form_upload(self, artifact, name: str, data: bytes, notes: str = "my careful notes"):
+        url = reverse("portfolio:version-create", args=[artifact.pk])
+        return self.client.post(url, {"file": SimpleUploadedFile(name, data), "notes": notes})
+
+    def api_upload(self, artifact, name: str, data: bytes):
+        url = f"/api/v1/artifacts/{artifact.pk}/versions"
+        return self.client.post(url, {"file": SimpleUploadedFile(name, data), "notes": "v"}, headers=self.auth)
+
+    def assert_nothing_written(self) -> None:
+        assert not ArtifactVersion.objects.exists() and not Run.objects.exists()
+        assert stored_files() == []
+
+    def assert_form_refused(self, response, named: str) -> None:
+        assert response.status_code == 200
+        self.assertContains(response, named)
+        self.assertContains(response, "my careful notes")  # what was typed is still in the form
+        self.assert_nothing_written()
+
+    def assert_api_refused(self, response, named: str) -> None:
+        assert response.status_code == 422, response.content
+        body = response.json()
+        assert body["errors"][0]["field"] == "file" and named in body["message"], body
+        self.assert_nothing_written()
+
+
+class WrongTypeTests(Uploads):
+    def test_a_program_or_an_image_is_refused_for_a_calculator_in_the_form(self):
+        for name, data, named in WRONG_FOR_A_CALCULATOR:
+            with self.subTest(name):
+                self.assert_form_refused(self.form_upload(self.calculator, name, data), named)
+
+    def test_a_program_or_an_image_is_refused_for_a_calculator_over_the_api(self):
+        for name, data, named in WRONG_FOR_A_CALCULATOR:
+            with self.subTest(name):
+                self.assert_api_refused(self.api_upload(self.calculator, name, data), named)
+
+    def test_a_benchmark_takes_json_not_python(self):
+        self.assert_form_refused(self.form_upload(self.benchmark, "bench.py", OK_SCRIPT), "bench.py: is not a .json")
+        self.assert_api_refused(self.api_upload(self.benchmark, "bench.py", OK_SCRIPT), "bench.py: is not a .json")
+
+    def test_what_each_grader_reads_is_accepted(self):
+        accepted = [
+            (self.calculator, "kv_calculator.py", OK_SCRIPT),
+            (self.calculator, "kv.zip", make_zip({"kv/kv_calculator.py": OK_SCRIPT, "kv/notes.png": PNG})),
+            (self.benchmark, "workload.json", b'{"model": "m"}'),
+            (self.benchmark, "bench.zip", make_zip({"results.json": b"{}"})),
+        ]
+        for artifact, name, data in accepted:
+            with self.subTest(name):
+                assert self.form_upload(artifact, name, data).status_code == 302
+        assert ArtifactVersion.objects.count() == 4
+
+    def test_documents_take_any_file(self):
+        notes = create_artifact(owner=self.owner)
+        assert self.form_upload(notes, "diagram.png", PNG).status_code == 302
+        assert self.api_upload(notes, "tool.exe", EXE).status_code == 201
+
+
+class HostileArchiveTests(Uploads):
+    def test_symlinks_and_absolute_paths_are_refused_naming_the_entry_in_the_form(self):
+        for name, data, entry in HOSTILE_ZIPS:
+            with self.subTest(name):
+                self.assert_form_refused(self.form_upload(self.calculator, name, data), entry)
+
+    def test_symlinks_and_absolute_paths_are_refused_naming_the_entry_over_the_api(self):
+        for name, data, entry in HOSTILE_ZIPS:
+            with self.subTest(name):
+                self.assert_api_refused(self.api_upload(self.calculator, name, data), entry)
+
+    @override_settings(ARTIFACT_MAX_BYTES=100)
+    def test_an_oversize_file_is_refused_over_the_api(self):
+        self.assert_api_refused(self.api_upload(self.calculator, "kv_calculator.py", b"#" * 101), "kv_calculator.py")
+
+    @override_settings(ARTIFACT_MAX_UNCOMPRESSED_BYTES=5 * 1024 * 1024)
+    def test_a_zip_bomb_is_refused_over_the_api(self):
+        self.assert_api_refused(self.api_upload(self.calculator, "bomb.zip", zip_bomb(20)), "bomb.zip")
+
+
+class ResultsAbuseTests(Uploads):
+    def results_form(self, name: str, data: bytes):
+        url = reverse("portfolio:results-create", args=[self.calculator.pk])
+        return self.client.post(url, {"file": SimpleUploadedFile(name, data), "notes": "my careful notes"})
+
+    def test_a_results_file_that_is_not_json_is_refused_naming_it(self):
+        for name, data in (("results.png", PNG), ("results.json", b"{not json")):
+            with self.subTest(name):
+                response = self.results_form(name, data)
+                assert response.status_code == 200 and not ResultUpload.objects.exists()
+                self.assertContains(response, f"{name}:")
+                self.assertContains(response, "my careful notes")
+
+    @override_settings(RESULTS_MAX_BYTES=100)
+    def test_an_oversize_results_file_is_refused_naming_it(self):
+        response = self.results_form("results.json", json.dumps({"summary": "x" * 200, "metrics": {}}).encode())
+        assert response.status_code == 200 and not ResultUpload.objects.exists()
+        self.assertContains(response, "results.json:")
+        self.assertContains(response, "my careful notes")
+
+    def test_a_body_that_is_not_json_is_refused_over_the_api(self):
+        url = f"/api/v1/artifacts/{self.calculator.pk}/results"
+        for body in ("{not json", json.dumps({"document": "a string, not a document"})):
+            with self.subTest(body):
+                response = self.client.post(url, body, content_type="application/json", headers=self.auth)
+                assert response.status_code in (400, 422) and response.json()["message"], response.content
+        assert not ResultUpload.objects.exists()
