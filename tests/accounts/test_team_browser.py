@@ -2,59 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from accounts.models import Notification
+from tests.browser.support import BrowserTestCase
 from tests.factories import create_notification, create_team, create_user
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-# Skipped without Chromium, except where LAYERWISE_REQUIRE_BROWSER (make test, CI) says it must run.
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("LAYERWISE_REQUIRE_BROWSER"),
-    reason="needs chromium (apt-get install chromium)",
-)
-class TeamBrowserTests(StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-        cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-        if cls._async_unsafe is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = cls._async_unsafe
-
+class TeamBrowserTests(BrowserTestCase):
     def setUp(self):
+        super().setUp()
         self.lead = create_user(username="lena")
         self.ada = create_user(username="ada")
         self.team = create_team(members={self.lead: "lead", self.ada: "member"})
-        self.client.force_login(self.lead)
-        context = self.browser.new_context()
-        context.add_cookies(
-            [{"name": "sessionid", "value": self.client.cookies["sessionid"].value, "url": self.live_server_url}]
-        )
-        self.page = context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.addCleanup(context.close)
+        self.page = self.page_as(self.lead)
 
     def test_choosing_a_role_saves_it_without_a_reload(self):
         self.page.goto(self.live_server_url + self.team.get_absolute_url())

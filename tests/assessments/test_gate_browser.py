@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from accounts.models import Membership
 from assessments.models import AuditEvent, GateRequest
 from roadmap.models import ArtifactSpec
 from tests.assessments.gates import FlushableAuditMixin
+from tests.browser.support import BrowserTestCase
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
@@ -27,36 +24,9 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-# Skipped without Chromium, except where LAYERWISE_REQUIRE_BROWSER (make test, CI) says it must run.
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("LAYERWISE_REQUIRE_BROWSER"),
-    reason="needs chromium (apt-get install chromium)",
-)
-class GateLoopBrowserTests(FlushableAuditMixin, StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-        cls._async_unsafe = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-        if cls._async_unsafe is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = cls._async_unsafe
-
+class GateLoopBrowserTests(FlushableAuditMixin, BrowserTestCase):
     def setUp(self):
         super().setUp()
         roadmap = create_roadmap(slug="llm")
@@ -68,18 +38,6 @@ class GateLoopBrowserTests(FlushableAuditMixin, StaticLiveServerTestCase):
         create_team(members={self.learner: Membership.Role.MEMBER, self.reviewer: Membership.Role.REVIEWER})
         version = create_version(artifact=create_artifact(owner=self.learner, spec=spec))
         finish_run(create_run(version=version))
-        self.errors: list[str] = []
-
-    def page_as(self, user):
-        self.client.force_login(user)
-        context = self.browser.new_context()
-        context.add_cookies(
-            [{"name": "sessionid", "value": self.client.cookies["sessionid"].value, "url": self.live_server_url}]
-        )
-        page = context.new_page()
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.addCleanup(context.close)
-        return page
 
     def test_request_pin_submit_approve_share_and_verify(self):
         from playwright.sync_api import expect

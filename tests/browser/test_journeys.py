@@ -23,8 +23,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
-from unittest import mock
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -40,6 +39,7 @@ from portfolio.uploads import inspect_file
 from roadmap.content import load
 from roadmap.models import EvaluationGate, Layer
 from tests.assessments.gates import FlushableAuditMixin
+from tests.browser.support import BrowserMixin, check_browser
 from tests.factories import (
     create_artifact,
     create_assessment,
@@ -52,8 +52,6 @@ from tests.portfolio.workers import REPO, RealWorkersTestCase
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.sandbox, pytest.mark.runner_env]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRE_BROWSER = bool(os.environ.get("LAYERWISE_REQUIRE_BROWSER"))
 CORRECT_CALCULATOR = REPO / "tests/runner/kv/submissions/correct.py"
 ROADMAP = "llm-systems-engineering"
 LAYER = "kv-cache-long-context"
@@ -64,51 +62,24 @@ KV_LIMITS = {"wall_s": 180, "cpu_s": 300, "memory_mb": 4096, "processes": 64, "f
 RUN_TIMEOUT_S = 120
 
 
-def browser_missing() -> str | None:
-    if CHROMIUM is None:
-        return "needs chromium (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "needs playwright (pip install -r requirements-dev.txt)"
-    return None
-
-
 @override_settings(
     RUNNER_GRADERS={"kv_calculator": ("kv_calculator", "1"), "inference_benchmark": ("inference_benchmark", "1")},
     RUNNER_LIMITS=KV_LIMITS,
 )
-class JourneyTests(FlushableAuditMixin, RealWorkersTestCase, StaticLiveServerTestCase):
+class JourneyTests(FlushableAuditMixin, BrowserMixin, RealWorkersTestCase, StaticLiveServerTestCase):
     """RealWorkersTestCase starts both workers on a test database in a file (shared_database), which
     the live server's thread opens too: the browser, the workers and this test see the same rows."""
 
     redis_db = 11
-    playwright: ClassVar[Any]
-    browser: ClassVar[Any]
 
     @classmethod
     def check_requirements(cls) -> None:
-        missing = browser_missing()
-        if missing and REQUIRE_BROWSER:
-            pytest.fail(f"{missing} (LAYERWISE_REQUIRE_BROWSER is set)")
-        if missing:
-            pytest.skip(missing)
+        check_browser()
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()  # the checks, the live server, then both workers
-        from playwright.sync_api import sync_playwright
-
-        # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
-        environ = mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"})
-        environ.start()
-        cls.addClassCleanup(environ.stop)
-        cls.playwright = sync_playwright().start()
-        cls.addClassCleanup(cls.playwright.stop)
-        cls.browser = cls.playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        cls.addClassCleanup(cls.browser.close)
+        cls.start_browser()
 
     def setUp(self) -> None:
         super().setUp()
@@ -127,7 +98,6 @@ class JourneyTests(FlushableAuditMixin, RealWorkersTestCase, StaticLiveServerTes
         layer5 = EvaluationGate.objects.get(layer__roadmap__slug=ROADMAP, layer__slug="inference-fundamentals")
         create_gate_request(learner=teammate, gate=layer5, submit=True)
 
-        self.errors: list[str] = []
         self.pages: list[Any] = []
         self.shot = 0
         artifacts = Path(os.environ.get("TEST_ARTIFACTS") or REPO / "test-artifacts")
@@ -139,12 +109,8 @@ class JourneyTests(FlushableAuditMixin, RealWorkersTestCase, StaticLiveServerTes
 
     def new_page(self) -> Any:
         """A page in a fresh browser context: nobody logged in, nothing cached."""
-        context = self.browser.new_context(base_url=self.live_server_url, viewport={"width": 1280, "height": 900})
-        self.addCleanup(context.close)
-        page = context.new_page()
+        page = self.page_as(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
-        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
         self.pages.append(page)
         return page
 
