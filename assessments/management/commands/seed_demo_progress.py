@@ -76,4 +76,5 @@ class Command(BaseCommand):
             TopicNote.write(user, topics[0], NOTE)
             if path is not None:
                 PathFollow.follow(user, path)
-            self.stdout.write(f"  {username}: {count} topics marked, {len(levels)} self-ratings, a note")
+            ratings = "self-rating" if len(levels) == 1 else "self-ratings"
+            self.stdout.write(f"  {username}: {count} topics marked, {len(levels)} {ratings}, a note")
