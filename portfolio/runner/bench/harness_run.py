@@ -22,7 +22,6 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 # `python -I` leaves the script's folder and the working directory off sys.path; put the
 # repository root (four levels up: bench, runner, portfolio, root) there ourselves.
@@ -30,28 +29,15 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def _progress_writer(path: Path) -> Any:
-    def emit(event: dict[str, Any]) -> None:
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event, sort_keys=True) + "\n")
-
-    return emit
+from portfolio.runner.harness.trusted import progress_writer, read_job  # noqa: E402 - after the path
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: harness_run.py input.json output.json", file=sys.stderr)
+    read = read_job(argv, required=("spec",))
+    if read is None:
         return 2
-    in_path, out_path = Path(argv[1]), Path(argv[2])
-    try:
-        job = json.loads(in_path.read_text(encoding="utf-8"))
-        if not isinstance(job, dict) or "spec" not in job:
-            raise ValueError("input must be an object with a 'spec'")
-    except (OSError, ValueError) as exc:
-        print(f"cannot read input: {exc}", file=sys.stderr)
-        return 2
-    emit = _progress_writer(Path.cwd() / "progress.jsonl")
+    job, out_path = read
+    emit = progress_writer()
     try:
         from portfolio.runner.bench import harness
 

@@ -39,13 +39,9 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from portfolio.runner.harness.trusted import progress_writer, read_job  # noqa: E402 - after the path
 
-def _emit(event: dict[str, Any]) -> None:
-    try:
-        with (Path.cwd() / "progress.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event, sort_keys=True) + "\n")
-    except OSError:
-        pass  # progress is best effort; the output file is what counts
+_emit = progress_writer()
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -98,17 +94,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: harness_measure.py input.json output.json", file=sys.stderr)
+    read = read_job(argv)
+    if read is None:
         return 2
-    in_path, out_path = Path(argv[1]), Path(argv[2])
-    try:
-        job = json.loads(in_path.read_text(encoding="utf-8"))
-        if not isinstance(job, dict):
-            raise ValueError("input must be a JSON object")
-    except (OSError, ValueError) as exc:
-        print(f"cannot read input: {exc}", file=sys.stderr)
-        return 2
+    job, out_path = read
     try:
         output = run(job)
     except Exception as exc:
