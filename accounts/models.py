@@ -194,6 +194,15 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
     def reviewing(self) -> MembershipQuerySet:
         return self.filter(role__in=Membership.REVIEWING_ROLES)
 
+    def learners_reviewed_by(self, user: User) -> QuerySet[Membership, dict[str, int]]:
+        """Ids (`user_id`) of the members of every team in which `user` is a reviewer or lead, the
+        user included: whose gate requests, artifacts and runs they may read. The one place this
+        rule is written; deciding also excludes the user themself (GateRequest.decidable_by)."""
+        return self.filter(
+            team__memberships__user_id=user.pk,
+            team__memberships__role__in=Membership.REVIEWING_ROLES,
+        ).values("user_id")
+
     def leads_first(self) -> MembershipQuerySet:
         """Leads, then reviewers, then members, each by username; with their users."""
         rank = Case(

@@ -1,0 +1,80 @@
+"""What a learner records and how it is signed off.
+
+- `progress`: topic progress, activity, self-assessments, notes and links, followed paths.
+- `states`: the states of a gate request and the errors its transitions raise.
+- `gates`: gate requests (the sign-off workflow) and verified levels.
+- `records`: what a request leaves behind: pinned evidence, reviews, audit events, credentials.
+"""
+
+from __future__ import annotations
+
+from assessments.models.gates import (
+    GateRequest,
+    GateRequestQuerySet,
+    Requirement,
+    Verification,
+    best_runs,
+    cumulative_level,
+    verifications,
+    verified_levels,
+    with_verification,
+)
+from assessments.models.progress import (
+    CLOSED,
+    CONFIDENCE_RANGE,
+    KEEP,
+    LEVEL_RANGE,
+    Activity,
+    PathFollow,
+    PersonalLink,
+    SelfAssessment,
+    Status,
+    TopicNote,
+    TopicProgress,
+    TopicState,
+)
+from assessments.models.records import AuditEvent, Credential, GateEvidence, Review
+from assessments.models.states import (
+    AWAITING_REVIEW,
+    EDITABLE,
+    MARKS,
+    AuditImmutable,
+    GateError,
+    GateStatus,
+    NotAllowed,
+)
+
+__all__ = [
+    "AWAITING_REVIEW",
+    "CLOSED",
+    "CONFIDENCE_RANGE",
+    "EDITABLE",
+    "KEEP",
+    "LEVEL_RANGE",
+    "MARKS",
+    "Activity",
+    "AuditEvent",
+    "AuditImmutable",
+    "Credential",
+    "GateError",
+    "GateEvidence",
+    "GateRequest",
+    "GateRequestQuerySet",
+    "GateStatus",
+    "NotAllowed",
+    "PathFollow",
+    "PersonalLink",
+    "Requirement",
+    "Review",
+    "SelfAssessment",
+    "Status",
+    "TopicNote",
+    "TopicProgress",
+    "TopicState",
+    "Verification",
+    "best_runs",
+    "cumulative_level",
+    "verifications",
+    "verified_levels",
+    "with_verification",
+]

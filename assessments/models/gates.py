@@ -1,0 +1,653 @@
+"""Gate requests: a learner asks for a layer's gate to be signed off, pins evidence, and a
+reviewer of one of their teams decides; verified levels follow from approved requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, NullIf
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership, Notification, User
+from assessments.models.progress import KEEP
+from assessments.models.records import AuditEvent, Credential, GateEvidence, Review, requirement_state
+from assessments.models.states import (
+    AWAITING_REVIEW,
+    EDITABLE,
+    MARKS,
+    GateError,
+    GateStatus,
+    NotAllowed,
+)
+from portfolio.models import ArtifactVersion, ResultUpload, Run
+from roadmap.markdown import render_markdown
+from roadmap.models import ArtifactSpec, EvaluationGate, Layer
+
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
+
+# --- gate requests, reviews, audit and credentials (issue 6) ---------------------------------
+#
+# A learner asks for a layer's gate to be signed off. The request pins its evidence (artifact
+# versions by hash, their runs, results uploads), keeps the gate's criteria as they were at
+# submission with the learner's ticks, and moves
+#     draft -> submitted -> in review -> approved | changes requested (-> submitted again)
+# or withdrawn; an approved request can be reopened with a reason (then resubmitted). Every
+# transition is a conditional UPDATE and writes an AuditEvent in the same transaction. Who may
+# decide is read from Membership on every call, so a reviewer who leaves a team loses access at
+# once; nobody decides their own request, whatever their roles.
+
+
+def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
+    """{version pk: the run that best speaks for it}: a passing sandboxed run, else a passing one,
+    else the newest. One query."""
+    best: dict[int, Run] = {}
+    ids = [pk for pk in version_ids if pk]
+    if not ids:
+        return best
+
+    def rank(run: Run) -> tuple[bool, bool, int]:
+        passed = run.status == Run.Status.SUCCEEDED
+        return (passed and run.sandboxed is True, passed, run.pk)
+
+    for run in Run.objects.filter(version_id__in=ids).defer("raw", "log_tail", "tests"):
+        if run.version_id not in best or rank(run) > rank(best[run.version_id]):
+            best[run.version_id] = run
+    return best
+
+
+def _checklist(criteria: list[str], keep: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The gate's criteria as a checklist; ticks of criteria whose text did not change are kept."""
+    ticked = {item["criterion"] for item in keep if item.get("ticked")}
+    return [{"criterion": str(text), "ticked": str(text) in ticked} for text in criteria]
+
+
+class GateRequestQuerySet(models.QuerySet["GateRequest"]):
+    def of(self, user: User) -> GateRequestQuerySet:
+        return self.filter(learner_id=user.pk) if user.is_authenticated else self.none()
+
+    def visible_to(self, user: User) -> GateRequestQuerySet:
+        """The learner's own, those of learners in teams where the user reviews or leads, and
+        every request for staff (who read, but decide only where they review)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(Q(learner_id=user.pk) | Q(learner_id__in=Membership.objects.learners_reviewed_by(user)))
+
+    def decidable_by(self, user: User) -> GateRequestQuerySet:
+        """Requests the user may decide: their teams' learners', never their own."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(learner_id__in=Membership.objects.learners_reviewed_by(user)).exclude(learner_id=user.pk)
+
+    def awaiting_review(self) -> GateRequestQuerySet:
+        return self.filter(status__in=AWAITING_REVIEW)
+
+    def live(self) -> GateRequestQuerySet:
+        """Not withdrawn: at most one per learner and gate."""
+        return self.exclude(status=GateStatus.WITHDRAWN)
+
+    def approved(self) -> GateRequestQuerySet:
+        return self.filter(status=GateStatus.APPROVED)
+
+    def oldest_first(self) -> GateRequestQuerySet:
+        return self.order_by("submitted_at", "pk")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One artifact the gate requires, and how the request's evidence answers it."""
+
+    spec: ArtifactSpec
+    evidence: GateEvidence | None
+    state: str  # ok | missing | no_run | running | not_passed | unsandboxed
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def message(self) -> str:
+        name = f"{self.spec.code} {self.spec.title}"
+        e = self.evidence
+        if e is None or e.version is None:
+            return f"{name}: no version pinned. Pin a version of your {self.spec.title} artifact."
+        version = f"version {e.version.number}"
+        run = f"run #{e.run_id}" if e.run_id else ""
+        return {
+            "ok": f"{name}: {version} pinned" + (f", {run} passed on the runner (sandboxed)." if run else "."),
+            "no_run": f"{name}: {version} has no run. Run it from the artifact page; a passing verified run is required.",
+            "running": f"{name}: {run} of {version} has not finished yet.",
+            "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
+            f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
+            "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
+        }[self.state]
+
+
+class GateRequest(models.Model):
+    """A learner's request to have one gate signed off. See the section comment above."""
+
+    Status = GateStatus
+
+    learner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="gate_requests")
+    gate = models.ForeignKey(EvaluationGate, on_delete=models.PROTECT, related_name="requests")
+    status = models.CharField(max_length=20, choices=GateStatus.choices, default=GateStatus.DRAFT)
+    explanation = models.TextField(blank=True, help_text="Markdown: how the evidence meets the gate.")
+    checklist = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"criterion": text, "ticked": bool}]: the gate\'s criteria as they were at submission.',
+    )
+    content_version = models.CharField(max_length=64, blank=True, help_text="The roadmap's content at submission.")
+    reviewer = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who took it into review, then who decided it.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True, help_text="The latest (re)submission.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_reason = models.TextField(blank=True)
+
+    objects: ClassVar[GateRequestQuerySet] = GateRequestQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="gaterequest_status_submitted")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "gate"],
+                condition=~Q(status="withdrawn"),
+                name="one_live_gate_request_per_learner",
+            ),
+            models.CheckConstraint(condition=Q(status__in=GateStatus.values), name="gate_request_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "withdrawn"]) | Q(submitted_at__isnull=False),
+                name="gate_request_submitted_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(decided_at__isnull=False), name="gate_request_approved_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="reopened") | ~Q(reopened_reason=""), name="gate_request_reopened_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Gate request #{self.pk}: {self.learner} · {self.gate.layer}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("gates:request-detail", args=[self.pk])
+
+    def get_review_url(self) -> str:
+        return reverse("gates:review-detail", args=[self.pk])
+
+    @cached_property
+    def explanation_html(self) -> SafeString:
+        return render_markdown(self.explanation)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE
+
+    @property
+    def is_awaiting_review(self) -> bool:
+        return self.status in AWAITING_REVIEW
+
+    @property
+    def ticked_count(self) -> int:
+        return sum(1 for item in self.checklist if item.get("ticked"))
+
+    # -- who --
+
+    def is_learner(self, user: User) -> bool:
+        return user.is_authenticated and user.pk == self.learner_id
+
+    def can_be_decided_by(self, user: User) -> bool:
+        """A reviewer or lead of a team the learner belongs to, now; never the learner."""
+        if not user.is_authenticated or user.pk == self.learner_id:
+            return False
+        return Membership.objects.filter(
+            user_id=user.pk,
+            role__in=Membership.REVIEWING_ROLES,
+            team__memberships__user_id=self.learner_id,
+        ).exists()
+
+    def deciders(self) -> QuerySet[User]:
+        """Everyone who may decide this request: reviewers and leads of the learner's teams."""
+        return (
+            User.objects.filter(
+                is_active=True,
+                memberships__role__in=Membership.REVIEWING_ROLES,
+                memberships__team__memberships__user_id=self.learner_id,
+            )
+            .exclude(pk=self.learner_id)
+            .distinct()
+        )
+
+    def _require_learner(self, user: User, doing: str) -> None:
+        if not self.is_learner(user):
+            raise NotAllowed(f"Only the learner who opened this request can {doing} it.")
+
+    def _require_decider(self, user: User) -> None:
+        if user.is_authenticated and user.pk == self.learner_id:
+            raise NotAllowed("Nobody signs off their own gate: a reviewer or lead of your team decides it.")
+        if not self.can_be_decided_by(user):
+            raise NotAllowed("Only a reviewer or lead of a team the learner belongs to can decide this request.")
+
+    # -- opening and editing (by the learner) --
+
+    @classmethod
+    def open(cls, learner: User, gate: EvaluationGate) -> GateRequest:
+        """The learner's live request for `gate`, or a new draft with the gate's criteria."""
+        if gate.retired:
+            raise GateError("This gate is no longer part of the roadmap; it cannot be requested.")
+        live = cls.objects.of(learner).live().filter(gate=gate).first()
+        if live is not None:
+            return live
+        try:
+            with transaction.atomic():
+                request = cls.objects.create(learner=learner, gate=gate, checklist=_checklist(gate.criteria))
+                AuditEvent.objects.create(
+                    request_id=request.pk,
+                    actor=learner,
+                    action=AuditEvent.Action.CREATED,
+                    to_status=GateStatus.DRAFT,
+                    created_at=request.created_at,
+                    payload={"gate": gate.pk, "layer": gate.layer_id},
+                )
+        except IntegrityError:  # a second click made it meanwhile
+            return cls.objects.of(learner).live().get(gate=gate)
+        return request
+
+    def _touch_editable(self) -> None:
+        """Inside a transaction: fail unless the request is still editable, and mark it changed."""
+        if not GateRequest.objects.filter(pk=self.pk, status__in=EDITABLE).update(updated_at=timezone.now()):
+            status = GateRequest.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            raise GateError(
+                f"This request is {GateStatus(status).label.lower()}, so its evidence and explanation are "
+                "frozen. Withdraw it (or ask for it to be reopened) to change them."
+            )
+
+    def edit(self, *, by: User, explanation: str = KEEP, ticks: Iterable[int] = KEEP) -> None:
+        """Change the explanation and/or which criteria the learner ticks (indexes into the checklist)."""
+        self._require_learner(by, "edit")
+        fields: dict[str, Any] = {}
+        if explanation is not KEEP:
+            fields["explanation"] = explanation.strip()
+        if ticks is not KEEP:
+            chosen = set(ticks)
+            fields["checklist"] = [{**item, "ticked": i in chosen} for i, item in enumerate(self.checklist)]
+        with transaction.atomic():
+            self._touch_editable()
+            GateRequest.objects.filter(pk=self.pk).update(**fields)
+        self.refresh_from_db()
+
+    def pin(self, version: ArtifactVersion, *, by: User) -> GateEvidence:
+        """Pin a version of one of the learner's artifacts; it replaces another version of the same artifact."""
+        self._require_learner(by, "change the evidence of")
+        if version.artifact.owner_id != self.learner_id:
+            raise NotAllowed("Only versions of your own artifacts can be evidence.")
+        with transaction.atomic():
+            self._touch_editable()
+            self.evidence.filter(artifact_id=version.artifact_id, version__isnull=False).delete()
+            evidence = GateEvidence(
+                request=self, artifact_id=version.artifact_id, version=version, sha256=version.sha256
+            )
+            evidence.copy_run(best_runs([version.pk]).get(version.pk))
+            evidence.save()
+        return evidence
+
+    def pin_result(self, upload: ResultUpload, *, by: User) -> GateEvidence:
+        self._require_learner(by, "change the evidence of")
+        if upload.artifact.owner_id != self.learner_id:
+            raise NotAllowed("Only your own results uploads can be evidence.")
+        with transaction.atomic():
+            self._touch_editable()
+            evidence, _ = GateEvidence.objects.get_or_create(
+                request=self,
+                result=upload,
+                defaults={"artifact_id": upload.artifact_id, "result_sha256": upload.sha256},
+            )
+        return evidence
+
+    def unpin(self, evidence_id: int, *, by: User) -> None:
+        self._require_learner(by, "change the evidence of")
+        with transaction.atomic():
+            self._touch_editable()
+            self.evidence.filter(pk=evidence_id).delete()
+
+    def evidence_list(self) -> list[GateEvidence]:
+        """The pinned evidence. While the learner can still edit, each version shows its best run
+        now (runs finish after pinning); once submitted, the runs pinned at submission."""
+        rows = list(
+            self.evidence.select_related("artifact__spec", "version", "result", "run").order_by("artifact_id", "pk")
+        )
+        if self.is_editable:
+            runs = best_runs(e.version_id for e in rows if e.version_id)
+            for e in rows:
+                if e.version_id:
+                    e.copy_run(runs.get(e.version_id))
+        return rows
+
+    def requirements(self, evidence: list[GateEvidence] | None = None) -> list[Requirement]:
+        """Per artifact the gate requires: a pinned version, and for a runnable spec a passing,
+        sandboxed run of that version. Submitting with gaps is allowed (the reviewer sees them)."""
+        evidence = self.evidence_list() if evidence is None else evidence
+        found = []
+        for spec in self.gate.required_artifacts.current():
+            pinned = next((e for e in evidence if e.version_id and e.artifact.spec_id == spec.pk), None)
+            found.append(Requirement(spec, pinned, requirement_state(spec, pinned)))
+        return found
+
+    def evidence_snapshot(self, evidence: list[GateEvidence] | None = None) -> list[dict[str, Any]]:
+        """What is pinned, by hash: written into audit events and reviews."""
+        return [e.snapshot() for e in (self.evidence_list() if evidence is None else evidence)]
+
+    def previous_review(self) -> Review | None:
+        """The last decision on this learner's requests for this gate before the current submission."""
+        reviews = Review.objects.filter(request__learner_id=self.learner_id, request__gate_id=self.gate_id)
+        if self.submitted_at:
+            reviews = reviews.filter(created_at__lt=self.submitted_at)
+        return reviews.select_related("reviewer").first()
+
+    def run_summary(self, evidence: Iterable[GateEvidence], required: Iterable[ArtifactSpec]) -> tuple[int, int]:
+        """(runnable required specs with a passing sandboxed run pinned, runnable required specs)."""
+        runnable = [spec.pk for spec in required if spec.is_runnable]
+        verified = {e.artifact.spec_id for e in evidence if e.version_id and e.passed_verified}
+        return sum(1 for pk in runnable if pk in verified), len(runnable)
+
+    # -- transitions --
+
+    def _transition(
+        self,
+        action: str | Callable[[str], str],
+        *,
+        by: User,
+        to: str,
+        allowed: Iterable[str],
+        fields: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        allowed = tuple(allowed)
+        now = timezone.now()
+        with transaction.atomic():
+            current = GateRequest.objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).get()
+            name = action(current) if callable(action) else action
+            if current not in allowed:
+                raise GateError(
+                    f"Cannot {AuditEvent.Action(name).verb} a request that is {GateStatus(current).label.lower()}; "
+                    f"it must be {' or '.join(GateStatus(s).label.lower() for s in allowed)}."
+                )
+            # The status in the WHERE clause makes a concurrent transition lose cleanly.
+            changed = GateRequest.objects.filter(pk=self.pk, status=current).update(
+                status=to, updated_at=now, **(fields or {})
+            )
+            if not changed:
+                raise GateError("This request changed while you were looking at it; reload the page and try again.")
+            event = AuditEvent.objects.create(
+                request_id=self.pk,
+                actor=by,
+                action=name,
+                from_status=current,
+                to_status=to,
+                created_at=now,
+                payload=payload or {},
+            )
+        self.refresh_from_db()
+        return event
+
+    def submit(self, *, by: User) -> AuditEvent:
+        """Freeze the evidence (with each version's best run now) and ask the learner's teams to review."""
+        self._require_learner(by, "submit")
+        self.refresh_from_db()
+        if not self.explanation.strip():
+            raise GateError(
+                "Write your explanation first: how your evidence meets each of the gate's criteria.",
+                field="explanation",
+            )
+        with transaction.atomic():
+            self._touch_editable()
+            evidence = self.evidence_list()
+            for e in evidence:
+                if e.version_id:
+                    e.save(update_fields=GateEvidence.RUN_FIELDS)
+            gaps = [r.message for r in self.requirements(evidence) if not r.ok]
+            checklist = _checklist(self.gate.criteria, keep=self.checklist)
+            event = self._transition(
+                lambda current: (
+                    AuditEvent.Action.SUBMITTED if current == GateStatus.DRAFT else AuditEvent.Action.RESUBMITTED
+                ),
+                by=by,
+                to=GateStatus.SUBMITTED,
+                allowed=EDITABLE,
+                fields={
+                    "checklist": checklist,
+                    "content_version": self.gate.layer.roadmap.content_version,
+                    "submitted_at": timezone.now(),
+                    "reviewer": None,
+                    "decided_at": None,
+                },
+                payload={
+                    "evidence": self.evidence_snapshot(evidence),
+                    "ticked": [item["criterion"] for item in checklist if item["ticked"]],
+                    "gaps": gaps,
+                },
+            )
+            title = f"{self.learner.name} asks for sign-off of {self.gate.layer.label}: {self.gate.layer.title}"
+            for user in self.deciders():
+                Notification.notify(user, Notification.Kind.GATE_SUBMITTED, title, url=self.get_review_url())
+        return event
+
+    def start_review(self, *, by: User) -> AuditEvent:
+        """A reviewer takes the request, so the others see it is being looked at."""
+        self._require_decider(by)
+        return self._transition(
+            AuditEvent.Action.REVIEW_STARTED,
+            by=by,
+            to=GateStatus.IN_REVIEW,
+            allowed=[GateStatus.SUBMITTED],
+            fields={"reviewer": by},
+        )
+
+    def approve(self, *, by: User, marks: Sequence[str], comment: str = "") -> Review:
+        """Sign off: every criterion must be marked met."""
+        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment)
+
+    def request_changes(self, *, by: User, comment: str, marks: Sequence[str] = ()) -> Review:
+        """Send it back to the learner; the comment says what to change."""
+        return self._decide(Review.Decision.CHANGES_REQUESTED, by=by, marks=marks, comment=comment)
+
+    def _decide(self, decision: str, *, by: User, marks: Sequence[str], comment: str) -> Review:
+        self._require_decider(by)
+        self.refresh_from_db()
+        marks = list(marks) or [""] * len(self.checklist)
+        if len(marks) != len(self.checklist):
+            raise GateError(f"Give one mark per criterion ({len(self.checklist)}), not {len(marks)}.", field="marks")
+        if any(m not in ("", *MARKS) for m in marks):
+            raise GateError(f"Each mark must be one of {', '.join(MARKS)} (or empty).", field="marks")
+        comment = comment.strip()
+        approve = decision == Review.Decision.APPROVE
+        if approve and any(m != "met" for m in marks):
+            raise GateError(
+                "Approve only when every criterion is marked met; otherwise request changes.", field="marks"
+            )
+        if not approve and not comment:
+            raise GateError("Say what to change: a comment is required when requesting changes.", field="comment")
+        with transaction.atomic():
+            if self.status == GateStatus.SUBMITTED:
+                self.start_review(by=by)
+            evidence = self.evidence_snapshot()
+            review = Review.objects.create(
+                request=self,
+                reviewer=by,
+                decision=decision,
+                comment=comment,
+                marks=[
+                    {"criterion": item["criterion"], "mark": mark}
+                    for item, mark in zip(self.checklist, marks, strict=True)
+                ],
+                evidence=evidence,
+            )
+            self._transition(
+                AuditEvent.Action.APPROVED if approve else AuditEvent.Action.CHANGES_REQUESTED,
+                by=by,
+                to=GateStatus.APPROVED if approve else GateStatus.CHANGES_REQUESTED,
+                allowed=[GateStatus.IN_REVIEW],
+                fields={"reviewer": by, "decided_at": review.created_at},
+                payload={"review": review.pk, "marks": review.marks, "evidence": evidence},
+            )
+            layer = self.gate.layer
+            title = (
+                f"{layer.label} approved by {by.name}"
+                if approve
+                else f"{by.name} requested changes to your {layer.label} request"
+            )
+            Notification.notify(self.learner, Notification.Kind.GATE_DECIDED, title, url=self.get_absolute_url())
+        return review
+
+    def withdraw(self, *, by: User) -> AuditEvent:
+        self._require_learner(by, "withdraw")
+        return self._transition(
+            AuditEvent.Action.WITHDRAWN,
+            by=by,
+            to=GateStatus.WITHDRAWN,
+            allowed=[*EDITABLE, *AWAITING_REVIEW],
+        )
+
+    def reopen(self, *, by: User, reason: str) -> AuditEvent:
+        """Take back an approval (the learner, or whoever may decide): the verified level drops and
+        the request's credentials are revoked; the learner can then change it and resubmit."""
+        if not (self.is_learner(by) or self.can_be_decided_by(by)):
+            raise NotAllowed("Only the learner or a reviewer or lead of their team can reopen this gate.")
+        reason = reason.strip()
+        if not reason:
+            raise GateError("Say why the gate is reopened; the reason is kept in the gate's history.", field="reason")
+        now = timezone.now()
+        with transaction.atomic():
+            event = self._transition(
+                AuditEvent.Action.REOPENED,
+                by=by,
+                to=GateStatus.REOPENED,
+                allowed=[GateStatus.APPROVED],
+                fields={"reopened_reason": reason, "reopened_at": now},
+                payload={"reason": reason},
+            )
+            Credential.objects.filter(request=self).active().update(
+                revoked_at=now, revoked_reason=f"The gate was reopened: {reason}"
+            )
+            if by.pk != self.learner_id:
+                Notification.notify(
+                    self.learner,
+                    Notification.Kind.GATE_DECIDED,
+                    f"{by.name} reopened your {self.gate.layer.label} gate",
+                    url=self.get_absolute_url(),
+                    body=reason,
+                )
+        return event
+
+    def issue_credential(self, *, by: User) -> Credential:
+        """The approved gate as a signed credential the learner can share (the same one until revoked)."""
+        self._require_learner(by, "share")
+        with transaction.atomic():
+            current = GateRequest.objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).get()
+            if current != GateStatus.APPROVED:
+                raise GateError("Only an approved gate can be shared as a credential.")
+            credential = Credential.objects.filter(request=self).active().first()
+            if credential is None:
+                credential = Credential.issue(self)
+                AuditEvent.objects.create(
+                    request_id=self.pk,
+                    actor=by,
+                    action=AuditEvent.Action.CREDENTIAL_ISSUED,
+                    from_status=current,
+                    to_status=current,
+                    created_at=credential.issued_at,
+                    payload={"credential": str(credential.pk), "evidence": credential.document.get("evidence", [])},
+                )
+        return credential
+
+
+# --- verified levels ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A layer whose gate the learner has approved (and not reopened)."""
+
+    level: int  # the competency level the gate counts toward; 0 when the content gives it none
+    reviewer: str
+    decided_at: datetime
+    request_id: int
+
+
+def verifications(user: User, layers: Iterable[Layer]) -> dict[int, Verification]:
+    """{layer pk: Verification} for the layers whose gate `user` has approved. One query."""
+    rows = (
+        GateRequest.objects.approved()
+        .filter(learner_id=user.pk, gate__layer__in=[layer.pk for layer in layers], gate__retired=False)
+        .select_related("reviewer", "gate__level")
+        .only("gate__layer_id", "gate__level__number", "decided_at", "reviewer", "learner_id", "status")
+    )
+    return {
+        r.gate.layer_id: Verification(
+            level=r.gate.level.number if r.gate.level else 0,
+            reviewer=r.reviewer.name if r.reviewer else "a deleted account",
+            decided_at=r.decided_at,  # type: ignore[arg-type]
+            request_id=r.pk,
+        )
+        for r in rows
+    }
+
+
+def verified_levels(user: User, layers: Iterable[Layer]) -> dict[int, int]:
+    """{layer pk: verified level}: the level the layer's approved gate counts toward, else 0. One query."""
+    layers = list(layers)
+    found = verifications(user, layers)
+    return {layer.pk: found[layer.pk].level if layer.pk in found else 0 for layer in layers}
+
+
+def cumulative_level(gates: Iterable[tuple[int | None, bool]]) -> int:
+    """The roadmap-wide verified level from (gate's level, approved?) pairs: level L needs every
+    gate of levels 1..L approved, and at least one gate among them (no level is free)."""
+    by_level: dict[int, list[bool]] = {}
+    for level, approved in gates:
+        if level:
+            by_level.setdefault(level, []).append(approved)
+    reached, seen = 0, False
+    for level in range(1, max(by_level, default=0) + 1):
+        here = by_level.get(level, [])
+        if not all(here):
+            break
+        seen = seen or bool(here)
+        if seen:
+            reached = level
+    return reached
+
+
+def with_verification(layers: QuerySet[Layer], user: User) -> QuerySet[Layer]:
+    """Layers annotated with their gate's level and the user's approval of it, in the same query:
+    `gate_level`, `verified_request`, `verified_at`, `verified_by` (None where not approved)."""
+    approved = GateRequest.objects.approved().filter(
+        learner_id=user.pk, gate__layer_id=OuterRef("pk"), gate__retired=False
+    )
+    reviewer = Coalesce(NullIf(F("reviewer__display_name"), Value("")), F("reviewer__username"))
+    return layers.annotate(
+        gate_level=Case(When(gate__retired=False, then=F("gate__level__number")), default=None),
+        verified_request=Subquery(approved.values("pk")[:1]),
+        verified_at=Subquery(approved.values("decided_at")[:1]),
+        verified_by=Subquery(approved.annotate(name=reviewer).values("name")[:1]),
+    )

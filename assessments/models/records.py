@@ -1,0 +1,284 @@
+"""What a gate request leaves behind: its pinned evidence, the reviews decided on it, the
+append-only audit trail, and the credentials issued for approved gates."""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from assessments.models.states import AuditImmutable, GateStatus
+from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run
+from roadmap.markdown import render_markdown
+from roadmap.models import ArtifactSpec
+
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
+
+    from assessments.models.gates import GateRequest
+
+
+def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
+    if pinned is None:
+        return "missing"
+    if not spec.is_runnable:
+        return "ok"
+    if not pinned.run_id:
+        return "no_run"
+    if pinned.run_status in Run.ACTIVE:
+        return "running"
+    if pinned.run_status != Run.Status.SUCCEEDED:
+        return "not_passed"
+    return "ok" if pinned.run_sandboxed is True else "unsandboxed"
+
+
+class GateEvidence(models.Model):
+    """One pinned piece of evidence: an artifact version (by hash, with the run that speaks for
+    it, copied when pinned and again at submission) or a results upload (by hash)."""
+
+    RUN_FIELDS = ("run", "run_status", "run_verdict", "run_score", "run_max_score", "run_sandboxed")
+
+    request = models.ForeignKey("assessments.GateRequest", on_delete=models.CASCADE, related_name="evidence")
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        ArtifactVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="gate_evidence"
+    )
+    sha256 = models.CharField(max_length=64, blank=True, help_text="The version's, copied when pinned.")
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    run_status = models.CharField(max_length=16, choices=Run.Status.choices, blank=True)
+    run_verdict = models.CharField(max_length=32, blank=True)
+    run_score = models.FloatField(null=True, blank=True)
+    run_max_score = models.FloatField(null=True, blank=True)
+    run_sandboxed = models.BooleanField(null=True, blank=True)
+    result = models.ForeignKey(ResultUpload, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    result_sha256 = models.CharField(max_length=64, blank=True)
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request_id", "artifact_id", "pk"]
+        verbose_name_plural = "gate evidence"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(version__isnull=False) | Q(result__isnull=False), name="gate_evidence_pins_something"
+            ),
+            models.UniqueConstraint(
+                fields=["request", "artifact"],
+                condition=Q(version__isnull=False),
+                name="gate_evidence_one_version_per_artifact",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "result"], condition=Q(result__isnull=False), name="gate_evidence_result_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evidence {self.sha256[:12] or self.result_sha256[:12]} for request {self.request_id}"
+
+    def copy_run(self, run: Run | None) -> None:
+        self.run = run
+        self.run_status = run.status if run else ""
+        self.run_verdict = run.verdict if run else ""
+        self.run_score = run.score if run else None
+        self.run_max_score = run.max_score if run else None
+        self.run_sandboxed = run.sandboxed if run else None
+
+    @property
+    def passed_verified(self) -> bool:
+        return self.run_status == Run.Status.SUCCEEDED and self.run_sandboxed is True
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact_id,
+            "title": self.artifact.title,
+            "spec": self.artifact.spec.code if self.artifact.spec else None,
+            "version": self.version.number if self.version else None,
+            "version_id": self.version_id,
+            "sha256": self.sha256 or None,
+            "run": self.run_id,
+            "run_status": self.run_status or None,
+            "run_verdict": self.run_verdict or None,
+            "run_sandboxed": self.run_sandboxed,
+            "result": self.result_id,
+            "result_sha256": self.result_sha256 or None,
+        }
+
+
+class Review(models.Model):
+    """A decision on a request, with the evidence (by hash) it was made on. Never changed."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+    request = models.ForeignKey("assessments.GateRequest", on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="gate_reviews")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    comment = models.TextField(blank=True, help_text="Markdown.")
+    marks = models.JSONField(
+        default=list, blank=True, help_text='[{"criterion": text, "mark": "met" | "not_met" | ""}]'
+    )
+    evidence = models.JSONField(default=list, blank=True, help_text="The evidence decided on, as pinned.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by {self.reviewer} on request {self.request_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutable("a review is a record of a decision; it is never changed")
+        super().save(*args, **kwargs)
+
+    @cached_property
+    def comment_html(self) -> SafeString:
+        return render_markdown(self.comment)
+
+    @property
+    def is_approval(self) -> bool:
+        return self.decision == self.Decision.APPROVE
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditImmutable("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditImmutable("audit events are append-only")
+
+    def of_gate(self, learner_id: int, gate_id: int) -> AuditEventQuerySet:
+        """The history of one learner's requests for one gate, oldest first."""
+        return (
+            self.filter(request__learner_id=learner_id, request__gate_id=gate_id)
+            .select_related("actor")
+            .order_by("created_at", "pk")
+        )
+
+
+class AuditEvent(models.Model):
+    """Append-only: who did what to a request, when, and on which evidence (by hash).
+
+    The model refuses to save a row twice or delete one, its QuerySet refuses update() and
+    delete(), and database triggers (migration 0003) refuse UPDATE and DELETE underneath the
+    ORM. The one change allowed is the actor becoming NULL when that account is deleted, so the
+    trail outlives the people in it. `request` is a plain id (no database constraint) so that a
+    learner deleting their account removes their requests but not this record of them.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Opened"
+        SUBMITTED = "submitted", "Submitted"
+        RESUBMITTED = "resubmitted", "Resubmitted"
+        REVIEW_STARTED = "review_started", "Started review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Requested changes"
+        WITHDRAWN = "withdrawn", "Withdrew"
+        REOPENED = "reopened", "Reopened"
+        CREDENTIAL_ISSUED = "credential_issued", "Issued a credential"
+
+        @property
+        def verb(self) -> str:
+            return {
+                "created": "open",
+                "submitted": "submit",
+                "resubmitted": "resubmit",
+                "review_started": "start reviewing",
+                "approved": "approve",
+                "changes_requested": "request changes to",
+                "withdrawn": "withdraw",
+                "reopened": "reopen",
+                "credential_issued": "issue a credential for",
+            }[self.value]
+
+    request = models.ForeignKey(
+        "assessments.GateRequest", on_delete=models.DO_NOTHING, db_constraint=False, related_name="events"
+    )
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    from_status = models.CharField(max_length=20, choices=GateStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=GateStatus.choices, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField(default=dict, blank=True, help_text="Evidence hashes, marks, reasons, gaps.")
+
+    objects: ClassVar[AuditEventQuerySet] = AuditEventQuerySet.as_manager()  # type: ignore[assignment]
+
+    # Columns the triggers keep constant; test_audit checks this lists every column but actor.
+    FROZEN_COLUMNS = ("id", "request_id", "action", "from_status", "to_status", "created_at", "payload")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["request", "created_at"], name="auditevent_request_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} request {self.request_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutable("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditImmutable("audit events are append-only")
+
+    @property
+    def actor_name(self) -> str:
+        return self.actor.name if self.actor else "a deleted account"
+
+    @property
+    def evidence_hashes(self) -> list[str]:
+        return [e["sha256"] or e["result_sha256"] for e in self.payload.get("evidence", []) if e]
+
+
+class CredentialQuerySet(models.QuerySet["Credential"]):
+    def active(self) -> CredentialQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class Credential(models.Model):
+    """A signed, shareable statement that a gate was approved (assessments/credentials.py).
+
+    `document` is exactly what was signed and handed out; revocation (the gate reopened) is
+    recorded here and checked by the public verification page."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey("assessments.GateRequest", on_delete=models.CASCADE, related_name="credentials")
+    document = models.JSONField()
+    issued_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.TextField(blank=True)
+
+    objects: ClassVar[CredentialQuerySet] = CredentialQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"], condition=Q(revoked_at__isnull=True), name="one_active_credential_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credential {self.pk} for request {self.request_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("gates:credential-detail", args=[self.pk])
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def issue(cls, request: GateRequest) -> Credential:
+        from assessments import credentials
+
+        credential = cls(request=request)
+        credential.document = credentials.sign(credentials.build(credential, request))
+        credential.save()
+        return credential
