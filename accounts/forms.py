@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from accounts.models import Membership, Team, User
-from config.ratelimit import RateLimit, client_ip
+from core.ratelimit import RateLimit, client_ip
 
 # Password guessing: failures per username (one account attacked from many addresses) and per
 # address (many accounts tried from one). Limits in settings.RATE_LIMITS.

@@ -32,9 +32,9 @@ from accounts.forms import (
     TeamForm,
     TokenForm,
 )
+from accounts.http import Request
 from accounts.models import ApiToken, Membership, Notification, Team, TeamError, TeamInvite
-from config.http import Request
-from config.ratelimit import client_ip
+from core.ratelimit import client_ip
 
 
 class LoginView(auth_views.LoginView):

@@ -21,6 +21,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import Request
 from assessments import credentials
 from assessments.diffs import changes_since
 from assessments.downloads import csv_download
@@ -35,7 +36,6 @@ from assessments.models import (
     Review,
     SelfAssessment,
 )
-from config.http import Request
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate
 

@@ -21,12 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.http import Request
 from accounts.models import Membership, Team
 from assessments.dashboard import build_dashboard
 from assessments.downloads import csv_download
 from assessments.progress import Progress, checklist_layers
 from assessments.teams import build_matrix, inactive_members, matrix_csv_rows, weakest_topics
-from config.http import Request
 from roadmap.models import Roadmap
 
 DEFAULT_QUIET_DAYS = 14

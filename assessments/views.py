@@ -16,12 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from accounts.forms import DeleteAccountForm
+from accounts.http import Request
 from assessments.dashboard import build_dashboard
 from assessments.export import delete_account, export_user_data
 from assessments.forms import LinkForm, NoteForm, ProgressForm, SelfAssessmentForm
 from assessments.models import PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
 from assessments.progress import Progress, checklist_layers
-from config.http import Request
 from roadmap.models import Roadmap, Topic
 
 

@@ -21,6 +21,6 @@ def _json_logs(logger: logging.Logger, **_: Any) -> None:
     from django.conf import settings
 
     if settings.LOG_FORMAT == "json":
-        from config.logs import use_json
+        from portfolio.runner.jsonlog import use_json
 
         use_json(logger)

@@ -48,7 +48,7 @@ if not control_socket_disable:
 
 accesslog = "-"
 errorlog = "-"
-# The response's X-Request-ID (config.logs.RequestIdMiddleware) ties the line to the app's lines.
+# The response's X-Request-ID (core.logs.RequestIdMiddleware) ties the line to the app's lines.
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 
 if os.environ.get("LOG_FORMAT") == "json":

@@ -129,8 +129,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.health.HealthCheckMiddleware",  # probes: before the Host check and the HTTPS redirect
-    "config.logs.RequestIdMiddleware",
+    "core.health.HealthCheckMiddleware",  # probes: before the Host check and the HTTPS redirect
+    "core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -352,18 +352,20 @@ RUNNER_DISPATCH_GRACE_S = env_int("RUNNER_DISPATCH_GRACE_S", 30)
 RUNNER_UNSTARTED_RESEND_S = env_int("RUNNER_UNSTARTED_RESEND_S", 300)
 
 # Plain text for people (the default); LOG_FORMAT=json for a log collector: one JSON object per
-# line with time, level, logger, message, request_id, task_id and exception (config/logs.py). The
-# Celery workers and beat follow the same switch (config/celery.py, portfolio/runner/celery_app.py).
+# line with time, level, logger, message, request_id (core/logs.py), task_id and exception. The
+# formatter is the runner's (portfolio/runner/jsonlog.py, standard library only), wired here by
+# dotted path: core is below portfolio and may not import it. The Celery workers and beat follow
+# the same switch (config/celery.py, portfolio/runner/celery_app.py).
 LOG_FORMAT = env("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "portfolio.runner.jsonlog.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -404,7 +406,7 @@ RATE_LIMITS = {
     "run-submissions": env("RATE_LIMIT_RUN_SUBMISSIONS", "20/1h"),
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none and limits
-# by REMOTE_ADDR (config/ratelimit.py client_ip). Behind one proxy (the usual TLS terminator): 1.
+# by REMOTE_ADDR (core/ratelimit.py client_ip). Behind one proxy (the usual TLS terminator): 1.
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
 if not DEBUG and not TESTING:

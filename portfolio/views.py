@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.http import Request
+from accounts.http import Request
 from portfolio import contracts, reports, results
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run, RunRefused

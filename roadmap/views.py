@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from config.http import Request
+from accounts.http import Request
 from roadmap.models import Layer, Roadmap, Topic
 
 CURRENT_TOPICS = Q(topics__retired=False)

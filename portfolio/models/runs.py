@@ -24,7 +24,7 @@ from kombu.exceptions import ChannelError
 
 from accounts.models import Membership, Notification, User
 from config.celery import app as celery_app
-from config.ratelimit import RateLimit
+from core.ratelimit import RateLimit
 from portfolio.runner import protocol
 
 if TYPE_CHECKING:

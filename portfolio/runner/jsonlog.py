@@ -1,6 +1,6 @@
 """One JSON object per log line, for log collectors (LOG_FORMAT=json).
 
-Standard library only, so the runner (no Django) and the web app (config/logs.py) share it.
+Standard library only, so the runner (no Django) and the web app (settings.LOGGING, config/celery.py) share it.
 Every line has `time` (UTC, ISO 8601, milliseconds), `level`, `logger` and `message`; plus
 `request_id` when a filter put one on the record, the Celery `task` and `task_id` when the line
 was logged inside a task, `exception` with the traceback, and whatever JSON-friendly `extra=`

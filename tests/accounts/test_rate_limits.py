@@ -55,11 +55,11 @@ class LoginRateLimitTests(TestCase):
         assert self.log_in(password="right-pw-for-ada").status_code == 302
 
     def test_the_block_ends_with_its_window(self):
-        with mock.patch("config.ratelimit.time.time", return_value=2_000_000_000.0):
+        with mock.patch("core.ratelimit.time.time", return_value=2_000_000_000.0):
             for _ in range(3):
                 self.log_in()
             assert self.log_in(password="right-pw-for-ada").status_code == 429
-        with mock.patch("config.ratelimit.time.time", return_value=2_000_000_000.0 + 900):
+        with mock.patch("core.ratelimit.time.time", return_value=2_000_000_000.0 + 900):
             assert self.log_in(password="right-pw-for-ada").status_code == 302
 
     def test_empty_forms_count_nothing(self):

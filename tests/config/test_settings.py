@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase
 
-from config.ratelimit import parse_rate
+from core.ratelimit import parse_rate
 from tests.config.helpers import load_settings
 
 

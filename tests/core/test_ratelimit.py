@@ -6,7 +6,7 @@ from unittest import mock
 
 from django.test import RequestFactory, SimpleTestCase, override_settings
 
-from config.ratelimit import RateLimit, Verdict, client_ip, parse_rate
+from core.ratelimit import RateLimit, Verdict, client_ip, parse_rate
 from tests.brokers import free_port
 
 LIMIT = RateLimit("test-limit", "3/1m")
@@ -40,11 +40,11 @@ class RateLimitTests(SimpleTestCase):
         assert not LIMIT.peek("ada").blocked and LIMIT.peek("ada").count == 0
 
     def test_the_next_window_starts_from_zero(self):
-        with mock.patch("config.ratelimit.time.time", return_value=1_000_020.0):
+        with mock.patch("core.ratelimit.time.time", return_value=1_000_020.0):
             for _ in range(4):
                 LIMIT.hit("ada")
             blocked = LIMIT.peek("ada")
-        with mock.patch("config.ratelimit.time.time", return_value=1_000_020.0 + blocked.retry_after):
+        with mock.patch("core.ratelimit.time.time", return_value=1_000_020.0 + blocked.retry_after):
             assert not LIMIT.peek("ada").blocked
 
     @override_settings(RATE_LIMITS={"test-limit": "1/1h"})
@@ -59,7 +59,7 @@ class RateLimitTests(SimpleTestCase):
                 "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             }
         }
-        with override_settings(CACHES=caches), self.assertLogs("config.ratelimit", "WARNING"):
+        with override_settings(CACHES=caches), self.assertLogs("core.ratelimit", "WARNING"):
             assert not any(LIMIT.hit("ada").blocked for _ in range(5))
             assert not LIMIT.peek("ada").blocked
             LIMIT.reset("ada")

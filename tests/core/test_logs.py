@@ -12,7 +12,8 @@ from pathlib import Path
 
 from django.test import SimpleTestCase, TestCase
 
-from config.logs import JsonFormatter, RequestIdFilter
+from core.logs import RequestIdFilter
+from portfolio.runner.jsonlog import JsonFormatter
 from tests.factories import create_user
 
 REPO = Path(__file__).resolve().parents[2]

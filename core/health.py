@@ -74,9 +74,9 @@ def check_broker() -> None:
         finally:
             client.close()
     else:
-        from config.celery import app
+        from celery import current_app
 
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_S)
 
 

@@ -1,8 +1,11 @@
-"""Logging for the web app and its workers: plain text by default, JSON lines with LOG_FORMAT=json.
+"""Request ids for the web app's log lines.
 
 Each request gets an id, taken from the proxy's `X-Request-ID` when it looks like one (so a line
 in the proxy's log and the app's can be matched) or made here; it goes back in the response's
 `X-Request-ID` header and onto every log line written while the request is handled.
+
+The JSON lines themselves (LOG_FORMAT=json) come from portfolio/runner/jsonlog.py, which the runner
+shares; settings.LOGGING and config/celery.py wire it in, since this bottom layer may not import it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
-from portfolio.runner.jsonlog import JsonFormatter, use_json
-
-__all__ = ["JsonFormatter", "RequestIdFilter", "RequestIdMiddleware", "current_request_id", "use_json"]
+__all__ = ["RequestIdFilter", "RequestIdMiddleware", "current_request_id"]
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
 
