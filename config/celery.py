@@ -11,6 +11,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("layerwise")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The apps never import this module: they send with celery.current_app (RunAttempt.send,
+# Notification.notify) and declare tasks with shared_task. Celery makes an app current only in the
+# thread that created it; as the default it is also what every other thread gets (gunicorn's
+# gthread workers, the test server's thread), instead of an unconfigured fallback app.
+app.set_default()
 
 
 @signals.after_setup_logger.connect

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
@@ -23,7 +24,6 @@ from django.utils import timezone
 from kombu.exceptions import ChannelError
 
 from accounts.models import Membership, Notification, User
-from config.celery import app as celery_app
 from core.ratelimit import RateLimit
 from portfolio.runner import protocol
 
@@ -469,7 +469,7 @@ class RunAttempt(models.Model):
         A failure (the broker is down, the version's file cannot be read) is recorded on the row
         instead of raised: the attempt stays queued and the reaper sends it again (redispatch)."""
         try:
-            celery_app.send_task(
+            current_app.send_task(
                 protocol.TASK_EXECUTE,
                 args=[self.payload()],
                 queue=protocol.QUEUE_RUNNER,
@@ -560,7 +560,7 @@ def redispatch_attempts(*, grace_s: int | None = None, unstarted_s: int | None =
 def runner_queue_length() -> int | None:
     """Messages waiting in the runner queue, or None when the broker cannot be asked."""
     try:
-        with celery_app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             return int(conn.default_channel.queue_declare(queue=protocol.QUEUE_RUNNER, passive=True).message_count)
     except ChannelError:
         return 0  # Redis keeps no empty lists: a queue that does not exist has nothing waiting
@@ -615,4 +615,4 @@ def _small(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _revoke(task_ids: Iterable[str]) -> None:
     for task_id in task_ids:
-        celery_app.control.revoke(task_id)
+        current_app.control.revoke(task_id)

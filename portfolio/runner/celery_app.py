@@ -96,7 +96,9 @@ def _transport_options(broker_url: str, environ: Mapping[str, str], hard: int) -
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Celery:
-    celery_app = Celery(APP_NAME)
+    # Not made current: a Django process that imports this module (the tests, bench/) keeps sending
+    # with its own app through celery.current_app. The worker makes this app current itself.
+    celery_app = Celery(APP_NAME, set_as_current=False)
     celery_app.conf.update(settings_from_env(os.environ if environ is None else environ))
     return celery_app
 

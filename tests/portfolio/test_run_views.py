@@ -94,7 +94,7 @@ class RunActionTests(TestCase):
     def test_the_owner_cancels_a_run(self):
         run = create_run()
         self.client.force_login(run.version.artifact.owner)
-        with mock.patch("portfolio.models.runs.celery_app"):
+        with mock.patch("portfolio.models.runs.current_app"):
             response = self.client.post(reverse("portfolio:run-cancel", args=[run.pk]))
         run.refresh_from_db()
         assert response.status_code == 302 and run.status == Run.Status.CANCELLED

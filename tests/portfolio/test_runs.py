@@ -40,7 +40,7 @@ class RunCreationTests(TestCase):
         assert run.limits["wall_s"] > 0
 
     def test_the_attempt_is_sent_to_the_runner_only_on_commit(self):
-        with mock.patch("portfolio.models.runs.celery_app") as app:
+        with mock.patch("portfolio.models.runs.current_app") as app:
             with self.captureOnCommitCallbacks(execute=False) as callbacks:
                 run = create_run()
             app.send_task.assert_not_called()
@@ -209,7 +209,7 @@ class ResultTests(TestCase):
         assert run.verdict == "passed" and run.score == 1.0
 
     def test_a_system_error_starts_the_next_attempt(self):
-        with mock.patch("portfolio.models.runs.celery_app") as app, self.captureOnCommitCallbacks(execute=True):
+        with mock.patch("portfolio.models.runs.current_app") as app, self.captureOnCommitCallbacks(execute=True):
             run = create_run()
             first = run.current_attempt
             what = run.record_result(first.pk, result_for(first, "system_error", "sandbox_error"))
@@ -255,7 +255,7 @@ class ResultTests(TestCase):
 
 class CancelAndRerunTests(TestCase):
     def test_cancel_stops_an_active_run_and_its_late_result_is_discarded(self):
-        with mock.patch("portfolio.models.runs.celery_app") as app, self.captureOnCommitCallbacks(execute=True):
+        with mock.patch("portfolio.models.runs.current_app") as app, self.captureOnCommitCallbacks(execute=True):
             run = create_run()
             attempt = run.current_attempt
             assert run.cancel(by=run.version.artifact.owner)
