@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import IntegrityError, models, transaction
@@ -15,6 +16,11 @@ from django.utils.text import slugify
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
+
+# The emails of accounts/tasks.py, sent by task name after the commit: the tasks import these
+# models and the models never import the tasks.
+EMAIL_NOTIFICATION_TASK = "accounts.email_notification"
+EMAIL_INVITE_TASK = "accounts.email_invite"
 
 
 class User(AbstractUser):
@@ -344,14 +350,9 @@ class Notification(models.Model):
     @classmethod
     def notify(cls, user: User, kind: str, title: str, *, url: str = "", body: str = "") -> Notification:
         """Record a notification; its email (if mail is configured) goes out after the commit."""
-        from django.conf import settings
-        from django.db import transaction
-
         notification = cls.objects.create(user=user, kind=kind, title=title[:200], url=url, body=body)
         if getattr(settings, "EMAIL_CONFIGURED", False) and user.email:
-            from accounts.tasks import email_notification
-
-            transaction.on_commit(lambda: email_notification.delay(notification.pk))
+            transaction.on_commit(lambda: current_app.send_task(EMAIL_NOTIFICATION_TASK, args=[notification.pk]))
         return notification
 
     def mark_read(self) -> None:
@@ -464,10 +465,8 @@ class TeamInvite(models.Model):
                 body=f"Join {team.name} as {Membership.Role(role).label.lower()}: accept or decline on your teams page.",
             )
         elif email and invitee is None and getattr(settings, "EMAIL_CONFIGURED", False):
-            from accounts.tasks import email_invite
-
             link = f"{settings.SITE_URL.rstrip('/')}{invite.get_link(raw)}"
-            transaction.on_commit(lambda: email_invite.delay(invite.pk, link))
+            transaction.on_commit(lambda: current_app.send_task(EMAIL_INVITE_TASK, args=[invite.pk, link]))
         return invite, raw
 
     @property

@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from accounts.models import Membership, Notification, TeamInvite
+from accounts.models import EMAIL_INVITE_TASK, EMAIL_NOTIFICATION_TASK, Membership, Notification, TeamInvite
 
 
-@shared_task(name="accounts.email_notification")
+@shared_task(name=EMAIL_NOTIFICATION_TASK)
 def email_notification(notification_id: int) -> None:
     """Email one notification. Safe to run twice: a notification is emailed at most once."""
     notification = (
@@ -24,7 +24,7 @@ def email_notification(notification_id: int) -> None:
     send_mail(f"[Layerwise] {notification.title}", body, None, [notification.user.email])
 
 
-@shared_task(name="accounts.email_invite")
+@shared_task(name=EMAIL_INVITE_TASK)
 def email_invite(invite_id: int, link: str) -> None:
     """Email a team invitation's link to its address, at most once.
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from unittest import mock
+
 from django.core import mail
 from django.test import TestCase, override_settings
 
 from accounts.models import Notification
 from accounts.tasks import email_notification
+from config.celery import app as celery_app
 from tests.factories import create_user
 
 
@@ -40,6 +43,18 @@ class NotificationTests(TestCase):
         assert len(mail.outbox) == 1
         assert mail.outbox[0].to == ["ada@example.com"]
         assert "https://layerwise.example/me/" in mail.outbox[0].body
+
+    @override_settings(EMAIL_CONFIGURED=True)
+    def test_the_email_is_sent_by_the_name_its_task_is_registered_and_routed_under(self):
+        user = create_user(email="ada@example.com")
+
+        with mock.patch("accounts.models.current_app") as app, self.captureOnCommitCallbacks(execute=True):
+            notification = Notification.notify(user, Notification.Kind.GATE_DECIDED, "Approved")
+
+        app.send_task.assert_called_once_with(email_notification.name, args=[notification.pk])
+        celery_app.loader.import_default_modules()
+        assert email_notification.name in celery_app.tasks
+        assert celery_app.amqp.router.route({}, email_notification.name)["queue"].name == "default"
 
     def test_other_users_notifications_are_not_theirs(self):
         owner, other = create_user(), create_user()
