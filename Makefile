@@ -21,7 +21,7 @@ help:
 	@echo "make run    set up (virtualenvs, database, roadmaps, demo accounts) and serve http://$(HOST):$(PORT)"
 	@echo "make test   install what the tests need and run the whole suite"
 	@echo "make bench  run the benchmark scripts and print their figures"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check and format check, import contracts (pyproject.toml)"
 
 # --- environments ------------------------------------------------------------------------
 
@@ -67,6 +67,7 @@ bench: venvs
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
