@@ -30,6 +30,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def dead_cache() -> dict[str, dict[str, object]]:
+    """CACHES for a Redis cache nobody listens on, giving up within a second."""
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/1",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
 def filesystem_options(folder: Path) -> dict[str, object]:
     """The filesystem broker's options for a folder, as config/settings.py builds them."""
     return {

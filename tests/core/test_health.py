@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connections
 from django.test import TestCase, override_settings
 
-from tests.brokers import filesystem_options, free_port
+from tests.brokers import dead_cache, filesystem_options, free_port
 
 PRODUCTION_LIKE = {"ALLOWED_HOSTS": ["layerwise.example"], "SECURE_SSL_REDIRECT": True}
 
@@ -115,14 +115,7 @@ class ReadyzTests(TestCase):
         assert ready.status_code == 200
 
     def test_503_with_the_cache_down(self):
-        caches = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{free_port()}/1",
-                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-            }
-        }
-        with override_settings(CACHES=caches):
+        with override_settings(CACHES=dead_cache()):
             response = self.client.get("/readyz")
         assert response.status_code == 503 and response.json()["checks"]["cache"]["status"] == "down"
 

@@ -7,7 +7,7 @@ from unittest import mock
 from django.test import RequestFactory, SimpleTestCase, override_settings
 
 from core.ratelimit import RateLimit, Verdict, client_ip, parse_rate
-from tests.brokers import free_port
+from tests.brokers import dead_cache
 
 LIMIT = RateLimit("test-limit", "3/1m")
 
@@ -52,14 +52,7 @@ class RateLimitTests(SimpleTestCase):
         assert not LIMIT.hit("ada").blocked and LIMIT.hit("ada").blocked
 
     def test_a_dead_cache_lets_everyone_through(self):
-        caches = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{free_port()}/1",
-                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-            }
-        }
-        with override_settings(CACHES=caches), self.assertLogs("core.ratelimit", "WARNING"):
+        with override_settings(CACHES=dead_cache()), self.assertLogs("core.ratelimit", "WARNING"):
             assert not any(LIMIT.hit("ada").blocked for _ in range(5))
             assert not LIMIT.peek("ada").blocked
             LIMIT.reset("ada")
