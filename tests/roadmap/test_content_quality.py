@@ -45,7 +45,9 @@ class Content:
     def gate_levels(self) -> dict[str, int]:
         """Layer slug -> the competency level its gate counts toward."""
         return {
-            gate: level["level"] for level in self.roadmap.get("competency_levels") or [] for gate in level.get("gates") or []
+            gate: level["level"]
+            for level in self.roadmap.get("competency_levels") or []
+            for gate in level.get("gates") or []
         }
 
     def path_steps(self) -> dict[str, list[str]]:
@@ -104,15 +106,15 @@ class ResourceTests(SimpleTestCase):
         assert missing == {}, missing
 
     def test_every_resource_says_what_kind_it_is(self):
-        untyped = [
-            (c.slug, r["url"]) for c in shipped() for r in c.roadmap.get("resources") or [] if not r.get("kind")
-        ]
+        untyped = [(c.slug, r["url"]) for c in shipped() for r in c.roadmap.get("resources") or [] if not r.get("kind")]
 
         assert untyped == []
 
     def test_every_resource_link_is_noted_with_the_search_that_found_it(self):
         note = SOURCES_NOTE.read_text(encoding="utf-8")
-        unnoted = [(c.slug, r["url"]) for c in shipped() for r in c.roadmap.get("resources") or [] if r["url"] not in note]
+        unnoted = [
+            (c.slug, r["url"]) for c in shipped() for r in c.roadmap.get("resources") or [] if r["url"] not in note
+        ]
 
         assert unnoted == [], f"add these links to {SOURCES_NOTE.name}: {unnoted}"
 
@@ -136,7 +138,7 @@ class LearningPathTests(SimpleTestCase):
         problems = []
         for content in shipped():
             steps = content.path_steps()
-            outside = (content.extensions.get("outside_prerequisites") or {})
+            outside = content.extensions.get("outside_prerequisites") or {}
             for path, topics in steps.items():
                 covered = set(topics).union(*(steps[p] for p in content.paths_before(path)))
                 needed = {pre for slug in topics for pre in content.prerequisites(slug)} - covered
@@ -144,7 +146,9 @@ class LearningPathTests(SimpleTestCase):
                 if needed - listed:
                     problems.append(f"{content.slug}/{path} needs, without listing them: {sorted(needed - listed)}")
                 if listed - needed:
-                    problems.append(f"{content.slug}/{path} lists as outside but does not need: {sorted(listed - needed)}")
+                    problems.append(
+                        f"{content.slug}/{path} lists as outside but does not need: {sorted(listed - needed)}"
+                    )
 
         assert problems == [], "\n".join(problems)
 
@@ -216,13 +220,17 @@ class SelfCheckTests(SimpleTestCase):
     def test_every_primary_topic_has_two_or_three_self_check_questions(self):
         content = primary()
         checks = content.self_checks
-        problems = [f"{slug}: {len(checks.get(slug) or [])} questions" for slug in content.topics if not 2 <= len(checks.get(slug) or []) <= 3]
+        problems = [
+            f"{slug}: {len(checks.get(slug) or [])} questions"
+            for slug in content.topics
+            if not 2 <= len(checks.get(slug) or []) <= 3
+        ]
         problems += [f"{slug}: names no topic" for slug in checks if slug not in content.topics]
         problems += [
-            f"{slug}: {q!r} is not a question"
+            f"{slug}: {q!r} is not a question or task in a sentence"
             for slug, questions in checks.items()
             for q in questions or []
-            if not isinstance(q, str) or not q.strip().endswith("?")
+            if not isinstance(q, str) or len(q) < 20 or not q.strip().endswith(("?", "."))
         ]
 
         assert problems == [], "\n".join(problems)
