@@ -21,7 +21,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-from portfolio.runner import environment, fsbroker, jobs, jsonlog, protocol, sandbox
+from portfolio.runner import environment, fsbroker, jobs, jsonlog, protocol
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +203,11 @@ def _warm_up(**_: Any) -> None:
     """Probe the sandbox and the environment once in the worker's main process, before the pool
     forks, so every child inherits both caches and a broken sandbox shows in the startup log."""
     try:
-        config = sandbox.SandboxConfig.from_env()
-    except sandbox.SandboxUnavailable as exc:
+        config = SandboxConfig.from_env()
+    except SandboxUnavailable as exc:
         log.error("runner sandbox misconfigured: %s", exc)
         return
-    result = sandbox.probe(config)
+    result = launch.probe(config)
     if result.ok:
         log.warning("runner sandbox: %s, uid %s", result.label, config.uid)
     elif config.allow_unsandboxed:
