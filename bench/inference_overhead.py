@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    from portfolio.runner.bench import harness, spec
+    from portfolio.runner.bench import harness, model_config
+    from portfolio.runner.bench import workload as workload_spec
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": args.batch,
         "warmup_requests": 0,
     }
-    norm, errors = spec.validate(workload)
+    norm, errors = workload_spec.validate(workload)
     if errors:
         print(f"invalid workload: {errors}", file=sys.stderr)
         return 2
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "workload": {
             "architecture": args.architecture,
-            "params": spec.param_count(norm["config"]),
+            "params": model_config.param_count(norm["config"]),
             "dtype": args.dtype,
             "batch": args.batch,
             "prompt_tokens": args.prompt,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from portfolio.runner import broker
 from portfolio.runner.protocol import TASK_TIME_LIMIT_S
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -247,32 +248,13 @@ BROKER_DIR = Path(env("RUNNER_BROKER_DIR", str(VAR_DIR / "broker")))
 # restores unacknowledged messages older than its own timeout and would hand a running GPU job to
 # a second runner.
 RUNNER_HARD_LIMIT_S = TASK_TIME_LIMIT_S
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's own filesystem transport can hand a consumer a half-written message and stop the
-    # worker; this one writes each message whole (portfolio/runner/fsbroker.py, shared with the runner).
-    CELERY_BROKER_TRANSPORT = "portfolio.runner.fsbroker:Transport"
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        # Producer and consumers share one folder; the control folder must be
-        # explicit or it lands in each process's working directory.
-        "data_folder_in": str(BROKER_DIR / "out"),
-        "data_folder_out": str(BROKER_DIR / "out"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
-    for folder in ("out", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Must exceed the longest run, or Redis hands a running job to a second worker.
-        "visibility_timeout": int(RUNNER_HARD_LIMIT_S * 1.1),
-        # A broker that accepts connections but stops answering (failover, a NAT dropping the
-        # connection) would otherwise hold a publish, and the web request around it, for ever.
-        # Consumers wait with BRPOP timeouts of 1 s, well inside this.
-        "socket_timeout": 5,
-        "socket_connect_timeout": 3,
-    }
+# The transport and its options (each with its reason) are defined once, in
+# portfolio/runner/broker.py, for this app and the runner's: two apps sharing a broker must agree.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = broker.transport_options(
+    CELERY_BROKER_URL, broker_dir=BROKER_DIR, hard_limit_s=RUNNER_HARD_LIMIT_S
+)
+if broker.is_filesystem(CELERY_BROKER_URL):
+    CELERY_BROKER_TRANSPORT = broker.FILESYSTEM_TRANSPORT
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "runner.*": {"queue": "runner"},

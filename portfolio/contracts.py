@@ -18,8 +18,12 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from portfolio.runner.bench import catalog as bench_catalog
+from portfolio.runner.bench import fitting as bench_fitting
 from portfolio.runner.bench import metrics as bench_metrics
-from portfolio.runner.bench import spec as bench_spec
+from portfolio.runner.bench import model_config as bench_model_config
+from portfolio.runner.bench import results as bench_results
+from portfolio.runner.bench import workload as bench_workload
 from portfolio.runner.graders import kv_calculator as kv_grader
 from portfolio.runner.kv import cases as kv_cases
 from portfolio.runner.kv import catalog as kv_catalog
@@ -154,23 +158,23 @@ def kv_public_cases() -> dict[str, Any]:
 FIT_EXAMPLES: tuple[tuple[str, dict[str, Any], dict[str, Any]], ...] = (
     (
         "The example spec on a CPU runner",
-        bench_spec.EXAMPLE_SPEC,
-        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+        bench_workload.EXAMPLE_SPEC,
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_fitting.CPU_DEFAULT_MEMORY_BYTES},
     ),
     (
         "A GPU-catalog model on a CPU runner",
-        {**bench_spec.EXAMPLE_SPEC, "architecture": "llama-3.1-8b", "dtype": "bfloat16"},
-        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+        {**bench_workload.EXAMPLE_SPEC, "architecture": "llama-3.1-8b", "dtype": "bfloat16"},
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_fitting.CPU_DEFAULT_MEMORY_BYTES},
     ),
     (
         "float16 on a CPU runner",
-        {**bench_spec.EXAMPLE_SPEC, "dtype": "float16"},
-        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES},
+        {**bench_workload.EXAMPLE_SPEC, "dtype": "float16"},
+        {"kind": "cpu", "name": "a CPU runner", "memory_bytes": bench_fitting.CPU_DEFAULT_MEMORY_BYTES},
     ),
     (
         "Llama 3.1 8B, 64 long requests at once, on an 80 GB GPU",
         {
-            **bench_spec.EXAMPLE_SPEC,
+            **bench_workload.EXAMPLE_SPEC,
             "architecture": "llama-3.1-8b",
             "dtype": "bfloat16",
             "prompt_tokens": 8192,
@@ -182,7 +186,7 @@ FIT_EXAMPLES: tuple[tuple[str, dict[str, Any], dict[str, Any]], ...] = (
     (
         "Llama 3.1 8B, 8 requests of 2k tokens, on an 80 GB GPU",
         {
-            **bench_spec.EXAMPLE_SPEC,
+            **bench_workload.EXAMPLE_SPEC,
             "architecture": "llama-3.1-8b",
             "dtype": "bfloat16",
             "prompt_tokens": 1024,
@@ -266,39 +270,39 @@ def describe_type(prop: dict[str, Any]) -> str:
 
 @cache
 def bench_contract() -> dict[str, Any]:
-    listing = bench_spec.catalog_listing()
+    listing = bench_catalog.listing()
     fits = []
     for title, spec, device in FIT_EXAMPLES:
-        normalised, errors = bench_spec.validate(spec)
+        normalised, errors = bench_workload.validate(spec)
         assert normalised is not None, errors  # the examples are valid specs; the tests run this
-        ok, reason = bench_spec.fits(normalised, device)
+        ok, reason = bench_fitting.fits(normalised, device)
         fits.append({"title": title, "ok": ok, "reason": reason})
-    results = bench_spec.RESULTS_SCHEMA["properties"]
+    results = bench_results.RESULTS_SCHEMA["properties"]
     return {
-        "spec_rows": schema_rows(bench_spec.SPEC_SCHEMA, required=tuple(bench_spec.SPEC_SCHEMA["required"])),
+        "spec_rows": schema_rows(bench_workload.SPEC_SCHEMA, required=tuple(bench_workload.SPEC_SCHEMA["required"])),
         "example": "{\n"
-        + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in bench_spec.EXAMPLE_SPEC.items())
+        + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in bench_workload.EXAMPLE_SPEC.items())
         + "\n}",
         "catalog_cpu": [row for row in listing if row["device_class"] == "cpu"],
         "catalog_gpu": [row for row in listing if row["device_class"] == "gpu"],
-        "families": {name: family["required"] for name, family in bench_spec.FAMILIES.items()},
-        "batching_modes": bench_spec.BATCHING_MODES,
-        "arrival_kinds": bench_spec.ARRIVAL_KINDS,
-        "cpu_max_params": bench_spec.CPU_MAX_PARAMS,
-        "cpu_time_budget_s": bench_spec.CPU_TIME_BUDGET_S,
-        "cpu_memory_bytes": bench_spec.CPU_DEFAULT_MEMORY_BYTES,
-        "memory_headroom": bench_spec.MEMORY_HEADROOM,
-        "runtime_overhead": bench_spec.RUNTIME_OVERHEAD_BYTES,
+        "families": {name: family["required"] for name, family in bench_model_config.FAMILIES.items()},
+        "batching_modes": bench_workload.BATCHING_MODES,
+        "arrival_kinds": bench_workload.ARRIVAL_KINDS,
+        "cpu_max_params": bench_fitting.CPU_MAX_PARAMS,
+        "cpu_time_budget_s": bench_fitting.CPU_TIME_BUDGET_S,
+        "cpu_memory_bytes": bench_fitting.CPU_DEFAULT_MEMORY_BYTES,
+        "memory_headroom": bench_fitting.MEMORY_HEADROOM,
+        "runtime_overhead": bench_fitting.RUNTIME_OVERHEAD_BYTES,
         "fits": fits,
         "definitions": bench_metrics.DEFINITIONS,
         "percentile_method": bench_metrics.PERCENTILE_METHOD,
-        "results_workload": list(bench_spec.RESULTS_WORKLOAD_FIELDS.items()),
+        "results_workload": list(bench_results.RESULTS_WORKLOAD_FIELDS.items()),
         "results_optional": [
-            k for k in results["workload"]["properties"] if k not in bench_spec.RESULTS_WORKLOAD_FIELDS
+            k for k in results["workload"]["properties"] if k not in bench_results.RESULTS_WORKLOAD_FIELDS
         ],
-        "claim_keys": bench_spec.CLAIM_KEYS,
-        "raw_arrays": list(bench_spec.RAW_ARRAYS.items()),
-        "raw_required": bench_spec.RAW_REQUIRED,
+        "claim_keys": bench_results.CLAIM_KEYS,
+        "raw_arrays": list(bench_results.RAW_ARRAYS.items()),
+        "raw_required": bench_results.RAW_REQUIRED,
         "rel_tol": bench_metrics.DEFAULT_REL_TOL,
     }
 
@@ -314,8 +318,8 @@ def _json(data: Any) -> str:
 FILES: dict[tuple[str, str], tuple[str, Any]] = {
     (KV, MODULE_FILE): ("text/x-python; charset=utf-8", kv_skeleton),
     (KV, "public_cases.json"): ("application/json", lambda: _json(kv_public_cases())),
-    (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_spec.EXAMPLE_SPEC)),
-    (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_spec.SPEC_SCHEMA)),
+    (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_workload.EXAMPLE_SPEC)),
+    (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_workload.SPEC_SCHEMA)),
 }
 
 

@@ -21,8 +21,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from portfolio.charts import Chart, Series
 from portfolio.runner.bench import metrics as bench_metrics
+from portfolio.runner.bench import results as bench_results
 from portfolio.runner.bench import roofline as bench_roofline
-from portfolio.runner.bench import spec as bench_spec
 from portfolio.runner.kv import catalog as kv_catalog
 
 if TYPE_CHECKING:
@@ -526,7 +526,7 @@ def upload_report(upload: ResultUpload) -> UploadReport | None:
 
 
 def _workload_rows(workload: dict[str, Any]) -> list[tuple[str, str, str]]:
-    meanings = dict(bench_spec.RESULTS_WORKLOAD_FIELDS)
+    meanings = dict(bench_results.RESULTS_WORKLOAD_FIELDS)
     rows = []
     for key, label in WORKLOAD_LABELS.items():
         if key not in workload:

@@ -2,7 +2,7 @@
 
 | schema                 | for                                   | checks                                               |
 |------------------------|---------------------------------------|------------------------------------------------------|
-| inference-benchmark    | 07 Inference Benchmark Suite          | runner.bench.spec (workload required), recomputation |
+| inference-benchmark    | 07 Inference Benchmark Suite          | bench.results (workload required), recomputation     |
 | serving-engine-matrix  | 08 Serving Engine Matrix              | one benchmark result per engine, each recomputed     |
 | quantization-benchmark | 10 Quantization Benchmark             | one benchmark result per variant, each recomputed    |
 | reasoning-eval         | 06 Reasoning Eval Harness             | per-question rows                                    |
@@ -11,7 +11,7 @@
 Benchmark-like results are refused without their workload definition (model, dtype, hardware,
 engine, engine_version, prompt_tokens, output_tokens, concurrency, num_requests), and one message
 names every missing field. The benchmark documents are validated and recomputed by the runner's
-stdlib `bench.spec` / `bench.uploads` (the same definitions the harness uses); the other schemas
+stdlib `bench.results` / `bench.uploads` (the same definitions the harness uses); the other schemas
 by the small JSON Schema subset interpreter below, so what we publish is exactly what we check.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portfolio.runner.bench import spec as bench_spec
+from portfolio.runner.bench import results as bench_results
 from portfolio.runner.bench import uploads as bench_uploads
 
 SCHEMA_VERSION = "1"
@@ -200,12 +200,12 @@ def _jsonable(value: Any) -> Any:
 
 # --- benchmark-like documents ----------------------------------------------------------------
 
-WORKLOAD_FIELDS = tuple(bench_spec.RESULTS_WORKLOAD_FIELDS)
+WORKLOAD_FIELDS = tuple(bench_results.RESULTS_WORKLOAD_FIELDS)
 _BENCH_KEYS = ("workload", "claimed", "raw")
 
 
 def _recompute(document: dict[str, Any], prefix: str) -> tuple[dict[str, Any] | None, Errors]:
-    """Validate one benchmark result with bench.spec and recompute it; errors prefixed with `prefix`."""
+    """Validate one benchmark result with bench.results and recompute it; errors prefixed with `prefix`."""
     outcome = bench_uploads.recompute_upload(document)
     if not outcome["valid"]:
         return None, [{"path": _join(prefix, e["path"]), "message": e["message"]} for e in outcome["errors"]]
@@ -230,7 +230,7 @@ def _check_inference_benchmark(document: Any) -> Checked:
 
 
 def _entries_schema(extra: dict[str, Any], required_extra: list[str]) -> dict[str, Any]:
-    workload = bench_spec.RESULTS_SCHEMA["properties"]["workload"]
+    workload = bench_results.RESULTS_SCHEMA["properties"]["workload"]
     return {
         "type": "object",
         "properties": {
@@ -249,8 +249,8 @@ def _entries_schema(extra: dict[str, Any], required_extra: list[str]) -> dict[st
                     "properties": {
                         "label": {"type": "string", "minLength": 1, "maxLength": 200},
                         "workload": {**{k: v for k, v in workload.items() if k != "required"}},
-                        "claimed": bench_spec.RESULTS_SCHEMA["properties"]["claimed"],
-                        "raw": bench_spec.RESULTS_SCHEMA["properties"]["raw"],
+                        "claimed": bench_results.RESULTS_SCHEMA["properties"]["claimed"],
+                        "raw": bench_results.RESULTS_SCHEMA["properties"]["raw"],
                         **extra,
                     },
                     "required": ["label", "claimed", *required_extra],
@@ -457,7 +457,7 @@ SCHEMAS: dict[str, ResultsSchema] = {
             title="Inference benchmark results",
             description="One benchmark: its workload definition (every field required), the numbers you claim "
             "(vLLM names), and optionally the raw per-request arrays, from which we recompute each claim.",
-            json_schema={k: v for k, v in bench_spec.RESULTS_SCHEMA.items() if k not in ("title", "$schema")},
+            json_schema={k: v for k, v in bench_results.RESULTS_SCHEMA.items() if k not in ("title", "$schema")},
             check=_check_inference_benchmark,
             example={"workload": _EXAMPLE_WORKLOAD, "claimed": {"mean_ttft_ms": 55.0}, "raw": _EXAMPLE_RAW},
         ),

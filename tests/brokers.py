@@ -18,7 +18,7 @@ from django.conf import settings
 from kombu import pools
 
 from config.celery import app as celery_app
-from portfolio.runner import fsbroker
+from portfolio.runner import broker
 
 REQUIRE_SERVERS = os.environ.get("LAYERWISE_REQUIRE_SERVERS") == "1"
 
@@ -73,7 +73,7 @@ def use_broker(url: str, transport_options: dict[str, object] | None = None) -> 
     # The read and write URLs, not broker_url: Celery prefers a CELERY_BROKER_URL in the
     # environment (the suite's second pass sets one) over broker_url, but not over these.
     conf.broker_read_url = conf.broker_write_url = url
-    conf.broker_transport = fsbroker.TRANSPORT if url.startswith("filesystem") else None
+    conf.broker_transport = broker.transport(url)
     conf.broker_transport_options = transport_options or {}
     reset_connections()
     try:

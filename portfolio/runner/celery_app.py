@@ -21,7 +21,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-from portfolio.runner import environment, fsbroker, jobs, jsonlog, protocol, sandbox
+from portfolio.runner import broker, environment, jobs, jsonlog, protocol
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,13 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     hard = TASK_TIME_LIMIT_S
     return {
         "broker_url": broker_url,
-        # kombu's filesystem transport can hand a consumer a half-written message (fsbroker.py).
-        "broker_transport": fsbroker.TRANSPORT if broker_url.startswith("filesystem") else None,
-        "broker_transport_options": _transport_options(broker_url, environ, hard),
+        # The same transport and options as the Django side, from one definition (broker.py).
+        "broker_transport": broker.transport(broker_url),
+        "broker_transport_options": broker.transport_options(
+            broker_url,
+            broker_dir=Path(environ.get("RUNNER_BROKER_DIR") or REPO_ROOT / "var" / "broker"),
+            hard_limit_s=hard,
+        ),
         "broker_connection_retry_on_startup": True,
         # JSON only: a runner host must never unpickle what arrives on the queue.
         "task_serializer": "json",
@@ -71,28 +77,6 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         },
         "worker_send_task_events": False,
     }
-
-
-def _transport_options(broker_url: str, environ: Mapping[str, str], hard: int) -> dict[str, Any]:
-    if broker_url.startswith("filesystem"):
-        broker_dir = Path(environ.get("RUNNER_BROKER_DIR") or REPO_ROOT / "var" / "broker")
-        folders = {name: broker_dir / name for name in ("out", "processed", "control")}
-        for folder in folders.values():
-            folder.mkdir(parents=True, exist_ok=True)
-        return {
-            # Producers and consumers share one folder (research 1a).
-            "data_folder_in": str(folders["out"]),
-            "data_folder_out": str(folders["out"]),
-            "processed_folder": str(folders["processed"]),
-            # Defaults to ./control relative to each process's CWD; must be shared.
-            "control_folder": str(folders["control"]),
-            "store_processed": False,
-            "polling_interval": 0.1,
-        }
-    # Redis/SQS redeliver an unacked message after this; a job must finish well before it.
-    # The Django side must set the same value: with a shared broker the shortest one wins.
-    # The socket timeouts keep a broker that stops answering from hanging a result's send for ever.
-    return {"visibility_timeout": int(1.1 * hard), "socket_timeout": 5, "socket_connect_timeout": 3}
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Celery:
@@ -203,11 +187,11 @@ def _warm_up(**_: Any) -> None:
     """Probe the sandbox and the environment once in the worker's main process, before the pool
     forks, so every child inherits both caches and a broken sandbox shows in the startup log."""
     try:
-        config = sandbox.SandboxConfig.from_env()
-    except sandbox.SandboxUnavailable as exc:
+        config = SandboxConfig.from_env()
+    except SandboxUnavailable as exc:
         log.error("runner sandbox misconfigured: %s", exc)
         return
-    result = sandbox.probe(config)
+    result = launch.probe(config)
     if result.ok:
         log.warning("runner sandbox: %s, uid %s", result.label, config.uid)
     elif config.allow_unsandboxed:

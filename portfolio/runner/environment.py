@@ -15,8 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from portfolio.runner import sandbox
 from portfolio.runner.protocol import Limits
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.command import CODE_MOUNT
+from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 PROBE_SCRIPT = HARNESS_DIR / "probe.py"
@@ -24,21 +26,21 @@ PROBE_SCRIPT = HARNESS_DIR / "probe.py"
 PROBE_LIMITS = Limits(wall_s=120, cpu_s=120, memory_mb=8192, processes=256, output_kb=64)
 MAX_OUTPUT_BYTES = 64 * 1024
 
-_cache: dict[sandbox.SandboxConfig, dict[str, Any]] = {}
+_cache: dict[SandboxConfig, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def collect(config: sandbox.SandboxConfig | None = None, *, refresh: bool = False) -> dict[str, Any]:
+def collect(config: SandboxConfig | None = None, *, refresh: bool = False) -> dict[str, Any]:
     """The manifest for this worker process (cached per config). Never raises: a probe that fails
     is recorded in `probe_error`, because a result must still say where it ran."""
-    config = config or sandbox.SandboxConfig.from_env()
+    config = config or SandboxConfig.from_env()
     with _lock:
         if refresh or config not in _cache:
             _cache[config] = _collect(config)
         return dict(_cache[config])
 
 
-def _collect(config: sandbox.SandboxConfig) -> dict[str, Any]:
+def _collect(config: SandboxConfig) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "device": None,
         "device_kind": None,
@@ -57,11 +59,11 @@ def _collect(config: sandbox.SandboxConfig) -> dict[str, Any]:
         "runner_python": config.python,
     }
     try:
-        sandboxed = sandbox.ensure_available(config)
-    except sandbox.SandboxUnavailable as exc:
+        sandboxed = launch.ensure_available(config)
+    except SandboxUnavailable as exc:
         manifest.update(sandbox="unavailable", sandboxed=False, probe_error=str(exc))
         return manifest
-    manifest["sandbox"] = sandbox.probe(config).label if sandboxed else "unsandboxed"
+    manifest["sandbox"] = launch.probe(config).label if sandboxed else "unsandboxed"
     manifest["sandboxed"] = sandboxed
     if not os.access(config.python, os.X_OK):
         manifest["probe_error"] = f"RUNNER_PYTHON {config.python} is not an executable file"
@@ -95,13 +97,13 @@ _PROBE_KEYS = {
 }
 
 
-def _run_probe(config: sandbox.SandboxConfig) -> tuple[dict[str, Any], str | None]:
+def _run_probe(config: SandboxConfig) -> tuple[dict[str, Any], str | None]:
     work = Path(tempfile.mkdtemp(prefix="layerwise-env-"))
     try:
-        sandbox.prepare_work_dir(work, config)
+        launch.prepare_work_dir(work, config)
         (work / "input.json").write_text(json.dumps({"cuda": config.gpu}))
-        inside = f"{sandbox.CODE_MOUNT}/harness/probe.py"
-        result = sandbox.run(
+        inside = f"{CODE_MOUNT}/harness/probe.py"
+        result = launch.run(
             [config.python, "-I", str(PROBE_SCRIPT), "input.json", "output.json"],
             work_dir=work,
             limits=PROBE_LIMITS,
@@ -114,7 +116,7 @@ def _run_probe(config: sandbox.SandboxConfig) -> tuple[dict[str, Any], str | Non
                 f"the environment probe failed: {result.message}: {result.tail('stderr', 500)}",
             )
         return _read_json(work / "output.json"), None
-    except (OSError, ValueError, sandbox.SandboxUnavailable) as exc:
+    except (OSError, ValueError, SandboxUnavailable) as exc:
         return {}, f"the environment probe failed: {exc}"
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,8 +9,9 @@ place, which is atomic on one filesystem; and a message that still cannot be dec
 unpatched producer) is logged and dropped instead of stopping the worker: the attempt it
 belonged to is then reaped and retried like any lost one.
 
-Used by both Celery apps when the broker is `filesystem://` (Django: CELERY_BROKER_TRANSPORT;
-the runner: celery_app.settings_from_env). Standard library and kombu only.
+Used by both Celery apps when the broker is `filesystem://` (broker.py names it for Django's
+CELERY_BROKER_TRANSPORT and the runner's celery_app.settings_from_env). Standard library and kombu
+only.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 log = logging.getLogger(__name__)
-
-TRANSPORT = "portfolio.runner.fsbroker:Transport"
 
 
 class Channel(filesystem.Channel):

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from portfolio.runner import archive, environment, graders, protocol, sandbox
+from portfolio.runner import archive, environment, graders, protocol
 from portfolio.runner.graders.base import GradeContext, GradeReport
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +83,16 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
             f"version {payload.grader_version}; deploy matching versions of the web app and the runner"
         )
     try:
-        config = sandbox.SandboxConfig.from_env()
-        sandboxed = sandbox.ensure_available(config)
-    except sandbox.SandboxUnavailable as exc:
+        config = SandboxConfig.from_env()
+        sandboxed = launch.ensure_available(config)
+    except SandboxUnavailable as exc:
         return fail(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR)
     report("environment")
     env = environment.collect(config)
     env.update(
         grader=grader.name,
         grader_version=grader.version,
-        sandbox=sandbox.sandbox_label(config) if sandboxed else "unsandboxed",
+        sandbox=launch.sandbox_label(config) if sandboxed else "unsandboxed",
         sandboxed=sandboxed,
         submission_sha256=actual,
     )
@@ -102,7 +104,7 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
     }
     try:
         job_dir = _make_job_dir(attempt_id, config)
-    except sandbox.SandboxUnavailable as exc:
+    except SandboxUnavailable as exc:
         return fail(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR, environment=env)
     try:
         submission_dir = job_dir / "submission"
@@ -129,7 +131,7 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
         report("grading", grader=grader.name)
         try:
             grade = grader.grade(ctx)
-        except sandbox.SandboxUnavailable as exc:
+        except SandboxUnavailable as exc:
             grade = GradeReport.system_error(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR)
         except Exception as exc:
             ctx.log(traceback.format_exc())
@@ -153,7 +155,7 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def work_root(config: sandbox.SandboxConfig | None = None) -> Path:
+def work_root(config: SandboxConfig | None = None) -> Path:
     """RUNNER_WORK_DIR, or a folder in the system temp dir; searchable (not listable) by others,
     because bwrap runs as the sandbox user and must reach the job folder to bind it."""
     root = Path(os.environ.get("RUNNER_WORK_DIR") or Path(tempfile.gettempdir()) / "layerwise-runner")
@@ -168,13 +170,13 @@ def _check_searchable(root: Path, uid: int) -> None:
     for folder in (root, *root.parents):
         info = folder.stat()
         if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
-            raise sandbox.SandboxUnavailable(
+            raise SandboxUnavailable(
                 f"{folder} is not searchable by the sandbox user {uid}, so bwrap cannot reach the job "
                 "folders: set RUNNER_WORK_DIR to a folder whose parents are all o+x"
             )
 
 
-def _make_job_dir(attempt_id: int | None, config: sandbox.SandboxConfig) -> Path:
+def _make_job_dir(attempt_id: int | None, config: SandboxConfig) -> Path:
     job_dir = Path(tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=work_root(config)))
     os.chmod(job_dir, WORK_DIR_MODE)
     return job_dir

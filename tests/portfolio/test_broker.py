@@ -11,8 +11,8 @@ from django.test import SimpleTestCase
 from kombu import Connection
 
 from config.celery import app
+from portfolio.runner import broker, fsbroker
 from portfolio.runner import celery_app as runner_celery
-from portfolio.runner import fsbroker
 
 
 class FilesystemBrokerTests(SimpleTestCase):
@@ -50,6 +50,6 @@ class FilesystemBrokerTests(SimpleTestCase):
     def test_both_celery_apps_use_it_on_the_filesystem_broker(self):
         if not settings.CELERY_BROKER_URL.startswith("filesystem"):
             self.skipTest("the suite runs against another broker")
-        assert app.conf.broker_transport == fsbroker.TRANSPORT
-        assert runner_celery.settings_from_env({})["broker_transport"] == fsbroker.TRANSPORT
+        assert app.conf.broker_transport == broker.FILESYSTEM_TRANSPORT
+        assert runner_celery.settings_from_env({})["broker_transport"] == broker.FILESYSTEM_TRANSPORT
         assert runner_celery.settings_from_env({"CELERY_BROKER_URL": "redis://x"})["broker_transport"] is None

@@ -15,8 +15,10 @@ from django.test import TestCase
 from django.urls import reverse
 
 from portfolio import contracts
+from portfolio.runner.bench import catalog as bench_catalog
 from portfolio.runner.bench import metrics as bench_metrics
-from portfolio.runner.bench import spec as bench_spec
+from portfolio.runner.bench import results as bench_results
+from portfolio.runner.bench import workload as bench_workload
 from portfolio.runner.kv import cases, grade, reference
 from roadmap.models import ArtifactSpec, Roadmap
 from tests.factories import create_artifact_spec, create_roadmap
@@ -140,13 +142,13 @@ class BenchmarkContractTests(TestCase):
     def test_the_07_page_publishes_schema_catalog_refusals_definitions_and_upload_schema(self):
         url = spec_page(ArtifactSpec.Kind.INFERENCE_BENCHMARK, "07")
         page = text(self.client.get(url))
-        for field in bench_spec.SPEC_SCHEMA["properties"]:
+        for field in bench_workload.SPEC_SCHEMA["properties"]:
             assert f"<code>{field}</code>" in page, field
-        for row in bench_spec.catalog_listing():
+        for row in bench_catalog.listing():
             assert f"<code>{row['name']}</code>" in page and f"{row['params']:,}" in page, row["name"]
         for definition in bench_metrics.DEFINITIONS:
             assert definition["definition"] in page and definition["vs_vllm"] in page, definition["metric"]
-        for name in bench_spec.RESULTS_WORKLOAD_FIELDS:
+        for name in bench_results.RESULTS_WORKLOAD_FIELDS:
             assert f"<code>{name}</code>" in page, name
         assert "is in the GPU catalog; a CPU runner runs only" in page
         assert "float16 is not offered on a CPU runner" in page
@@ -158,13 +160,13 @@ class BenchmarkContractTests(TestCase):
         example = self.client.get(reverse("portfolio:contract-file", args=["inference_benchmark", "workload.json"]))
         assert example["Content-Disposition"] == 'attachment; filename="workload.json"'
         spec = json.loads(example.content)
-        assert spec == bench_spec.EXAMPLE_SPEC and bench_spec.validate(spec)[1] == []
+        assert spec == bench_workload.EXAMPLE_SPEC and bench_workload.validate(spec)[1] == []
         schema = json.loads(
             self.client.get(
                 reverse("portfolio:contract-file", args=["inference_benchmark", "workload.schema.json"])
             ).content
         )
-        assert schema == bench_spec.SPEC_SCHEMA
+        assert schema == bench_workload.SPEC_SCHEMA
 
     def test_an_unknown_file_or_kind_is_404(self):
         for kind, name in (

@@ -42,7 +42,8 @@ from django.test import TransactionTestCase, override_settings
 
 from accounts.models import User
 from portfolio.models import Artifact, Run, RunAttempt, reap_stale_attempts
-from portfolio.runner import sandbox
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.config import SandboxConfig
 from portfolio.uploads import inspect_file
 from tests.brokers import filesystem_options, redis_db_url, suite_broker_is_redis, use_broker
 from tests.factories import create_artifact_spec, create_user
@@ -164,7 +165,7 @@ class RealWorkersTestCase(TransactionTestCase):
         if python is None:
             skip_or_fail("the runner environment is missing: set RUNNER_PYTHON or create .venv-runner")
         assert python is not None
-        probe = sandbox.probe(sandbox.SandboxConfig.from_env({"RUNNER_PYTHON": str(python)}))
+        probe = launch.probe(SandboxConfig.from_env({"RUNNER_PYTHON": str(python)}))
         if not probe.ok:
             skip_or_fail(f"bubblewrap does not work here: {probe.reason}")
         cls.check_requirements()

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from portfolio.runner import protocol, sandbox
+from portfolio.runner import protocol
+from portfolio.runner.sandbox import launch
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -68,7 +69,7 @@ def runner_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RUNNER_SANDBOX_UID", TEST_SANDBOX_UID)
     monkeypatch.setenv("RUNNER_SANDBOX_GID", TEST_SANDBOX_UID)
     if request.node.get_closest_marker("sandbox"):
-        result = sandbox.probe()
+        result = launch.probe()
         if not result.ok:
             if REQUIRE_RUNNER:
                 pytest.fail(f"bubblewrap does not work here: {result.reason}")

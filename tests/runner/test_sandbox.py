@@ -16,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.runner import jobs, sandbox
+from portfolio.runner import jobs
 from portfolio.runner.protocol import Limits
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.command import START_MARKER
+from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
+from portfolio.runner.sandbox.outcome import SandboxResult
 from tests.runner.conftest import REPO, TEST_SANDBOX_UID, hostile_payload
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.runner_env]
@@ -227,17 +231,17 @@ def test_a_file_larger_than_the_file_limit_fails(assert_healthy: Callable[[], No
 @pytest.fixture
 def work_dir(work_root: Path) -> Path:
     path = Path(tempfile.mkdtemp(dir=work_root))
-    sandbox.prepare_work_dir(path, sandbox.SandboxConfig.from_env())
+    launch.prepare_work_dir(path, SandboxConfig.from_env())
     return path
 
 
-def run_python(code: str, work_dir: Path, **limits: int) -> sandbox.SandboxResult:
-    config = sandbox.SandboxConfig.from_env()
-    return sandbox.run([config.python, "-c", code], work_dir=work_dir, limits=Limits(**limits), config=config)
+def run_python(code: str, work_dir: Path, **limits: int) -> SandboxResult:
+    config = SandboxConfig.from_env()
+    return launch.run([config.python, "-c", code], work_dir=work_dir, limits=Limits(**limits), config=config)
 
 
 def test_the_default_sandbox_user_is_nobody_when_the_worker_is_root():
-    config = sandbox.SandboxConfig.from_env({})
+    config = SandboxConfig.from_env({})
 
     if os.geteuid() == 0:
         assert (config.uid, config.gid) == (65534, 65534)
@@ -249,22 +253,22 @@ def test_root_is_refused_as_the_sandbox_user(monkeypatch: pytest.MonkeyPatch):
     if os.geteuid() != 0:
         pytest.skip("the sandbox uid is only configurable when the worker runs as root")
 
-    with pytest.raises(sandbox.SandboxUnavailable, match="must not be 0"):
-        sandbox.SandboxConfig.from_env({"RUNNER_SANDBOX_UID": "0"})
+    with pytest.raises(SandboxUnavailable, match="must not be 0"):
+        SandboxConfig.from_env({"RUNNER_SANDBOX_UID": "0"})
 
 
 def test_probe_runs_a_command_and_reports_the_bwrap_version():
-    result = sandbox.probe()
+    result = launch.probe()
 
     assert result.ok
     assert result.version is not None and result.version.startswith("bubblewrap ")
 
 
 def test_a_bwrap_setup_failure_is_a_sandbox_error_not_the_submissions(work_dir: Path):
-    config = sandbox.SandboxConfig.from_env()
+    config = SandboxConfig.from_env()
     missing = str(work_dir / "does-not-exist")
 
-    result = sandbox.run(
+    result = launch.run(
         [config.python, "-c", "print('never runs')"],
         work_dir=work_dir,
         limits=Limits(),
@@ -283,7 +287,7 @@ def test_a_program_imitating_bwrap_errors_is_still_its_own_failure(work_dir: Pat
     assert result.status == "nonzero_exit"
     assert result.exit_code == 1
     assert result.stderr.startswith("bwrap: Can't mount proc")
-    assert sandbox.START_MARKER not in result.stderr
+    assert START_MARKER not in result.stderr
 
 
 def test_a_program_that_closes_its_output_is_not_mistaken_for_finished(work_dir: Path):
@@ -321,7 +325,7 @@ def test_exit_statuses_and_signals_are_reported(work_dir: Path):
 def test_an_unavailable_sandbox_refuses_to_run(work_dir: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RUNNER_BWRAP", str(work_dir / "no-bwrap-here"))
 
-    with pytest.raises(sandbox.SandboxUnavailable, match="RUNNER_ALLOW_UNSANDBOXED"):
+    with pytest.raises(SandboxUnavailable, match="RUNNER_ALLOW_UNSANDBOXED"):
         run_python("print('hi')", work_dir)
 
 

@@ -32,8 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import metrics
-from . import spec as specmod
+from . import fitting, metrics, model_config, planning, workload
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -70,7 +69,7 @@ def detect_device(requested: str = "auto", cpu_memory_bytes: int | None = None) 
     """The device this run uses: {"kind", "torch_device", "name", "memory_bytes"}.
 
     "auto" takes CUDA when torch sees one, else the CPU. For a CPU the memory is the budget the
-    caller grants (the sandbox limit), defaulting to spec.CPU_DEFAULT_MEMORY_BYTES, not the
+    caller grants (the sandbox limit), defaulting to fitting.CPU_DEFAULT_MEMORY_BYTES, not the
     machine's RAM.
     """
     import torch
@@ -89,7 +88,7 @@ def detect_device(requested: str = "auto", cpu_memory_bytes: int | None = None) 
         "kind": "cpu",
         "torch_device": "cpu",
         "name": f"{_cpu_name()} ({os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads)",
-        "memory_bytes": int(cpu_memory_bytes or specmod.CPU_DEFAULT_MEMORY_BYTES),
+        "memory_bytes": int(cpu_memory_bytes or fitting.CPU_DEFAULT_MEMORY_BYTES),
     }
 
 
@@ -97,8 +96,8 @@ def build_model(spec: dict[str, Any], torch_device: str) -> Any:
     """The model of a normalised spec with random weights: seeded, eval mode, requested dtype.
 
     Built directly on the target device so a GPU model is never materialised in float32 on the
-    host first. The normalised config spells out every shape field (see spec.FAMILIES), so this
-    is the model spec.param_count counted.
+    host first. The normalised config spells out every shape field (see model_config.FAMILIES), so this
+    is the model model_config.param_count counted.
     """
     import torch
     from transformers import CONFIG_MAPPING, AutoModelForCausalLM
@@ -431,7 +430,7 @@ def kv_cache_check(model: Any, spec: dict[str, Any], torch_device: str) -> dict[
         model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         measured = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
     per_token = measured // 16
-    formula = specmod.kv_bytes_per_token(spec["config"], spec["dtype"])
+    formula = model_config.kv_bytes_per_token(spec["config"], spec["dtype"])
     return {
         "measured_bytes_per_token": per_token,
         "formula_bytes_per_token": formula,
@@ -463,7 +462,7 @@ def run_benchmark(
         # makes every parallel op wait for descheduled threads.
         torch.set_num_threads(int(threads))
     emit = progress or (lambda _event: None)
-    spec, errors = specmod.validate(spec_input)
+    spec, errors = workload.validate(spec_input)
     if errors:
         return {
             "status": "invalid",
@@ -472,7 +471,7 @@ def run_benchmark(
         }
     assert spec is not None
     dev = detect_device(device, cpu_memory_bytes)
-    ok, reason = specmod.fits(spec, dev)
+    ok, reason = fitting.fits(spec, dev)
     if not ok:
         return {"status": "refused", "message": reason, "spec": spec, "device": dev}
     emit({"stage": "fits", "message": reason})
@@ -489,7 +488,7 @@ def run_benchmark(
     build_s = time.perf_counter() - t_build
     weights = rl.weight_bytes(model)
     kv_check = kv_cache_check(model, spec, dev["torch_device"])
-    plan = specmod.plan_requests(spec)
+    plan = planning.plan_requests(spec)
 
     origin = time.perf_counter_ns()
     levels = []
@@ -559,7 +558,7 @@ def run_benchmark(
         "raw": raw,
         "roofline": report,
         "model": {
-            "params": specmod.param_count(spec["config"]),
+            "params": model_config.param_count(spec["config"]),
             "params_built": sum(p.numel() for p in model.parameters()),
             "weight_bytes": weights,
             "kv_cache": kv_check,

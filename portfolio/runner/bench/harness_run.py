@@ -1,9 +1,9 @@
 """Harness script: ``RUNNER_PYTHON -I harness_run.py input.json output.json``.
 
 Input (JSON object):
-    spec              the workload spec (required; see spec.SPEC_SCHEMA)
+    spec              the workload spec (required; see workload.SPEC_SCHEMA)
     device            "auto" (default: CUDA when available, else CPU), "cpu" or "cuda"
-    cpu_memory_bytes  the memory budget on a CPU runner (default: spec.CPU_DEFAULT_MEMORY_BYTES)
+    cpu_memory_bytes  the memory budget on a CPU runner (default: fitting.CPU_DEFAULT_MEMORY_BYTES)
     roofline          measure bandwidth and report the roofline (default true)
     bandwidth_bytes   size of the bandwidth test's buffer (default 256 MiB CPU / 1 GiB GPU)
     threads           torch intra-op threads (default: torch's own choice)

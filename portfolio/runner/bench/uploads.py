@@ -1,6 +1,6 @@
 """Recompute a learner's uploaded benchmark results and compare them with what they claimed.
 
-Standard library only. The upload is validated by ``spec.validate_results``; its per-request
+Standard library only. The upload is validated by ``results.validate_results``; its per-request
 arrays go through the same ``metrics`` code as our own harness's timings, so a claimed number
 is checked against exactly the definitions on the results page.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import metrics, spec
+from . import lengths, metrics, results
 
 # How far ttft + sum(itl) may drift from the latency before the arrays are called inconsistent.
 # vLLM builds latency from the same timestamps, so they agree to float rounding; 1 ms or 1 %
@@ -41,7 +41,7 @@ def _raw_checks(doc: dict[str, Any], records: list[dict[str, Any]]) -> list[dict
         dist = workload[key]
         if field not in raw:
             continue
-        lo, hi = spec.length_bounds(dist)
+        lo, hi = lengths.bounds(dist)
         done = [r for r in records if not r["error"]]
         lens = [r["output_tokens"] if field == "output_lens" else r["prompt_tokens"] for r in done]
         outside = [n for n in lens if not lo <= n <= hi]
@@ -97,7 +97,7 @@ def recompute_upload(document: Any, rel_tol: float = metrics.DEFAULT_REL_TOL) ->
     "rel_tol": float, "notes": [str]}``. Without raw arrays nothing can be recomputed and every
     claim is "unverifiable".
     """
-    doc, errors = spec.validate_results(document)
+    doc, errors = results.validate_results(document)
     if errors:
         return {"valid": False, "errors": errors}
     assert doc is not None

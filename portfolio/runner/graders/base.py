@@ -34,9 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from portfolio.runner import protocol, sandbox
+from portfolio.runner import protocol
 from portfolio.runner.protocol import Limits
-from portfolio.runner.sandbox import SandboxConfig, SandboxResult
+from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox.command import CODE_MOUNT, JOB_MOUNT
+from portfolio.runner.sandbox.config import SandboxConfig
+from portfolio.runner.sandbox.outcome import (
+    STATUS_CPU_LIMIT,
+    STATUS_KILLED,
+    STATUS_MEMORY,
+    STATUS_NONZERO_EXIT,
+    STATUS_OUTPUT_LIMIT,
+    STATUS_SANDBOX_ERROR,
+    STATUS_TIMEOUT,
+    SandboxResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,22 +104,22 @@ class GradeReport:
 
 # How a failed step maps onto the result contract, when the step ran learner code.
 _LEARNER_FAILURES: dict[str, tuple[str, str]] = {
-    sandbox.STATUS_TIMEOUT: (protocol.OUTCOME_TIMED_OUT, protocol.VERDICT_TIMEOUT),
-    sandbox.STATUS_CPU_LIMIT: (protocol.OUTCOME_TIMED_OUT, protocol.VERDICT_TIMEOUT),
-    sandbox.STATUS_MEMORY: (
+    STATUS_TIMEOUT: (protocol.OUTCOME_TIMED_OUT, protocol.VERDICT_TIMEOUT),
+    STATUS_CPU_LIMIT: (protocol.OUTCOME_TIMED_OUT, protocol.VERDICT_TIMEOUT),
+    STATUS_MEMORY: (
         protocol.OUTCOME_SUBMISSION_FAILED,
         protocol.VERDICT_MEMORY,
     ),
-    sandbox.STATUS_OUTPUT_LIMIT: (
+    STATUS_OUTPUT_LIMIT: (
         protocol.OUTCOME_SUBMISSION_FAILED,
         protocol.VERDICT_OUTPUT_LIMIT,
     ),
-    sandbox.STATUS_NONZERO_EXIT: (
+    STATUS_NONZERO_EXIT: (
         protocol.OUTCOME_SUBMISSION_FAILED,
         protocol.VERDICT_CRASH,
     ),
-    sandbox.STATUS_KILLED: (protocol.OUTCOME_SUBMISSION_FAILED, protocol.VERDICT_CRASH),
-    sandbox.STATUS_SANDBOX_ERROR: (
+    STATUS_KILLED: (protocol.OUTCOME_SUBMISSION_FAILED, protocol.VERDICT_CRASH),
+    STATUS_SANDBOX_ERROR: (
         protocol.OUTCOME_SYSTEM_ERROR,
         protocol.VERDICT_SANDBOX_ERROR,
     ),
@@ -122,7 +134,7 @@ def report_for_step(result: SandboxResult, *, step: str, learner_code: bool = Tr
     """
     if result.ok:
         return None
-    if result.status == sandbox.STATUS_SANDBOX_ERROR:
+    if result.status == STATUS_SANDBOX_ERROR:
         return GradeReport.system_error(f"step {step!r}: {result.message}", verdict=protocol.VERDICT_SANDBOX_ERROR)
     if not learner_code:
         return GradeReport.system_error(f"the grader's own step {step!r} failed: {result.message}")
@@ -223,7 +235,7 @@ class GradeContext:
             raise FileNotFoundError(f"harness script {script} does not exist")
         step_limits = self._step_limits(limits)
         step_dir = self.job_dir / "steps" / step
-        sandbox.prepare_work_dir(step_dir, self.config)
+        launch.prepare_work_dir(step_dir, self.config)
         _write_root_owned(step_dir / INPUT_NAME, json.dumps(dict(input or {})).encode())
         binds = self._binds(script, step_dir, learner_code) + [_as_bind(b) for b in extra_ro_binds]
         command = [
@@ -236,7 +248,7 @@ class GradeContext:
         ]
         tail = _ProgressTail(step_dir / PROGRESS_NAME, step, self.progress)
         self.progress("step", step=step, status="started")
-        result = sandbox.run(
+        result = launch.run(
             command,
             work_dir=step_dir,
             limits=step_limits,
@@ -266,14 +278,14 @@ class GradeContext:
             mount_point = step_dir / SUBMISSION_NAME
             mount_point.mkdir(mode=0o755, exist_ok=True)
             return [
-                (str(script), f"{sandbox.CODE_MOUNT}/harness/{script.name}"),
-                (str(self.submission_dir), f"{sandbox.JOB_MOUNT}/{SUBMISSION_NAME}"),
+                (str(script), f"{CODE_MOUNT}/harness/{script.name}"),
+                (str(self.submission_dir), f"{JOB_MOUNT}/{SUBMISSION_NAME}"),
             ]
         if not script.is_relative_to(RUNNER_PACKAGE_DIR):
             raise ValueError(f"a ground-truth harness must live in {RUNNER_PACKAGE_DIR}, got {script}")
         return [
-            (str(RUNNER_PACKAGE_DIR), f"{sandbox.CODE_MOUNT}/portfolio/runner"),
-            (str(PORTFOLIO_INIT), f"{sandbox.CODE_MOUNT}/portfolio/__init__.py"),
+            (str(RUNNER_PACKAGE_DIR), f"{CODE_MOUNT}/portfolio/runner"),
+            (str(PORTFOLIO_INIT), f"{CODE_MOUNT}/portfolio/__init__.py"),
         ]
 
     def _read_output(self, path: Path, step: str) -> dict[str, Any] | None:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from portfolio.runner import protocol
-from portfolio.runner.bench import metrics, spec, uploads
+from portfolio.runner.bench import metrics, uploads
+from portfolio.runner.bench import workload as workload_spec
 from portfolio.runner.graders.base import GradeContext, GradeReport
 
 HARNESS = Path(__file__).resolve().parents[1] / "bench" / "harness_run.py"
@@ -144,7 +145,7 @@ class InferenceBenchmarkGrader:
         out_metrics: dict[str, Any],
         raw: dict[str, Any],
     ) -> GradeReport | tuple[str, str]:
-        norm, errors = spec.validate(workload)
+        norm, errors = workload_spec.validate(workload)
         if errors:
             listed = "; ".join(f"{e['path'] or '(top)'}: {e['message']}" for e in errors[:10])
             return GradeReport.invalid_submission(

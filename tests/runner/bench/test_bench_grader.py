@@ -186,9 +186,10 @@ def test_real_job_through_the_sandbox() -> None:
 def test_real_job_on_a_gpu_runner() -> None:
     """The same path on a GPU host: the harness builds the model on CUDA inside the sandbox, times
     with device synchronisation, reports the allocator's peak and a CUDA-event copy bandwidth."""
-    from portfolio.runner import graders, jobs, sandbox
+    from portfolio.runner import graders, jobs
+    from portfolio.runner.sandbox.config import SandboxConfig
 
-    if not sandbox.SandboxConfig.from_env().gpu:
+    if not SandboxConfig.from_env().gpu:
         pytest.skip("no /dev/nvidia* device nodes on this host")
     graders.register(InferenceBenchmarkGrader.name, InferenceBenchmarkGrader)
     workload = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from portfolio.runner.bench import metrics, roofline, spec
+from portfolio.runner.bench import catalog, metrics, model_config, planning, roofline, workload
 
 pytestmark = pytest.mark.runner_env
 
@@ -29,7 +29,7 @@ def test_harness_run_completes_on_cpu(e2e_run: dict[str, Any]) -> None:
     assert env["transformers"] and env["torch_threads"] == 1 and env["dtype"] == "float32"
     assert out["batching"]["mode"] == "static" and out["raw"]["batching"] == "static"
     assert "EOS is never checked" in out["raw"]["output_length_forcing"]
-    assert out["model"]["params"] == out["model"]["params_built"] == spec.param_count(out["spec"]["config"])
+    assert out["model"]["params"] == out["model"]["params_built"] == model_config.param_count(out["spec"]["config"])
     assert out["model"]["kv_cache"]["match"] is True
     stages = [p["stage"] for p in e2e_run["progress"]]
     assert stages[0] == "start" and stages[-1] == "end"
@@ -40,7 +40,7 @@ def test_harness_run_completes_on_cpu(e2e_run: dict[str, Any]) -> None:
 def test_output_lengths_are_forced_exactly(e2e_run: dict[str, Any], e2e_spec: dict[str, Any]) -> None:
     out = e2e_run["output"]
     # The plan is recomputed here, in the web env, from the spec alone.
-    plan = spec.plan_requests(spec.validate(e2e_spec)[0])
+    plan = planning.plan_requests(workload.validate(e2e_spec)[0])
     assert any(o == 1 for _, o in plan[0]["requests"]), "the fixture should include a 1-token request"
     for level, level_plan in zip(out["raw"]["levels"], plan, strict=True):
         assert level["concurrency"] == level_plan["concurrency"]
@@ -88,9 +88,9 @@ def test_metrics_recompute_identically_from_raw(e2e_run: dict[str, Any]) -> None
     assert again == stored
     for level in out["metrics"]["levels"]:
         assert level["completed"] == 5 and level["failed"] == 0
-        assert level["total_output_tokens"] == sum(o for _, o in spec.plan_requests(out["spec"])[0]["requests"])
+        assert level["total_output_tokens"] == sum(o for _, o in planning.plan_requests(out["spec"])[0]["requests"])
         assert level["ttft_ms"]["n"] == 5 and level["ttft_ms"]["p50"] > 0
-        assert level["tpot_ms"]["n"] == sum(1 for _, o in spec.plan_requests(out["spec"])[0]["requests"] if o > 1)
+        assert level["tpot_ms"]["n"] == sum(1 for _, o in planning.plan_requests(out["spec"])[0]["requests"] if o > 1)
         assert level["goodput_rps"] is not None and level["requests_per_s"] > 0
         assert level["batching"] == "static"
 
@@ -112,8 +112,8 @@ def test_roofline_structure_and_units(e2e_run: dict[str, Any]) -> None:
     weights = out["model"]["weight_bytes"]
     # fp32 weights: 4 bytes per parameter; the untied input embedding is a lookup, not a read.
     assert weights["total_bytes"] == 4 * out["model"]["params"]
-    assert weights["lookup_table_bytes"] == 4 * spec.embedding_params(out["spec"]["config"])
-    kv = spec.kv_bytes_per_token(out["spec"]["config"], "float32")
+    assert weights["lookup_table_bytes"] == 4 * model_config.embedding_params(out["spec"]["config"])
+    kv = model_config.kv_bytes_per_token(out["spec"]["config"], "float32")
     for lr, level in zip(report["levels"], out["raw"]["levels"], strict=True):
         assert lr["weight_bytes_read_per_step"] == weights["read_per_step_bytes"] and lr["kv_bytes_per_token"] == kv
         for b, batch in zip(lr["batches"], level["batches"], strict=True):
@@ -141,7 +141,7 @@ import json, random
 import numpy as np
 import torch
 from transformers import CONFIG_MAPPING, AutoModelForCausalLM
-from portfolio.runner.bench import harness, metrics, roofline, spec
+from portfolio.runner.bench import catalog, harness, metrics, model_config, roofline, workload
 
 out = {}
 # 1. Our percentile equals numpy's default bit for bit.
@@ -163,24 +163,24 @@ inline = {
     "gpt2-untied": {"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 96, "vocab_size": 500, "n_positions": 128, "tie_word_embeddings": False},
 }
 counts = {}
-docs = {name: {"architecture": name} for name in [*spec.CPU_CATALOG, *spec.GPU_CATALOG]}
+docs = {name: {"architecture": name} for name in [*catalog.CPU_CATALOG, *catalog.GPU_CATALOG]}
 docs.update({name: {"config": cfg} for name, cfg in inline.items()})
 for name, doc in docs.items():
-    norm, errors = spec.validate({**doc, "dtype": "bfloat16", "prompt_tokens": 8, "output_tokens": 4, "concurrency": [1], "requests": 1})
+    norm, errors = workload.validate({**doc, "dtype": "bfloat16", "prompt_tokens": 8, "output_tokens": 4, "concurrency": [1], "requests": 1})
     assert not errors, errors
     fields = dict(norm["config"]); mt = fields.pop("model_type")
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(CONFIG_MAPPING[mt](**fields), dtype=torch.bfloat16)
     built = sum(p.numel() for p in model.parameters())
     w = roofline.weight_bytes(model)
-    counts[name] = [spec.param_count(norm["config"]), built, 2 * spec.embedding_params(norm["config"]), w["lookup_table_bytes"]]
+    counts[name] = [model_config.param_count(norm["config"]), built, 2 * model_config.embedding_params(norm["config"]), w["lookup_table_bytes"]]
 out["param_counts"] = counts
 
 # 3. Measured KV bytes per token equal the formula, for each CPU family, in two dtypes.
 kv = {}
 for name in ("tiny-llama", "tiny-qwen2", "tiny-gpt2"):
     for dtype in ("float32", "bfloat16"):
-        norm, _ = spec.validate({"architecture": name, "dtype": dtype, "prompt_tokens": 8, "output_tokens": 4, "concurrency": [1], "requests": 1})
+        norm, _ = workload.validate({"architecture": name, "dtype": dtype, "prompt_tokens": 8, "output_tokens": 4, "concurrency": [1], "requests": 1})
         model = harness.build_model(norm, "cpu")
         kv[f"{name}/{dtype}"] = harness.kv_cache_check(model, norm, "cpu")
 out["kv"] = kv
@@ -203,7 +203,7 @@ def test_percentile_equals_numpy(runner_checks: dict[str, Any]) -> None:
 
 def test_param_count_matches_built_models(runner_checks: dict[str, Any]) -> None:
     counts = runner_checks["param_counts"]
-    assert set(counts) >= {*spec.CPU_CATALOG, *spec.GPU_CATALOG, "qwen3", "llama-bias", "gpt2-untied"}
+    assert set(counts) >= {*catalog.CPU_CATALOG, *catalog.GPU_CATALOG, "qwen3", "llama-bias", "gpt2-untied"}
     for name, (ours, built, lookup_ours, lookup_built) in counts.items():
         assert ours == built, name
         assert lookup_ours == lookup_built, name

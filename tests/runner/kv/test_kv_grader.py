@@ -92,9 +92,9 @@ def test_a_bad_parameter_is_our_error() -> None:
 def test_a_correct_calculator_passes_on_a_gpu_runner() -> None:
     """On a GPU host the sandbox binds the NVIDIA device nodes and the truth step measures the hidden
     cases on CUDA, with the model's own attention kernel (full size where the weights fit)."""
-    from portfolio.runner import sandbox
+    from portfolio.runner.sandbox.config import SandboxConfig
 
-    if not sandbox.SandboxConfig.from_env().gpu:
+    if not SandboxConfig.from_env().gpu:
         pytest.skip("no /dev/nvidia* device nodes on this host")
     result = jobs.execute(_payload((SUBMISSIONS / "correct.py").read_bytes(), attempt_id=9101))
     assert (result["outcome"], result["verdict"]) == ("completed", "passed"), result["message"] + result["log_tail"]
