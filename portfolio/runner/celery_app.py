@@ -114,6 +114,10 @@ class AttemptReporter:
         self._thread.join(timeout=10)
 
     def progress(self, stage: str, detail: dict[str, Any]) -> None:
+        if stage == "finished":
+            # Heartbeats say the job is still going: none may follow its last stage (a beat that
+            # woke just before this line is dropped under the lock in _send).
+            self._stop.set()
         self.stage = stage
         self._send(protocol.TASK_RECORD_PROGRESS, {"stage": stage, **detail})
 
@@ -132,12 +136,15 @@ class AttemptReporter:
             self._send(
                 protocol.TASK_RECORD_PROGRESS,
                 {"stage": self.stage, "heartbeat": True, "elapsed_s": elapsed},
+                heartbeat=True,
             )
 
-    def _send(self, task_name: str, data: dict[str, Any]) -> None:
+    def _send(self, task_name: str, data: dict[str, Any], *, heartbeat: bool = False) -> None:
         # Progress is advisory: a lost message must not fail the job (the result still goes out).
         try:
             with self._lock:
+                if heartbeat and self._stop.is_set():
+                    return
                 # Messages can arrive out of order (two threads, redelivery): a sequence number and
                 # the runner's clock let the receiver order them and time the stages.
                 self._seq += 1
