@@ -207,6 +207,8 @@ class ArtifactSpec(models.Model):
         DOCUMENT = "document", "Document"
         KV_CALCULATOR = "kv_calculator", "KV cache calculator (runnable)"
         INFERENCE_BENCHMARK = "inference_benchmark", "Inference benchmark (runnable)"
+        TINY_TRANSFORMER = "tiny_transformer", "Tiny transformer (runnable)"
+        QUANTIZER = "quantizer", "Quantizer (runnable)"
         RESULTS = "results", "Measured results"
 
     RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK)
