@@ -20,7 +20,8 @@ from accounts.http import Request
 from assessments.dashboard import build_dashboard
 from assessments.export import delete_account, export_user_data
 from assessments.forms import LinkForm, NoteForm, ProgressForm, SelfAssessmentForm
-from assessments.models import PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
+from assessments.models import PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress, verifications
+from assessments.overlays import topic_notes
 from assessments.progress import Progress, checklist_layers
 from roadmap.models import Roadmap, Topic
 
@@ -111,6 +112,7 @@ def assessment_detail(request: Request, roadmap_slug: str, layer_slug: str) -> H
         "current": current,
         "history": history,
         "levels": roadmap.levels.current(),
+        "verified": verifications(request.user, [layer]).get(layer.pk),
     }
     return render(request, "assessments/assessment_detail.html", context)
 
@@ -125,11 +127,7 @@ def _learner_block(request: Request, topic: Topic, partial: str, **context: obje
     """After a note or link change: the changed fragment to htmx, the topic page to everyone else."""
     if not request.htmx:
         return redirect(topic.get_absolute_url() + "#your-notes")
-    context.setdefault("note", TopicNote.objects.of(request.user).filter(topic=topic).first())
-    context.setdefault("links", PersonalLink.objects.of(request.user).filter(topic=topic))
-    context.setdefault("note_form", NoteForm(initial={"body": context["note"].body if context["note"] else ""}))
-    context.setdefault("link_form", LinkForm())
-    context.update(topic=topic, roadmap=topic.roadmap)
+    context = topic_notes(request.user, topic, **context) | {"topic": topic, "roadmap": topic.roadmap}
     return render(request, f"assessments/_topic_learner.html#{partial}", context)
 
 

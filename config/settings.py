@@ -158,10 +158,16 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.notifications",
+                "assessments.context_processors.reviews",
             ],
         },
     },
 ]
+
+# What apps that roadmap/ may not import add to its public pages: the learner's progress and gate
+# request, their artifacts (roadmap/overlays.py says how). Views call these in this order.
+ROADMAP_OVERLAYS = ["portfolio.overlays.spec_overlay", "assessments.overlays.learner_overlay"]
 
 DATABASES = {"default": database_from_url(env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'layerwise.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

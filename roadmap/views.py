@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import Request
 from roadmap.models import Layer, Roadmap, Topic
+from roadmap.overlays import with_overlays
 
 CURRENT_TOPICS = Q(topics__retired=False)
 
@@ -44,7 +45,7 @@ def roadmap_detail(request: Request, slug: str) -> HttpResponse:
         "artifact_count": roadmap.artifact_specs.current().count(),
         "checklist_count": roadmap.checklists.current().count(),
     }
-    return render(request, "roadmap/roadmap_detail.html", context)
+    return render(request, "roadmap/roadmap_detail.html", with_overlays(request, "roadmap", context))
 
 
 @login_not_required
@@ -67,7 +68,7 @@ def layer_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
         "resources": layer.resources.current(),
         "neighbours": roadmap.layers.current().filter(number__in=[layer.number - 1, layer.number + 1]),
     }
-    return render(request, "roadmap/layer_detail.html", context)
+    return render(request, "roadmap/layer_detail.html", with_overlays(request, "layer", context))
 
 
 @login_not_required
@@ -85,7 +86,7 @@ def topic_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
         "artifacts": topic.artifact_specs.current(),
         "paths": topic.paths.current(),
     }
-    return render(request, "roadmap/topic_detail.html", context)
+    return render(request, "roadmap/topic_detail.html", with_overlays(request, "topic", context))
 
 
 @login_not_required
@@ -110,7 +111,7 @@ def artifact_detail(request: Request, roadmap_slug: str, code: str) -> HttpRespo
         "topics": spec.topics.current().select_related("roadmap"),
         "gates": spec.gates.current().select_related("layer", "layer__roadmap"),
     }
-    return render(request, "roadmap/artifact_detail.html", context)
+    return render(request, "roadmap/artifact_detail.html", with_overlays(request, "artifact", context))
 
 
 @login_not_required
@@ -135,11 +136,8 @@ def path_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
     path = get_object_or_404(roadmap.paths.current().select_related("after"), slug=slug)
     steps = path.steps.filter(topic__retired=False).select_related("topic", "topic__layer", "topic__roadmap")
-    return render(
-        request,
-        "roadmap/path_detail.html",
-        {"roadmap": roadmap, "path": path, "steps": steps},
-    )
+    context = {"roadmap": roadmap, "path": path, "steps": steps}
+    return render(request, "roadmap/path_detail.html", with_overlays(request, "path", context))
 
 
 @login_not_required

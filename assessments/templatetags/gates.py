@@ -1,23 +1,13 @@
-"""Gate requests and verified levels on pages of other apps: `{% load gates %}`.
-
-The layer page (roadmap), the nav and the self-rating card call these, so that `roadmap/` never
-imports `assessments`. Each tag is one query at most, none for anonymous visitors.
-"""
+"""Gate requests in templates of this app: `{% load gates %}`. No tag here runs a query."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
-from django.db.models import Count, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
-from accounts.models import Membership
-from assessments.models import MARKS, GateRequest, GateStatus, Verification, verifications
-from roadmap.models import EvaluationGate, Layer
+from assessments.models import MARKS, GateRequest, GateStatus
 
 register = template.Library()
 
@@ -30,58 +20,6 @@ _PILLS = {
     GateStatus.REOPENED: "pill-warn",
     GateStatus.WITHDRAWN: "",
 }
-
-
-def _user(context: template.Context) -> Any:
-    user = context.get("user")
-    return user if user is not None and user.is_authenticated else None
-
-
-@register.simple_tag(takes_context=True)
-def gate_request_for(context: template.Context, gate: EvaluationGate) -> GateRequest | None:
-    """`{% gate_request_for gate as live %}`: the learner's live (not withdrawn) request for the gate."""
-    user = _user(context)
-    return GateRequest.objects.of(user).live().filter(gate=gate).first() if user else None
-
-
-@register.simple_tag(takes_context=True)
-def verification_of(context: template.Context, layer: Layer) -> Verification | None:
-    """`{% verification_of layer as verified %}`: the learner's approval of the layer's gate, if any."""
-    user = _user(context)
-    return verifications(user, [layer]).get(layer.pk) if user else None
-
-
-@register.simple_tag(takes_context=True)
-def review_nav_link(context: template.Context) -> SafeString:
-    """The nav's "Reviews" link, with the number awaiting a decision, for people who review or lead
-    a team. One query: the user's first reviewing membership, carrying that number."""
-    user = _user(context)
-    if user is None:
-        return SafeString("")
-    waiting = (
-        GateRequest.objects.decidable_by(user)
-        .awaiting_review()
-        .order_by()
-        .annotate(group=Value(1))
-        .values("group")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    count = (
-        Membership.objects.filter(user=user, role__in=Membership.REVIEWING_ROLES)
-        .annotate(waiting=Coalesce(Subquery(waiting[:1]), 0))
-        .order_by("pk")
-        .values_list("waiting", flat=True)
-        .first()
-    )
-    if count is None:
-        return SafeString("")
-    request = context.get("request")
-    current = SafeString(
-        ' aria-current="page"' if request and request.path.startswith(reverse("gates:review-list")) else ""
-    )
-    badge = format_html(' <span class="badge-count" title="Awaiting a decision">{}</span>', count) if count else ""
-    return format_html('<li><a href="{}"{}>Reviews{}</a></li>', reverse("gates:review-list"), current, badge)
 
 
 @register.filter

@@ -8,8 +8,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from portfolio import contracts, reports, results
-from portfolio.models import Artifact
+from portfolio import reports, results
 
 register = template.Library()
 
@@ -54,18 +53,6 @@ def plain(value: Any) -> str:
 def results_schema(spec: Any) -> str:
     """The name of the results schema an ArtifactSpec's uploads follow."""
     return results.schema_name_for(spec)
-
-
-@register.filter
-def artifacts_of(spec: Any, user: Any) -> Any:
-    """The user's own artifacts for a spec (for the catalogue's spec page)."""
-    return Artifact.objects.of(user).filter(spec=spec)[:5]
-
-
-@register.simple_tag
-def spec_contract(spec: Any) -> dict[str, Any] | None:
-    """`{% spec_contract spec as contract %}`: the submission contract of a runnable spec, or None."""
-    return contracts.contract_for(spec.kind) if spec is not None else None
 
 
 @register.filter
