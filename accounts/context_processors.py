@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache, partial
 from typing import Any
 
+from accounts.http import Request
 from accounts.models import Notification
-from config.http import Request
 
 
 def notifications(request: Request) -> dict[str, Any]:

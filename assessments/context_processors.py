@@ -10,9 +10,9 @@ from django.db.models import Count, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
+from accounts.http import Request
 from accounts.models import Membership
 from assessments.models import GateRequest
-from config.http import Request
 
 
 @dataclass(frozen=True)

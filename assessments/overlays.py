@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from accounts.http import Request
 from accounts.models import User
 from assessments.forms import LinkForm, NoteForm
 from assessments.models import (
@@ -22,7 +23,6 @@ from assessments.models import (
     verifications,
 )
 from assessments.progress import Progress
-from config.http import Request
 from roadmap.models import Topic
 from roadmap.overlays import Overlay
 

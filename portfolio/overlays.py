@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from config.http import Request
+from accounts.http import Request
 from portfolio import contracts
 from portfolio.models import Artifact
 from roadmap.overlays import Overlay

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from config.http import Request
+from accounts.http import Request
 
 
 @dataclass(frozen=True)
