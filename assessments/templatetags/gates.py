@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.models import Membership
-from assessments.models import MARKS, GateRequest, GateStatus, Verification, verifications
+from assessments.models import MARKS, GateRequest, GateStatus, Verification
 from roadmap.models import EvaluationGate, Layer
 
 register = template.Library()
@@ -48,7 +48,7 @@ def gate_request_for(context: template.Context, gate: EvaluationGate) -> GateReq
 def verification_of(context: template.Context, layer: Layer) -> Verification | None:
     """`{% verification_of layer as verified %}`: the learner's approval of the layer's gate, if any."""
     user = _user(context)
-    return verifications(user, [layer]).get(layer.pk) if user else None
+    return GateRequest.objects.of(user).filter(gate__layer=layer).verifications().get(layer.pk) if user else None
 
 
 @register.simple_tag(takes_context=True)
@@ -68,7 +68,8 @@ def review_nav_link(context: template.Context) -> SafeString:
         .values("n")
     )
     count = (
-        Membership.objects.filter(user=user, role__in=Membership.REVIEWING_ROLES)
+        Membership.objects.filter(user=user)
+        .reviewing()
         .annotate(waiting=Coalesce(Subquery(waiting[:1]), 0))
         .order_by("pk")
         .values_list("waiting", flat=True)
