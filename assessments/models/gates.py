@@ -264,28 +264,10 @@ class GateRequest(models.Model):
         return self.status in AWAITING_REVIEW
 
     @property
-    def is_draft(self) -> bool:
-        return self.status == GateStatus.DRAFT
-
-    @property
-    def is_in_review(self) -> bool:
-        return self.status == GateStatus.IN_REVIEW
-
-    @property
-    def is_approved(self) -> bool:
-        return self.status == GateStatus.APPROVED
-
-    @property
-    def has_changes_requested(self) -> bool:
-        return self.status == GateStatus.CHANGES_REQUESTED
-
-    @property
-    def is_reopened(self) -> bool:
-        return self.status == GateStatus.REOPENED
-
-    @property
-    def is_withdrawn(self) -> bool:
-        return self.status == GateStatus.WITHDRAWN
+    def state(self) -> dict[str, bool]:
+        """{status: whether the request is in it}, so that templates ask `request.state.in_review`
+        rather than compare status strings. What a person may do is `actions_for`."""
+        return {status: self.status == status for status in GateStatus.values}
 
     @property
     def ticked_count(self) -> int:

@@ -220,6 +220,19 @@ class TeamPagesTests(TestCase):
         self.client.force_login(ada)
         self.assertNotContains(self.client.get(team.get_absolute_url()), role_url)
 
+    def test_the_inactive_members_link_is_for_reviewers_and_leads_and_names_the_window(self):
+        reviewer, ada = create_user(), create_user()
+        team = create_team(members={reviewer: "reviewer", ada: "member"})
+        inactive = url("team-inactive", team.slug)
+        self.client.force_login(reviewer)
+
+        response = self.client.get(team.get_absolute_url())
+
+        self.assertContains(response, inactive)
+        self.assertContains(response, f"no activity for {Team.QUIET_DAYS} days")
+        self.client.force_login(ada)
+        self.assertNotContains(self.client.get(team.get_absolute_url()), inactive)
+
 
 class AccountDeletionTests(TestCase):
     def test_the_only_lead_of_a_team_with_members_cannot_delete_their_account(self):
