@@ -199,10 +199,11 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         teams = Membership.objects.filter(user_id=user.pk).reviewing().values("team_id")
         return self.filter(team_id__in=teams).values("user_id")
 
-    def reviewers_of(self, learner: User) -> QuerySet[Membership, dict[str, int]]:
-        """Ids (`user_id`) of the reviewers and leads of every team `learner` belongs to (the learner
-        too, where they review one of them): who is asked to decide their gate requests."""
-        teams = Membership.objects.filter(user_id=learner.pk).values("team_id")
+    def reviewers_of(self, learner_id: int) -> QuerySet[Membership, dict[str, int]]:
+        """Ids (`user_id`) of the reviewers and leads of every team the learner belongs to (the learner
+        too, where they review one of them): who is asked to decide their gate requests. By id, so a
+        gate request asks without loading its learner."""
+        teams = Membership.objects.filter(user_id=learner_id).values("team_id")
         return self.reviewing().filter(team_id__in=teams).values("user_id")
 
     def leads_first(self) -> MembershipQuerySet:

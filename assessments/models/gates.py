@@ -286,7 +286,7 @@ class GateRequest(models.Model):
 
     def deciders(self) -> QuerySet[User]:
         """Everyone who may decide this request: reviewers and leads of the learner's teams."""
-        reviewers = Membership.objects.reviewers_of(self.learner)
+        reviewers = Membership.objects.reviewers_of(self.learner_id)
         return User.objects.filter(is_active=True, pk__in=reviewers).exclude(pk=self.learner_id)
 
     def actions_for(self, user: User) -> GateActions:

@@ -215,7 +215,7 @@ class GateActionsTests(GateWorld, TestCase):
         assert set(r.deciders()) == {self.reviewer, self.lead}
         own = create_gate_request(learner=self.reviewer, gate=self.gate)
         assert set(own.deciders()) == {self.lead}
-        reviewers = Membership.objects.reviewers_of(self.learner).values_list("user_id", flat=True)
+        reviewers = Membership.objects.reviewers_of(self.learner.pk).values_list("user_id", flat=True)
         assert set(reviewers) == {self.reviewer.pk, self.lead.pk}
 
 
