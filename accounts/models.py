@@ -40,13 +40,6 @@ class User(AbstractUser):
     def name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
 
-    def reviewable_teams(self) -> QuerySet[Team]:
-        """Teams in which this user may decide gate requests."""
-        return Team.objects.filter(
-            memberships__user=self,
-            memberships__role__in=Membership.REVIEWING_ROLES,
-        ).distinct()
-
     def led_teams(self) -> QuerySet[Team]:
         return Team.objects.filter(memberships__user=self, memberships__role=Membership.Role.LEAD).distinct()
 
@@ -55,16 +48,6 @@ class User(AbstractUser):
         other_leads = Membership.objects.filter(team=OuterRef("pk"), role=Membership.Role.LEAD).exclude(user=self)
         others = Membership.objects.filter(team=OuterRef("pk")).exclude(user=self)
         return self.led_teams().filter(~models.Exists(other_leads), models.Exists(others))
-
-    def can_review(self, learner: User) -> bool:
-        """A reviewer or lead of a team the learner belongs to; never the learner."""
-        if learner.pk == self.pk:
-            return False
-        return Membership.objects.filter(
-            team__memberships__user=learner,
-            user=self,
-            role__in=Membership.REVIEWING_ROLES,
-        ).exists()
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -90,6 +73,8 @@ class Team(models.Model):
 
     # Paths under /teams/ that a team slug must not take.
     RESERVED_SLUGS = frozenset({"new", "invites"})
+    # A member with no activity for this many days is listed as inactive (the page can ask for another span).
+    QUIET_DAYS = 14
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
@@ -133,6 +118,16 @@ class Team(models.Model):
     def add_member(self, user: User, role: str = "member") -> Membership:
         membership, _ = Membership.objects.update_or_create(team=self, user=user, defaults={"role": role})
         return membership
+
+    @property
+    def viewer_reviews(self) -> bool:
+        """Whether the user the team was looked up for (`of(user)`) reviews its members; for templates."""
+        return Membership.role_reviews(getattr(self, "viewer_role", None))
+
+    @property
+    def viewer_leads(self) -> bool:
+        """Whether the user the team was looked up for (`of(user)`) leads it; for templates."""
+        return getattr(self, "viewer_role", None) == Membership.Role.LEAD
 
     def role_of(self, user: User) -> str | None:
         """The user's role in this team, or None. Read from the row each time (unless the team was
@@ -197,17 +192,25 @@ class Team(models.Model):
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
+    # Who may review whom is written here and nowhere else: a reviewer or lead of a team reviews every
+    # member of it. Deciding a gate request also excludes the learner themself (GateRequest.can_be_decided_by).
+
     def reviewing(self) -> MembershipQuerySet:
+        """Memberships in a role that reviews the team's members: reviewer or lead."""
         return self.filter(role__in=Membership.REVIEWING_ROLES)
 
     def learners_reviewed_by(self, user: User) -> QuerySet[Membership, dict[str, int]]:
         """Ids (`user_id`) of the members of every team in which `user` is a reviewer or lead, the
-        user included: whose gate requests, artifacts and runs they may read. The one place this
-        rule is written; deciding also excludes the user themself (GateRequest.decidable_by)."""
-        return self.filter(
-            team__memberships__user_id=user.pk,
-            team__memberships__role__in=Membership.REVIEWING_ROLES,
-        ).values("user_id")
+        user included: whose gate requests, artifacts and runs they may read."""
+        teams = Membership.objects.filter(user_id=user.pk).reviewing().values("team_id")
+        return self.filter(team_id__in=teams).values("user_id")
+
+    def reviewers_of(self, learner_id: int) -> QuerySet[Membership, dict[str, int]]:
+        """Ids (`user_id`) of the reviewers and leads of every team the learner belongs to (the learner
+        too, where they review one of them): who is asked to decide their gate requests. By id, so a
+        gate request asks without loading its learner."""
+        teams = Membership.objects.filter(user_id=learner_id).values("team_id")
+        return self.reviewing().filter(team_id__in=teams).values("user_id")
 
     def leads_first(self) -> MembershipQuerySet:
         """Leads, then reviewers, then members, each by username; with their users."""
@@ -242,9 +245,10 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
 
-    @property
-    def is_reviewing(self) -> bool:
-        return self.role in self.REVIEWING_ROLES
+    @classmethod
+    def role_reviews(cls, role: str | None) -> bool:
+        """Whether a member in `role` reviews the team's members (see MembershipQuerySet.reviewing)."""
+        return role in cls.REVIEWING_ROLES
 
 
 def _digest(raw: str) -> str:

@@ -27,7 +27,7 @@ def is_team_lead(user: User, team: Team) -> bool:
 @rules.predicate
 def is_team_reviewer(user: User, team: Team) -> bool:
     """A reviewer or a lead: those who decide gates and see every member's progress."""
-    return team.role_of(user) in Membership.REVIEWING_ROLES
+    return Membership.role_reviews(team.role_of(user))
 
 
 @rules.predicate

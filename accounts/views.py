@@ -164,6 +164,7 @@ def _team_detail(request: Request, team: Team, **context: object) -> HttpRespons
         can_view_progress=rules.test_rule("teams.view_member_progress", request.user, team),
         role_choices=Membership.Role.choices,
         invite_days=TeamInvite.DAYS,
+        quiet_days=Team.QUIET_DAYS,
     )
     template = "accounts/team_detail.html#team-members" if context.pop("members_only", False) else None
     return render(request, template or "accounts/team_detail.html", context)

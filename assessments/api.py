@@ -315,7 +315,7 @@ def _pin_all(gate_request: GateRequest, user: User, payload: GateRequestIn) -> F
         versions.append(version)
     uploads = []
     for i, result_id in enumerate(payload.results):
-        upload = ResultUpload.objects.filter(pk=result_id, artifact__owner_id=user.pk).first()
+        upload = ResultUpload.objects.of(user).filter(pk=result_id).first()
         if upload is None:
             return FieldErrorOut(field=f"results.{i}", message=f"you have no results upload {result_id}")
         uploads.append(upload)

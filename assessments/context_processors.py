@@ -43,7 +43,8 @@ def _review_link(request: Request) -> ReviewLink | None:
         .values("n")
     )
     count = (
-        Membership.objects.filter(user=user, role__in=Membership.REVIEWING_ROLES)
+        Membership.objects.filter(user=user)
+        .reviewing()
         .annotate(waiting=Coalesce(Subquery(waiting[:1]), 0))
         .order_by("pk")
         .values_list("waiting", flat=True)

@@ -13,6 +13,10 @@ The signing key is `CREDENTIAL_SIGNING_KEY` (a PEM private key; the same on ever
 production) or, in the embedded default, a key generated once into CREDENTIAL_SIGNING_KEY_FILE
 (var/credential-signing-key.pem, mode 0600, never in git). Its public half is published as a
 JWKS at /credentials/keys.json. Rotating the key invalidates credentials signed with the old one.
+
+This module knows documents and keys only, never the database: the Credential model
+(assessments/models/records.py) builds a request's document, issues it, and checks that a document
+whose signature holds was issued here and is not revoked. It imports this module; not the reverse.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +39,6 @@ from django.utils import timezone
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-    from assessments.models import Credential, GateRequest
 
 CONTEXT = [
     "https://www.w3.org/ns/credentials/v2",
@@ -93,12 +94,12 @@ def jwks() -> dict[str, Any]:
     return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key_id(public), "use": "sig", "alg": "EdDSA"}]}
 
 
-def _site() -> str:
+def site_url() -> str:
     return settings.SITE_URL.rstrip("/")
 
 
 def verification_method(public: Ed25519PublicKey) -> str:
-    return f"{_site()}{reverse('gates:credential-keys')}#{key_id(public)}"
+    return f"{site_url()}{reverse('gates:credential-keys')}#{key_id(public)}"
 
 
 # --- canonical form and base58 -----------------------------------------------------------------
@@ -143,74 +144,16 @@ def _signed_bytes(document: dict[str, Any], options: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical(config)).digest() + hashlib.sha256(canonical(unsigned)).digest()
 
 
-# --- building, signing, verifying -------------------------------------------------------------
+# --- values in documents, signing, checking a signature ---------------------------------------
 
 
-def _when(value: datetime) -> str:
+def timestamp(value: datetime) -> str:
     return value.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _number(value: float | None) -> str | None:
+def number(value: float | None) -> str | None:
+    """A fractional number as the string documents hold (see canonical)."""
     return None if value is None else f"{value:g}"
-
-
-def build(credential: Credential, request: GateRequest) -> dict[str, Any]:
-    """The unsigned document for an approved request (evidence as pinned when it was submitted)."""
-    gate = request.gate
-    layer = gate.layer
-    roadmap = layer.roadmap
-    approval = request.reviews.filter(decision="approve").select_related("reviewer").first()
-    evidence = []
-    for e in request.evidence_list():
-        item: dict[str, Any] = {"type": ["Evidence"], "name": e.artifact.title}
-        if e.version_id:
-            item["name"] = f"{e.artifact.title}, version {e.version.number}"
-            item["description"] = f"Artifact version with SHA-256 {e.sha256}."
-            item["sha256"] = e.sha256
-        if e.run_id:
-            item["run"] = {
-                "id": e.run_id,
-                "status": e.run_status,
-                "verdict": e.run_verdict,
-                "score": _number(e.run_score),
-                "maxScore": _number(e.run_max_score),
-                "sandboxed": e.run_sandboxed,
-            }
-        if e.result_id:
-            item["name"] = f"{e.artifact.title}, self-reported results"
-            item["description"] = f"Results document with SHA-256 {e.result_sha256} (self-reported)."
-            item["sha256"] = e.result_sha256
-        evidence.append(item)
-    return {
-        "@context": CONTEXT,
-        "id": f"{_site()}{credential.get_absolute_url()}",
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": f"{roadmap.title}: {layer.label} gate approved",
-        "issuer": {"id": f"{_site()}/", "type": ["Profile"], "name": "Layerwise"},
-        "validFrom": _when(credential.issued_at),
-        "credentialSubject": {
-            "type": ["AchievementSubject"],
-            "name": request.learner.name,
-            "achievement": {
-                "id": f"{_site()}{layer.get_absolute_url()}#gate",
-                "type": ["Achievement"],
-                "achievementType": "Competency",
-                "name": f"{layer.label}: {layer.title}",
-                "description": gate.statement.strip(),
-                "criteria": {"narrative": "\n".join(f"- {item['criterion']}" for item in request.checklist)},
-                "roadmap": roadmap.slug,
-                "layer": layer.slug,
-                "level": gate.level.number if gate.level else None,
-                "contentVersion": request.content_version,
-            },
-            "approval": {
-                "request": request.pk,
-                "reviewer": approval.reviewer.name if approval and approval.reviewer else None,
-                "approvedAt": _when(approval.created_at) if approval else None,
-            },
-        },
-        "evidence": evidence,
-    }
 
 
 def sign(document: dict[str, Any]) -> dict[str, Any]:
@@ -218,24 +161,12 @@ def sign(document: dict[str, Any]) -> dict[str, Any]:
     options = {
         "type": "DataIntegrityProof",
         "cryptosuite": CRYPTOSUITE,
-        "created": _when(timezone.now()),
+        "created": timestamp(timezone.now()),
         "verificationMethod": verification_method(key.public_key()),
         "proofPurpose": "assertionMethod",
     }
     signature = key.sign(_signed_bytes(document, options))
     return {**document, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
-
-
-@dataclass
-class Verdict:
-    state: str  # valid | invalid | revoked
-    reasons: list[str] = field(default_factory=list)
-    credential: Credential | None = None
-    document: dict[str, Any] | None = None
-
-    @property
-    def is_valid(self) -> bool:
-        return self.state == "valid"
 
 
 def credential_uuid(text: str) -> uuid.UUID | None:
@@ -248,45 +179,21 @@ def credential_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def verify(document: Any) -> Verdict:
-    """Check the signature against this site's key, then that the credential was issued here and
-    is not revoked. Every failure says which check failed."""
-    from assessments.models import Credential
-
+def signature_problem(document: Any) -> str:
+    """Why `document` is not signed with this site's key, or "" when its proof holds. Whether this
+    site issued it and still stands by it is the other half (Credential.objects.verify)."""
     if not isinstance(document, dict) or not isinstance(document.get("proof"), dict):
-        return Verdict("invalid", ["This is not a signed credential: it has no proof."])
+        return "This is not a signed credential: it has no proof."
     proof = document["proof"]
     public = signing_key().public_key()
     if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
-        return Verdict("invalid", [f"The proof is not a DataIntegrityProof with the {CRYPTOSUITE} cryptosuite."])
+        return f"The proof is not a DataIntegrityProof with the {CRYPTOSUITE} cryptosuite."
     if not str(proof.get("verificationMethod", "")).endswith(f"#{key_id(public)}"):
-        return Verdict("invalid", ["It was signed with a key this site does not publish (see /credentials/keys.json)."])
+        return "It was signed with a key this site does not publish (see /credentials/keys.json)."
     value = str(proof.get("proofValue", ""))
     try:
         signature = b58decode(value[1:]) if value.startswith("z") else b""
         public.verify(signature, _signed_bytes(document, proof))
     except (InvalidSignature, ValueError, TypeError):
-        return Verdict(
-            "invalid", ["The signature does not match the content: the credential was changed after it was issued."]
-        )
-    pk = credential_uuid(str(document.get("id", "")))
-    credential = Credential.objects.filter(pk=pk).first() if pk else None
-    if credential is None:
-        return Verdict(
-            "invalid",
-            [
-                "The signature is ours, but this site holds no credential with this id (the learner may have deleted it)."
-            ],
-            document=document,
-        )
-    if credential.document != document:
-        return Verdict("invalid", ["This is not the document that was issued under this id."], credential, document)
-    if credential.is_revoked:
-        reason = credential.revoked_reason or "no reason recorded"
-        return Verdict("revoked", [f"Revoked on {_when(credential.revoked_at)}: {reason}"], credential, document)  # type: ignore[arg-type]
-    return Verdict(
-        "valid",
-        ["The signature matches this site's key and the credential has not been revoked."],
-        credential,
-        document,
-    )
+        return "The signature does not match the content: the credential was changed after it was issued."
+    return ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -15,7 +14,6 @@ from accounts.models import User
 from assessments.charts import RadarAxis, heatmap_svg, radar_svg
 from assessments.models import (
     Activity,
-    GateRequest,
     PathFollow,
     SelfAssessment,
     Status,
@@ -72,20 +70,6 @@ class Dashboard:
     @property
     def started(self) -> bool:
         return any(counts.done or counts.learning or counts.skipped for _, counts in self.roadmaps)
-
-
-def verified_levels_for(users: Iterable[User], layers: Iterable[Layer]) -> dict[int, dict[int, int]]:
-    """{user pk: {layer pk: verified level}} for many learners in one query (the team matrix)."""
-    users, layers = list(users), list(layers)
-    levels = {user.pk: {layer.pk: 0 for layer in layers} for user in users}
-    rows = (
-        GateRequest.objects.approved()
-        .filter(learner__in=[u.pk for u in users], gate__layer__in=[layer.pk for layer in layers], gate__retired=False)
-        .values_list("learner_id", "gate__layer_id", "gate__level__number")
-    )
-    for learner_id, layer_id, level in rows:
-        levels[learner_id][layer_id] = level or 0
-    return levels
 
 
 def roadmap_counts(user: User) -> list[tuple[Roadmap, Counts]]:

@@ -124,7 +124,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                     for v in artifact.versions.all()
                 ],
             }
-            for artifact in Artifact.objects.filter(owner=user)
+            for artifact in Artifact.objects.of(user)
             .select_related("spec__roadmap")
             .prefetch_related("versions")
             .order_by("pk")
@@ -167,7 +167,7 @@ def delete_account(user: User) -> None:
     becomes NULL): the trail is append-only. Uploaded files are stored by their hash and may be
     shared with another learner's identical upload, so they stay in storage.
     """
-    GateRequest.objects.filter(learner=user).delete()
-    ResultUpload.objects.filter(artifact__owner=user).delete()
-    Run.objects.filter(version__artifact__owner=user).delete()
+    GateRequest.objects.of(user).delete()
+    ResultUpload.objects.of(user).delete()
+    Run.objects.of(user).delete()
     user.delete()

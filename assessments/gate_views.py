@@ -35,6 +35,7 @@ from assessments.models import (
     NotAllowed,
     Review,
     SelfAssessment,
+    Verdict,
 )
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate
@@ -98,8 +99,7 @@ def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
 
 def _request_context(request: Request, gate_request: GateRequest, **extra: Any) -> dict[str, Any]:
     evidence = gate_request.evidence_list()
-    is_learner = gate_request.is_learner(request.user)
-    editable = is_learner and gate_request.is_editable
+    actions = gate_request.actions_for(request.user)
     return {
         "gate_request": gate_request,
         "gate": gate_request.gate,
@@ -109,12 +109,9 @@ def _request_context(request: Request, gate_request: GateRequest, **extra: Any) 
         "requirements": gate_request.requirements(evidence),
         "pinned_versions": {e.version_id for e in evidence if e.version_id},
         "pinned_results": {e.result_id for e in evidence if e.result_id},
-        "choices": _pin_choices(gate_request) if editable else [],
-        "editable": editable,
-        "is_learner": is_learner,
-        "can_decide": rules.test_rule("gates.decide_request", request.user, gate_request),
-        "can_reopen": rules.test_rule("gates.reopen_request", request.user, gate_request),
-        "has_deciders": gate_request.deciders().exists() if editable else True,
+        "choices": _pin_choices(gate_request) if actions.can_edit else [],
+        "actions": actions,
+        "has_deciders": gate_request.deciders().exists() if actions.can_submit else True,
         "form": RequestForm(gate_request=gate_request),
         "reopen_form": ReopenForm(),
         "reviews": gate_request.reviews.select_related("reviewer"),
@@ -167,15 +164,12 @@ def evidence_add(request: Request, pk: int) -> HttpResponse:
     gate_request = _visible(request, pk)
     version_id, result_id = request.POST.get("version", ""), request.POST.get("result", "")
     # Only the learner's own things exist here: anyone else's id is a 404, as if it did not exist.
-    theirs = Artifact.objects.of(gate_request.learner)
+    learner = gate_request.learner
     if version_id.isdigit():
-        versions = ArtifactVersion.objects.filter(artifact__in=theirs).select_related("artifact")
-        version = get_object_or_404(versions, pk=version_id)
+        version = get_object_or_404(ArtifactVersion.objects.of(learner).select_related("artifact"), pk=version_id)
         return _evidence_changed(request, gate_request, lambda: gate_request.pin(version, by=request.user))
     if result_id.isdigit():
-        upload = get_object_or_404(
-            ResultUpload.objects.filter(artifact__in=theirs).select_related("artifact"), pk=result_id
-        )
+        upload = get_object_or_404(ResultUpload.objects.of(learner).select_related("artifact"), pk=result_id)
         return _evidence_changed(request, gate_request, lambda: gate_request.pin_result(upload, by=request.user))
     messages.error(request, "Choose a version or a results upload to pin.")
     return redirect(gate_request)
@@ -329,7 +323,7 @@ def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm
         "self_rating": SelfAssessment.objects.of(gate_request.learner).filter(layer=gate_request.gate.layer).first(),
         "reviews": gate_request.reviews.select_related("reviewer"),
         "events": AuditEvent.objects.filter(request_id=gate_request.pk).select_related("actor"),
-        "can_decide": rules.test_rule("gates.decide_request", request.user, gate_request),
+        "actions": gate_request.actions_for(request.user),
         "form": form or DecisionForm(gate_request=gate_request),
         "reopen_form": ReopenForm(),
     }
@@ -417,15 +411,15 @@ def credential_verify(request: Request) -> HttpResponse:
     return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict})
 
 
-def _verdict_for(text: str) -> credentials.Verdict:
+def _verdict_for(text: str) -> Verdict:
     text = text.strip()
     if text.startswith("{"):
         try:
-            return credentials.verify(json.loads(text))
+            return Credential.objects.verify(json.loads(text))
         except json.JSONDecodeError as exc:
-            return credentials.Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
+            return Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
     pk = credentials.credential_uuid(text)
     stored = Credential.objects.filter(pk=pk).first() if pk else None
     if stored is None:
-        return credentials.Verdict("invalid", ["No credential with this id was issued here."])
-    return credentials.verify(stored.document)
+        return Verdict("invalid", ["No credential with this id was issued here."])
+    return Credential.objects.verify(stored.document)

@@ -20,7 +20,6 @@ from assessments.models import (
     TopicNote,
     TopicProgress,
     TopicState,
-    verifications,
 )
 from assessments.progress import Progress
 from roadmap.models import Topic
@@ -64,7 +63,7 @@ def _layer(user: User, page: Mapping[str, Any]) -> Overlay:
     context = {
         "progress": Progress.load(user, page["roadmap"]),
         "rating": SelfAssessment.objects.of(user).filter(layer=layer).first(),
-        "verified": verifications(user, [layer]).get(layer.pk),
+        "verified": GateRequest.objects.of(user).filter(gate__layer=layer).verifications().get(layer.pk),
     }
     if page["gate"] is not None:
         slots["gate"] = "assessments/_gate_actions.html"

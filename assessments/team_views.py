@@ -29,9 +29,6 @@ from assessments.progress import Progress, checklist_layers
 from assessments.teams import build_matrix, inactive_members, matrix_csv_rows, weakest_topics
 from roadmap.models import Roadmap
 
-DEFAULT_QUIET_DAYS = 14
-
-
 AGGREGATES_ONLY = "This team shares only aggregates with its members; leads and reviewers see each member's progress."
 REFUSED = {
     "teams.view_member_progress": AGGREGATES_ONLY,
@@ -110,13 +107,13 @@ def team_weakest(request: Request, slug: str) -> HttpResponse:
 def _days(raw: str | None) -> tuple[int, str]:
     """N from ?days=, 1 to 365; a bad value falls back to the default and says so."""
     if not raw:
-        return DEFAULT_QUIET_DAYS, ""
+        return Team.QUIET_DAYS, ""
     try:
         days = int(raw)
     except ValueError:
-        return DEFAULT_QUIET_DAYS, f"“{raw}” is not a number of days; showing {DEFAULT_QUIET_DAYS}."
+        return Team.QUIET_DAYS, f"“{raw}” is not a number of days; showing {Team.QUIET_DAYS}."
     if not 1 <= days <= 365:
-        return DEFAULT_QUIET_DAYS, f"Days must be 1 to 365, not {days}; showing {DEFAULT_QUIET_DAYS}."
+        return Team.QUIET_DAYS, f"Days must be 1 to 365, not {days}; showing {Team.QUIET_DAYS}."
     return days, ""
 
 

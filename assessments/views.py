@@ -20,7 +20,7 @@ from accounts.http import Request
 from assessments.dashboard import build_dashboard
 from assessments.export import delete_account, export_user_data
 from assessments.forms import LinkForm, NoteForm, ProgressForm, SelfAssessmentForm
-from assessments.models import PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress, verifications
+from assessments.models import GateRequest, PathFollow, PersonalLink, SelfAssessment, TopicNote, TopicProgress
 from assessments.overlays import topic_notes
 from assessments.progress import Progress, checklist_layers
 from roadmap.models import Roadmap, Topic
@@ -112,7 +112,7 @@ def assessment_detail(request: Request, roadmap_slug: str, layer_slug: str) -> H
         "current": current,
         "history": history,
         "levels": roadmap.levels.current(),
-        "verified": verifications(request.user, [layer]).get(layer.pk),
+        "verified": GateRequest.objects.of(request.user).filter(gate__layer=layer).verifications().get(layer.pk),
     }
     return render(request, "assessments/assessment_detail.html", context)
 

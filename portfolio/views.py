@@ -110,9 +110,7 @@ def version_download(request: Request, pk: int, number: int) -> FileResponse:
 
 @require_POST
 def version_run(request: Request, pk: int, number: int) -> HttpResponse:
-    version = get_object_or_404(
-        ArtifactVersion.objects.filter(artifact__in=Artifact.objects.of(request.user)), artifact_id=pk, number=number
-    )
+    version = get_object_or_404(ArtifactVersion.objects.of(request.user), artifact_id=pk, number=number)
     try:
         return redirect(version.request_run(by=request.user))
     except RunRefused as exc:

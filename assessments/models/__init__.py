@@ -9,14 +9,13 @@
 from __future__ import annotations
 
 from assessments.models.gates import (
+    GateActions,
     GateRequest,
     GateRequestQuerySet,
     Requirement,
     Verification,
     best_runs,
     cumulative_level,
-    verifications,
-    verified_levels,
     with_verification,
 )
 from assessments.models.progress import (
@@ -33,7 +32,7 @@ from assessments.models.progress import (
     TopicProgress,
     TopicState,
 )
-from assessments.models.records import AuditEvent, Credential, GateEvidence, Review
+from assessments.models.records import AuditEvent, Credential, GateEvidence, Review, Verdict
 from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,
@@ -56,6 +55,7 @@ __all__ = [
     "AuditEvent",
     "AuditImmutable",
     "Credential",
+    "GateActions",
     "GateError",
     "GateEvidence",
     "GateRequest",
@@ -71,10 +71,9 @@ __all__ = [
     "TopicNote",
     "TopicProgress",
     "TopicState",
+    "Verdict",
     "Verification",
     "best_runs",
     "cumulative_level",
-    "verifications",
-    "verified_levels",
     "with_verification",
 ]

@@ -22,6 +22,9 @@ from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,
     MARKS,
+    REVIEW_STARTS,
+    SIGNED_OFF,
+    WITHDRAWABLE,
     GateError,
     GateStatus,
     NotAllowed,
@@ -95,11 +98,64 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
         """Not withdrawn: at most one per learner and gate."""
         return self.exclude(status=GateStatus.WITHDRAWN)
 
-    def approved(self) -> GateRequestQuerySet:
-        return self.filter(status=GateStatus.APPROVED)
-
     def oldest_first(self) -> GateRequestQuerySet:
         return self.order_by("submitted_at", "pk")
+
+    # -- verified levels: derived only from these --
+
+    def verified(self) -> GateRequestQuerySet:
+        """Requests that verify a level: approved (not reopened or withdrawn since) for a gate that is
+        still part of the roadmap. The one place this rule is written."""
+        return self.filter(status=GateStatus.APPROVED, gate__retired=False)
+
+    def verified_levels(self) -> QuerySet[GateRequest, tuple[int, int, int]]:
+        """(learner id, layer id, level) of each verified request among these; level 0 where the gate
+        counts toward no level. A layer without a row is at verified level 0. One query."""
+        level = Coalesce(F("gate__level__number"), Value(0), output_field=models.IntegerField())
+        return self.verified().values_list("learner_id", "gate__layer_id", level)
+
+    def verifications(self) -> dict[int, Verification]:
+        """{layer pk: Verification} of the verified requests among these (one learner's). One query."""
+        rows = (
+            self.verified()
+            .select_related("reviewer", "gate__level")
+            .only("gate__layer_id", "gate__level__number", "decided_at", "reviewer", "learner_id", "status")
+        )
+        return {
+            r.gate.layer_id: Verification(
+                level=r.gate.level.number if r.gate.level else 0,
+                reviewer=r.reviewer.name if r.reviewer else "a deleted account",
+                decided_at=r.decided_at,  # type: ignore[arg-type]
+                request_id=r.pk,
+            )
+            for r in rows
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A layer whose gate the learner has approved (and not reopened)."""
+
+    level: int  # the competency level the gate counts toward; 0 when the content gives it none
+    reviewer: str
+    decided_at: datetime
+    request_id: int
+
+
+@dataclass(frozen=True)
+class GateActions:
+    """What one person may do to one request in its current state (GateRequest.actions_for). Pages
+    and the API read this rather than comparing statuses; the verbs check the same states."""
+
+    is_learner: bool  # whose request it is
+    is_decider: bool  # a reviewer or lead of one of the learner's teams, whatever the state
+    can_edit: bool  # explanation, ticks and evidence
+    can_submit: bool
+    can_withdraw: bool
+    can_start_review: bool
+    can_decide: bool
+    can_reopen: bool
+    can_issue_credential: bool
 
 
 @dataclass(frozen=True)
@@ -208,6 +264,12 @@ class GateRequest(models.Model):
         return self.status in AWAITING_REVIEW
 
     @property
+    def state(self) -> dict[str, bool]:
+        """{status: whether the request is in it}, so that templates ask `request.state.in_review`
+        rather than compare status strings. What a person may do is `actions_for`."""
+        return {status: self.status == status for status in GateStatus.values}
+
+    @property
     def ticked_count(self) -> int:
         return sum(1 for item in self.checklist if item.get("ticked"))
 
@@ -217,25 +279,32 @@ class GateRequest(models.Model):
         return user.is_authenticated and user.pk == self.learner_id
 
     def can_be_decided_by(self, user: User) -> bool:
-        """A reviewer or lead of a team the learner belongs to, now; never the learner."""
+        """A reviewer or lead of a team the learner belongs to, now; never the learner. One query."""
         if not user.is_authenticated or user.pk == self.learner_id:
             return False
-        return Membership.objects.filter(
-            user_id=user.pk,
-            role__in=Membership.REVIEWING_ROLES,
-            team__memberships__user_id=self.learner_id,
-        ).exists()
+        return Membership.objects.learners_reviewed_by(user).filter(user_id=self.learner_id).exists()
 
     def deciders(self) -> QuerySet[User]:
         """Everyone who may decide this request: reviewers and leads of the learner's teams."""
-        return (
-            User.objects.filter(
-                is_active=True,
-                memberships__role__in=Membership.REVIEWING_ROLES,
-                memberships__team__memberships__user_id=self.learner_id,
-            )
-            .exclude(pk=self.learner_id)
-            .distinct()
+        reviewers = Membership.objects.reviewers_of(self.learner_id)
+        return User.objects.filter(is_active=True, pk__in=reviewers).exclude(pk=self.learner_id)
+
+    def actions_for(self, user: User) -> GateActions:
+        """What `user` may do to this request now: who they are (one query, none for the learner)
+        combined with the states each verb starts from."""
+        learner = self.is_learner(user)
+        decider = self.can_be_decided_by(user)
+        status = self.status
+        return GateActions(
+            is_learner=learner,
+            is_decider=decider,
+            can_edit=learner and status in EDITABLE,
+            can_submit=learner and status in EDITABLE,
+            can_withdraw=learner and status in WITHDRAWABLE,
+            can_start_review=decider and status in REVIEW_STARTS,
+            can_decide=decider and status in AWAITING_REVIEW,
+            can_reopen=(learner or decider) and status in SIGNED_OFF,
+            can_issue_credential=learner and status in SIGNED_OFF,
         )
 
     def _require_learner(self, user: User, doing: str) -> None:
@@ -459,7 +528,7 @@ class GateRequest(models.Model):
             AuditEvent.Action.REVIEW_STARTED,
             by=by,
             to=GateStatus.IN_REVIEW,
-            allowed=[GateStatus.SUBMITTED],
+            allowed=REVIEW_STARTS,
             fields={"reviewer": by},
         )
 
@@ -488,7 +557,7 @@ class GateRequest(models.Model):
         if not approve and not comment:
             raise GateError("Say what to change: a comment is required when requesting changes.", field="comment")
         with transaction.atomic():
-            if self.status == GateStatus.SUBMITTED:
+            if self.status in REVIEW_STARTS:
                 self.start_review(by=by)
             evidence = self.evidence_snapshot()
             review = Review.objects.create(
@@ -525,7 +594,7 @@ class GateRequest(models.Model):
             AuditEvent.Action.WITHDRAWN,
             by=by,
             to=GateStatus.WITHDRAWN,
-            allowed=[*EDITABLE, *AWAITING_REVIEW],
+            allowed=WITHDRAWABLE,
         )
 
     def reopen(self, *, by: User, reason: str) -> AuditEvent:
@@ -542,7 +611,7 @@ class GateRequest(models.Model):
                 AuditEvent.Action.REOPENED,
                 by=by,
                 to=GateStatus.REOPENED,
-                allowed=[GateStatus.APPROVED],
+                allowed=SIGNED_OFF,
                 fields={"reopened_reason": reason, "reopened_at": now},
                 payload={"reason": reason},
             )
@@ -564,7 +633,7 @@ class GateRequest(models.Model):
         self._require_learner(by, "share")
         with transaction.atomic():
             current = GateRequest.objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).get()
-            if current != GateStatus.APPROVED:
+            if current not in SIGNED_OFF:
                 raise GateError("Only an approved gate can be shared as a credential.")
             credential = Credential.objects.filter(request=self).active().first()
             if credential is None:
@@ -582,42 +651,7 @@ class GateRequest(models.Model):
 
 
 # --- verified levels ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verification:
-    """A layer whose gate the learner has approved (and not reopened)."""
-
-    level: int  # the competency level the gate counts toward; 0 when the content gives it none
-    reviewer: str
-    decided_at: datetime
-    request_id: int
-
-
-def verifications(user: User, layers: Iterable[Layer]) -> dict[int, Verification]:
-    """{layer pk: Verification} for the layers whose gate `user` has approved. One query."""
-    rows = (
-        GateRequest.objects.approved()
-        .filter(learner_id=user.pk, gate__layer__in=[layer.pk for layer in layers], gate__retired=False)
-        .select_related("reviewer", "gate__level")
-        .only("gate__layer_id", "gate__level__number", "decided_at", "reviewer", "learner_id", "status")
-    )
-    return {
-        r.gate.layer_id: Verification(
-            level=r.gate.level.number if r.gate.level else 0,
-            reviewer=r.reviewer.name if r.reviewer else "a deleted account",
-            decided_at=r.decided_at,  # type: ignore[arg-type]
-            request_id=r.pk,
-        )
-        for r in rows
-    }
-
-
-def verified_levels(user: User, layers: Iterable[Layer]) -> dict[int, int]:
-    """{layer pk: verified level}: the level the layer's approved gate counts toward, else 0. One query."""
-    layers = list(layers)
-    found = verifications(user, layers)
-    return {layer.pk: found[layer.pk].level if layer.pk in found else 0 for layer in layers}
+# Which requests verify a level is GateRequestQuerySet.verified; these read it.
 
 
 def cumulative_level(gates: Iterable[tuple[int | None, bool]]) -> int:
@@ -641,9 +675,7 @@ def cumulative_level(gates: Iterable[tuple[int | None, bool]]) -> int:
 def with_verification(layers: QuerySet[Layer], user: User) -> QuerySet[Layer]:
     """Layers annotated with their gate's level and the user's approval of it, in the same query:
     `gate_level`, `verified_request`, `verified_at`, `verified_by` (None where not approved)."""
-    approved = GateRequest.objects.approved().filter(
-        learner_id=user.pk, gate__layer_id=OuterRef("pk"), gate__retired=False
-    )
+    approved = GateRequest.objects.of(user).verified().filter(gate__layer_id=OuterRef("pk"))
     reviewer = Coalesce(NullIf(F("reviewer__display_name"), Value("")), F("reviewer__username"))
     return layers.annotate(
         gate_level=Case(When(gate__retired=False, then=F("gate__level__number")), default=None),

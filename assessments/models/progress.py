@@ -99,6 +99,10 @@ class TopicState:
     def is_closed(self) -> bool:
         return self.status in CLOSED
 
+    @property
+    def is_learning(self) -> bool:
+        return self.status == Status.LEARNING
+
 
 class TopicProgress(models.Model):
     """One learner's state on one topic. Skipped is its own status, never counted as done."""

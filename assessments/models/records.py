@@ -4,6 +4,7 @@ append-only audit trail, and the credentials issued for approved gates."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from assessments import credentials
 from assessments.models.states import AuditImmutable, GateStatus
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run
 from roadmap.markdown import render_markdown
@@ -31,9 +33,9 @@ def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
         return "ok"
     if not pinned.run_id:
         return "no_run"
-    if pinned.run_status in Run.ACTIVE:
+    if pinned.run_is_active:
         return "running"
-    if pinned.run_status != Run.Status.SUCCEEDED:
+    if not pinned.run_succeeded:
         return "not_passed"
     return "ok" if pinned.run_sandboxed is True else "unsandboxed"
 
@@ -89,8 +91,16 @@ class GateEvidence(models.Model):
         self.run_sandboxed = run.sandboxed if run else None
 
     @property
+    def run_is_active(self) -> bool:
+        return self.run_status in Run.ACTIVE
+
+    @property
+    def run_succeeded(self) -> bool:
+        return self.run_status == Run.Status.SUCCEEDED
+
+    @property
     def passed_verified(self) -> bool:
-        return self.run_status == Run.Status.SUCCEEDED and self.run_sandboxed is True
+        return self.run_succeeded and self.run_sandboxed is True
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -236,9 +246,62 @@ class AuditEvent(models.Model):
         return [e["sha256"] or e["result_sha256"] for e in self.payload.get("evidence", []) if e]
 
 
+@dataclass
+class Verdict:
+    """Whether a credential document holds, and why not (Credential.objects.verify)."""
+
+    state: str  # valid | invalid | revoked
+    reasons: list[str] = field(default_factory=list)
+    credential: Credential | None = None
+    document: dict[str, Any] | None = None
+
+    @property
+    def is_valid(self) -> bool:
+        return self.state == "valid"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.state == "revoked"
+
+    @property
+    def issued_here(self) -> bool:
+        """Signed with our key and held here as issued, revoked or not."""
+        return self.is_valid or self.is_revoked
+
+
 class CredentialQuerySet(models.QuerySet["Credential"]):
     def active(self) -> CredentialQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def verify(self, document: Any) -> Verdict:
+        """Check the signature against this site's key (assessments/credentials.py), then that the
+        credential was issued here, as this very document, and is not revoked. Every failure says
+        which check failed."""
+        problem = credentials.signature_problem(document)
+        if problem:
+            return Verdict("invalid", [problem])
+        pk = credentials.credential_uuid(str(document.get("id", "")))
+        credential = self.filter(pk=pk).first() if pk else None
+        if credential is None:
+            return Verdict(
+                "invalid",
+                [
+                    "The signature is ours, but this site holds no credential with this id (the learner may have deleted it)."
+                ],
+                document=document,
+            )
+        if credential.document != document:
+            return Verdict("invalid", ["This is not the document that was issued under this id."], credential, document)
+        if credential.is_revoked:
+            reason = credential.revoked_reason or "no reason recorded"
+            revoked = credentials.timestamp(credential.revoked_at)  # type: ignore[arg-type]
+            return Verdict("revoked", [f"Revoked on {revoked}: {reason}"], credential, document)
+        return Verdict(
+            "valid",
+            ["The signature matches this site's key and the credential has not been revoked."],
+            credential,
+            document,
+        )
 
 
 class Credential(models.Model):
@@ -276,9 +339,68 @@ class Credential(models.Model):
 
     @classmethod
     def issue(cls, request: GateRequest) -> Credential:
-        from assessments import credentials
-
         credential = cls(request=request)
-        credential.document = credentials.sign(credentials.build(credential, request))
+        credential.document = credentials.sign(credential.unsigned_document())
         credential.save()
         return credential
+
+    def unsigned_document(self) -> dict[str, Any]:
+        """The document for this credential's approved request (evidence as pinned when it was submitted)."""
+        request = self.request
+        gate = request.gate
+        layer = gate.layer
+        roadmap = layer.roadmap
+        site = credentials.site_url()
+        when, number = credentials.timestamp, credentials.number
+        approval = request.reviews.filter(decision=Review.Decision.APPROVE).select_related("reviewer").first()
+        evidence = []
+        for e in request.evidence_list():
+            item: dict[str, Any] = {"type": ["Evidence"], "name": e.artifact.title}
+            if e.version_id:
+                item["name"] = f"{e.artifact.title}, version {e.version.number}"
+                item["description"] = f"Artifact version with SHA-256 {e.sha256}."
+                item["sha256"] = e.sha256
+            if e.run_id:
+                item["run"] = {
+                    "id": e.run_id,
+                    "status": e.run_status,
+                    "verdict": e.run_verdict,
+                    "score": number(e.run_score),
+                    "maxScore": number(e.run_max_score),
+                    "sandboxed": e.run_sandboxed,
+                }
+            if e.result_id:
+                item["name"] = f"{e.artifact.title}, self-reported results"
+                item["description"] = f"Results document with SHA-256 {e.result_sha256} (self-reported)."
+                item["sha256"] = e.result_sha256
+            evidence.append(item)
+        return {
+            "@context": credentials.CONTEXT,
+            "id": f"{site}{self.get_absolute_url()}",
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "name": f"{roadmap.title}: {layer.label} gate approved",
+            "issuer": {"id": f"{site}/", "type": ["Profile"], "name": "Layerwise"},
+            "validFrom": when(self.issued_at),
+            "credentialSubject": {
+                "type": ["AchievementSubject"],
+                "name": request.learner.name,
+                "achievement": {
+                    "id": f"{site}{layer.get_absolute_url()}#gate",
+                    "type": ["Achievement"],
+                    "achievementType": "Competency",
+                    "name": f"{layer.label}: {layer.title}",
+                    "description": gate.statement.strip(),
+                    "criteria": {"narrative": "\n".join(f"- {item['criterion']}" for item in request.checklist)},
+                    "roadmap": roadmap.slug,
+                    "layer": layer.slug,
+                    "level": gate.level.number if gate.level else None,
+                    "contentVersion": request.content_version,
+                },
+                "approval": {
+                    "request": request.pk,
+                    "reviewer": approval.reviewer.name if approval and approval.reviewer else None,
+                    "approvedAt": when(approval.created_at) if approval else None,
+                },
+            },
+            "evidence": evidence,
+        }

@@ -33,7 +33,13 @@ class GateStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
-# Evidence, ticks and explanation change only in these; a submitted request is what gets reviewed.
+# The states each action starts from. The transitions of GateRequest check these, and
+# GateRequest.actions_for reads the same ones to say what a page may offer.
+# Evidence, ticks and explanation change (and the request is submitted) only in these; a submitted
+# request is what gets reviewed.
 EDITABLE = (GateStatus.DRAFT, GateStatus.CHANGES_REQUESTED, GateStatus.REOPENED)
-AWAITING_REVIEW = (GateStatus.SUBMITTED, GateStatus.IN_REVIEW)
+AWAITING_REVIEW = (GateStatus.SUBMITTED, GateStatus.IN_REVIEW)  # decided from these
+REVIEW_STARTS = (GateStatus.SUBMITTED,)
+WITHDRAWABLE = (*EDITABLE, *AWAITING_REVIEW)
+SIGNED_OFF = (GateStatus.APPROVED,)  # reopened, or shared as a credential, from this
 MARKS = {"met": "Met", "not_met": "Not met"}

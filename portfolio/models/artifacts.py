@@ -172,7 +172,12 @@ class Artifact(models.Model):
 
 
 class ArtifactVersionQuerySet(models.QuerySet["ArtifactVersion"]):
+    def of(self, user: User) -> ArtifactVersionQuerySet:
+        """Versions of the user's own artifacts (Artifact.objects.of)."""
+        return self.filter(artifact__in=Artifact.objects.of(user))
+
     def visible_to(self, user: User) -> ArtifactVersionQuerySet:
+        """Versions of the artifacts the user may read (Artifact.objects.visible_to)."""
         return self.filter(artifact__in=Artifact.objects.visible_to(user))
 
     def update(self, **kwargs: Any) -> int:
@@ -291,7 +296,12 @@ class ArtifactVersion(models.Model):
 
 
 class ResultUploadQuerySet(models.QuerySet["ResultUpload"]):
+    def of(self, user: User) -> ResultUploadQuerySet:
+        """Results uploaded to the user's own artifacts (Artifact.objects.of)."""
+        return self.filter(artifact__in=Artifact.objects.of(user))
+
     def visible_to(self, user: User) -> ResultUploadQuerySet:
+        """Results of the artifacts the user may read (Artifact.objects.visible_to)."""
         return self.filter(artifact__in=Artifact.objects.visible_to(user))
 
 

@@ -182,7 +182,7 @@ class RemoveAndLeaveTests(TestCase):
 
         assert self.client.get(ada_page).status_code == 404
         assert self.client.get(url("team-matrix", self.team.slug)).status_code == 404
-        assert not self.ravi.can_review(self.ada)
+        assert not Membership.objects.learners_reviewed_by(self.ravi).filter(user_id=self.ada.pk).exists()
 
     def test_a_reviewer_demoted_to_member_loses_the_drill_down_at_once(self):
         self.client.force_login(self.ravi)
@@ -219,6 +219,19 @@ class TeamPagesTests(TestCase):
         self.assertContains(response, role_url)
         self.client.force_login(ada)
         self.assertNotContains(self.client.get(team.get_absolute_url()), role_url)
+
+    def test_the_inactive_members_link_is_for_reviewers_and_leads_and_names_the_window(self):
+        reviewer, ada = create_user(), create_user()
+        team = create_team(members={reviewer: "reviewer", ada: "member"})
+        inactive = url("team-inactive", team.slug)
+        self.client.force_login(reviewer)
+
+        response = self.client.get(team.get_absolute_url())
+
+        self.assertContains(response, inactive)
+        self.assertContains(response, f"no activity for {Team.QUIET_DAYS} days")
+        self.client.force_login(ada)
+        self.assertNotContains(self.client.get(team.get_absolute_url()), inactive)
 
 
 class AccountDeletionTests(TestCase):

@@ -70,7 +70,7 @@ class CredentialTests(GateWorld, TestCase):
         assert AuditEvent.objects.filter(request_id=self.request.pk, action="credential_issued").exists()
 
     def test_a_fresh_credential_verifies(self):
-        verdict = credentials.verify(self.document)
+        verdict = Credential.objects.verify(self.document)
         assert verdict.state == "valid" and verdict.credential == self.credential
 
     def test_changing_any_field_breaks_the_signature(self):
@@ -78,17 +78,17 @@ class CredentialTests(GateWorld, TestCase):
         assert len(paths) > 30
         for path in paths:
             with self.subTest(path=path):
-                verdict = credentials.verify(changed(self.document, path))
+                verdict = Credential.objects.verify(changed(self.document, path))
                 assert verdict.state == "invalid", path
 
     def test_a_changed_signature_or_a_missing_proof_is_invalid(self):
         forged = copy.deepcopy(self.document)
         value = forged["proof"]["proofValue"]
         forged["proof"]["proofValue"] = value[:-2] + ("1" if value[-2] != "1" else "2") + value[-1]
-        assert credentials.verify(forged).state == "invalid"
+        assert Credential.objects.verify(forged).state == "invalid"
         unsigned = {k: v for k, v in self.document.items() if k != "proof"}
-        assert credentials.verify(unsigned).reasons == ["This is not a signed credential: it has no proof."]
-        assert credentials.verify("nonsense").state == "invalid"
+        assert Credential.objects.verify(unsigned).reasons == ["This is not a signed credential: it has no proof."]
+        assert Credential.objects.verify("nonsense").state == "invalid"
 
     def test_a_credential_signed_with_another_key_is_invalid(self):
         other = Ed25519PrivateKey.generate().private_bytes(
@@ -96,12 +96,12 @@ class CredentialTests(GateWorld, TestCase):
         )
         with override_settings(CREDENTIAL_SIGNING_KEY=other.decode()):
             resigned = credentials.sign({k: v for k, v in self.document.items() if k != "proof"})
-        verdict = credentials.verify(resigned)
+        verdict = Credential.objects.verify(resigned)
         assert verdict.state == "invalid" and "key this site does not publish" in verdict.reasons[0]
 
     def test_reopening_the_gate_revokes_its_credential(self):
         self.request.reopen(by=self.lead, reason="The numbers were off")
-        verdict = credentials.verify(self.document)
+        verdict = Credential.objects.verify(self.document)
         assert verdict.state == "revoked"
         assert "The gate was reopened: The numbers were off" in verdict.reasons[0]
 

@@ -4,7 +4,7 @@ import json
 
 from django.test import TestCase
 
-from assessments.models import AuditEvent, GateRequest, verified_levels
+from assessments.models import AuditEvent, GateRequest
 from tests.assessments.gates import GateWorld
 from tests.factories import create_run, create_token, create_version, finish_run
 
@@ -71,7 +71,7 @@ class GateApiTests(GateWorld, TestCase):
             {"decision": "approve", "marks": ["met", "met"]},
         )
         assert approved.status_code == 200 and approved.json()["request"]["status"] == "approved"
-        assert verified_levels(self.learner, [self.layer]) == {self.layer.pk: 1}
+        assert list(GateRequest.objects.of(self.learner).verified_levels()) == [(self.learner.pk, self.layer.pk, 1)]
         assert list(AuditEvent.objects.filter(request_id=created["id"]).values_list("action", flat=True)) == [
             "created",
             "submitted",

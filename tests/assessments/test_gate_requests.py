@@ -169,6 +169,56 @@ class WhoMayDecideTests(GateWorld, TestCase):
             r.pin(self.version, by=self.other_learner)
 
 
+class GateActionsTests(GateWorld, TestCase):
+    def allowed(self, r: GateRequest, user) -> set[str]:
+        actions = r.actions_for(user)
+        return {name for name, value in vars(actions).items() if name.startswith("can_") and value}
+
+    def test_the_actions_follow_who_asks_and_the_state_the_request_is_in(self):
+        r = create_gate_request(learner=self.learner, gate=self.gate)
+        assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw"}
+        assert self.allowed(r, self.reviewer) == set() and r.actions_for(self.reviewer).is_decider
+
+        r.submit(by=self.learner)
+        assert self.allowed(r, self.learner) == {"can_withdraw"}
+        assert self.allowed(r, self.reviewer) == {"can_start_review", "can_decide"}
+
+        r.start_review(by=self.reviewer)
+        assert self.allowed(r, self.lead) == {"can_decide"}
+
+        r.approve(by=self.reviewer, marks=["met", "met"])
+        assert self.allowed(r, self.learner) == {"can_reopen", "can_issue_credential"}
+        assert self.allowed(r, self.lead) == {"can_reopen"}
+
+        r.reopen(by=self.lead, reason="Redo the measurement.")
+        assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw"}
+        r.withdraw(by=self.learner)
+        assert self.allowed(r, self.learner) == set()
+
+    def test_people_outside_the_learners_teams_may_do_nothing_staff_included(self):
+        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        for person in (self.outsider, self.other_learner, self.staff):
+            actions = r.actions_for(person)
+            assert not (actions.is_learner or actions.is_decider), person
+            assert self.allowed(r, person) == set(), person
+
+    def test_what_the_actions_allow_the_verbs_do(self):
+        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        assert r.actions_for(self.reviewer).can_start_review
+        r.start_review(by=self.reviewer)
+        assert not r.actions_for(self.reviewer).can_start_review
+        with self.assertRaises(GateError):
+            r.start_review(by=self.reviewer)
+
+    def test_the_deciders_are_the_reviewers_and_leads_of_the_learners_teams_but_never_the_learner(self):
+        r = create_gate_request(learner=self.learner, gate=self.gate)
+        assert set(r.deciders()) == {self.reviewer, self.lead}
+        own = create_gate_request(learner=self.reviewer, gate=self.gate)
+        assert set(own.deciders()) == {self.lead}
+        reviewers = Membership.objects.reviewers_of(self.learner.pk).values_list("user_id", flat=True)
+        assert set(reviewers) == {self.reviewer.pk, self.lead.pk}
+
+
 class OneLiveRequestTests(GateWorld, TestCase):
     def test_opening_twice_gives_the_same_request(self):
         first = GateRequest.open(self.learner, self.gate)

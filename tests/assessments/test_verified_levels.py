@@ -5,30 +5,33 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments.dashboard import build_dashboard, verified_levels_for
-from assessments.models import cumulative_level, verified_levels
+from assessments.dashboard import build_dashboard
+from assessments.models import GateRequest, cumulative_level
 from tests.assessments.gates import GateWorld
 from tests.factories import create_gate, create_gate_request, create_layer, create_level, create_user
 
 
 class VerifiedLevelTests(GateWorld, TestCase):
+    def verified_levels(self):
+        return list(GateRequest.objects.of(self.learner).verified_levels())
+
     def approve(self, gate, learner=None):
         r = create_gate_request(learner=learner or self.learner, gate=gate, submit=True)
         r.approve(by=self.reviewer, marks=["met"] * len(r.checklist))
         return r
 
     def test_an_approved_gate_raises_the_layers_verified_level_and_reopening_lowers_it(self):
-        assert verified_levels(self.learner, [self.layer]) == {self.layer.pk: 0}
+        assert self.verified_levels() == []
         r = self.approve(self.gate)
-        assert verified_levels(self.learner, [self.layer]) == {self.layer.pk: 1}
+        assert self.verified_levels() == [(self.learner.pk, self.layer.pk, 1)]
 
         r.reopen(by=self.lead, reason="Numbers were wrong.")
-        assert verified_levels(self.learner, [self.layer]) == {self.layer.pk: 0}
+        assert self.verified_levels() == []
 
     def test_requests_that_are_not_approved_count_for_nothing(self):
         r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
         r.request_changes(by=self.reviewer, comment="Not yet.")
-        assert verified_levels(self.learner, [self.layer]) == {self.layer.pk: 0}
+        assert self.verified_levels() == []
 
     def test_a_level_needs_every_gate_of_the_levels_below_it(self):
         level2 = create_level(roadmap=self.roadmap, number=2, title="Engineer")
@@ -60,19 +63,16 @@ class VerifiedLevelTests(GateWorld, TestCase):
         assert cumulative_level([(2, True)]) == 2  # level 1 has none: level 2 is still earned by its gate
         assert cumulative_level([(1, True), (1, False)]) == 0
 
-    def test_the_batched_helper_reads_many_learners_in_one_query(self):
+    def test_the_batched_rows_read_many_learners_in_one_query(self):
         others = [create_user() for _ in range(3)]
         for person in others[:2]:
             self.team.add_member(person)
             self.approve(self.gate, learner=person)
+        learners = [self.learner, *others]
         with self.assertNumQueries(1):
-            levels = verified_levels_for([self.learner, *others], [self.layer])
-        assert levels == {
-            self.learner.pk: {self.layer.pk: 0},
-            others[0].pk: {self.layer.pk: 1},
-            others[1].pk: {self.layer.pk: 1},
-            others[2].pk: {self.layer.pk: 0},
-        }
+            rows = set(GateRequest.objects.filter(learner__in=learners, gate__layer=self.layer).verified_levels())
+        # A learner without a row (self.learner, others[2]) is at verified level 0.
+        assert rows == {(others[0].pk, self.layer.pk, 1), (others[1].pk, self.layer.pk, 1)}
 
 
 class VerifiedOnPagesTests(GateWorld, TestCase):
