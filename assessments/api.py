@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -21,7 +20,6 @@ from assessments.models import (
     KEEP,
     MARKS,
     GateError,
-    GateEvidence,
     GateRequest,
     GateStatus,
     NotAllowed,
@@ -379,16 +377,7 @@ def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
 def pending_reviews(request: HttpRequest) -> list[PendingOut]:
     """Submitted and in-review requests of learners in the teams you review or lead; never your own."""
     now = timezone.now()
-    pending = (
-        GateRequest.objects.decidable_by(_user(request))
-        .awaiting_review()
-        .oldest_first()
-        .select_related("learner", "gate__layer__roadmap")
-        .prefetch_related(
-            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
-            "gate__required_artifacts",
-        )
-    )
+    pending = GateRequest.objects.awaiting_decision_by(_user(request))
     rows = []
     for r in pending:
         verified, required = r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())

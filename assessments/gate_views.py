@@ -16,7 +16,7 @@ import rules
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,7 +29,6 @@ from assessments.models import (
     AuditEvent,
     Credential,
     GateError,
-    GateEvidence,
     GateRequest,
     NotAllowed,
     Review,
@@ -298,16 +297,7 @@ def _event_csv_line(row: dict[str, Any]) -> list[object]:
 @require_GET
 def review_list(request: Request) -> HttpResponse:
     """The inbox: requests awaiting a decision from learners of the user's teams, oldest first."""
-    pending = list(
-        GateRequest.objects.decidable_by(request.user)
-        .awaiting_review()
-        .oldest_first()
-        .select_related("learner", "gate__layer__roadmap", "reviewer")
-        .prefetch_related(
-            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
-            "gate__required_artifacts",
-        )
-    )
+    pending = GateRequest.objects.awaiting_decision_by(request.user)
     rows = [(r, r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())) for r in pending]
     return render(request, "assessments/review_list.html", {"rows": rows})
 

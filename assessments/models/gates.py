@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils import timezone
@@ -100,6 +100,20 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
 
     def oldest_first(self) -> GateRequestQuerySet:
         return self.order_by("submitted_at", "pk")
+
+    def awaiting_decision_by(self, user: User) -> GateRequestQuerySet:
+        """The reviewer's inbox (the page and the API): requests awaiting review that `user` may
+        decide, oldest first, with what `run_summary` reads of each, in three queries."""
+        return (
+            self.decidable_by(user)
+            .awaiting_review()
+            .oldest_first()
+            .select_related("learner", "gate__layer__roadmap", "reviewer")
+            .prefetch_related(
+                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+                "gate__required_artifacts",
+            )
+        )
 
 
 @dataclass(frozen=True)
