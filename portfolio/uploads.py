@@ -41,7 +41,7 @@ class Upload:
     names: tuple[str, ...] = ()  # the file's name, or the paths of a zip's files
 
 
-def receive(file: UploadedFile | None, link: str) -> Upload:
+def read_file_or_link(file: UploadedFile | None, link: str) -> Upload:
     """What a new version is made of, from the upload form or the API: a file or a link, not both,
     not neither, read and checked."""
     if file and link:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from portfolio import results
 from portfolio.models.runs import RUN_SUBMISSIONS, Run, RunRefused
-from portfolio.uploads import Upload, check_runnable, receive
+from portfolio.uploads import Upload, check_runnable, read_file_or_link
 from roadmap.markdown import render_markdown
 from roadmap.models import ArtifactSpec, Topic
 
@@ -147,7 +147,7 @@ class Artifact(models.Model):
         """A new version's content, from the upload form or the API: a file or a link, read and
         checked (when this artifact's spec runs, its grader must be able to read the file).
         UploadRefused names the field and the file; nothing is written."""
-        upload = receive(file, link)
+        upload = read_file_or_link(file, link)
         if self.is_runnable:
             check_runnable(self.spec.kind, upload)  # type: ignore[union-attr]
         return upload
