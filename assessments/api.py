@@ -4,27 +4,38 @@ sign-off, the reviewer inbox, decisions). Token auth only."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from django.db import transaction
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
+from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from pydantic import field_validator, model_validator
 
-from accounts.api import token_auth
+from accounts.api import atomic_write, choices, token_auth
 from accounts.models import Membership, User
-from assessments.models import KEEP, GateError, GateEvidence, GateRequest, NotAllowed, TopicProgress
+from assessments.models import (
+    KEEP,
+    MARKS,
+    GateError,
+    GateRequest,
+    GateStatus,
+    NotAllowed,
+    Review,
+    TopicProgress,
+)
+from assessments.models import Status as TopicStatus
 from assessments.progress import Progress
-from portfolio.models import Artifact, ResultUpload
+from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate, Layer, Roadmap, Topic
 
 router = Router(tags=["me"], auth=token_auth)
 
-StatusValue = Literal["not_started", "learning", "done", "skipped"]
+TopicStatusChoice = Annotated[TopicStatus, choices(TopicStatus)]
+GateStatusChoice = Annotated[GateStatus, choices(GateStatus)]
+DecisionChoice = Annotated[Review.Decision, choices(Review.Decision)]
 
 
 class TeamRoleOut(Schema):
@@ -57,7 +68,7 @@ class TopicProgressOut(Schema):
     title: str
     layer: str
     retired: bool
-    status: StatusValue
+    status: TopicStatusChoice
     confidence: int | None
     updated_at: datetime
 
@@ -74,16 +85,14 @@ class ProgressOut(Schema):
 
 
 class ProgressIn(Schema):
-    status: StatusValue | None = Field(None, description="not_started, learning, done or skipped; leave out to keep")
+    status: TopicStatusChoice | None = Field(None, description=f"{', '.join(TopicStatus.values)}; leave out to keep")
     confidence: int | None = Field(None, ge=1, le=5, description="1 to 5; null clears it; leave out to keep")
 
     @field_validator("status")
     @classmethod
     def status_not_null(cls, value: str | None) -> str | None:
         if value is None:  # only an explicit null gets here: a left-out field is not validated
-            raise ValueError(
-                "must be one of not_started, learning, done, skipped; leave it out to keep the current one"
-            )
+            raise ValueError(f"must be one of {', '.join(TopicStatus.values)}; leave it out to keep the current one")
         return value
 
     @model_validator(mode="after")
@@ -110,7 +119,7 @@ def _topic_out(row: TopicProgress) -> TopicProgressOut:
         title=row.topic.title,
         layer=row.topic.layer.slug,
         retired=row.topic.retired,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         confidence=row.confidence,
         updated_at=row.updated_at,
     )
@@ -163,12 +172,10 @@ def progress(request: HttpRequest, roadmap: str | None = None) -> ProgressOut:
     response={200: TopicProgressOut},
     summary="Set a topic's status and/or confidence",
 )
+@decorate_view(atomic_write)
 def progress_update(request: HttpRequest, roadmap: str, topic: str, payload: ProgressIn) -> TopicProgressOut:
     """Fields you leave out keep their value; `"confidence": null` clears it."""
-    found = Topic.objects.filter(roadmap__slug=roadmap, roadmap__retired=False, slug=topic).select_related(
-        "roadmap", "layer"
-    )
-    target = found.first()
+    target = Topic.objects.at(roadmap, topic).select_related("roadmap", "layer").first()
     if target is None:
         if not Roadmap.objects.current().filter(slug=roadmap).exists():
             raise Http404(f"No roadmap {roadmap!r}.")
@@ -225,7 +232,7 @@ class GateRequestOut(Schema):
     learner: str
     roadmap: str
     layer: str
-    status: str
+    status: GateStatusChoice
     explanation: str
     criteria: list[CriterionOut]
     evidence: list[dict[str, Any]]
@@ -246,7 +253,7 @@ class PendingOut(Schema):
     roadmap: str
     layer: str
     layer_title: str
-    status: str
+    status: GateStatusChoice
     submitted_at: datetime | None
     waiting_seconds: int
     runs_verified: int
@@ -255,16 +262,18 @@ class PendingOut(Schema):
 
 
 class DecisionIn(Schema):
-    decision: Literal["approve", "changes_requested"]
+    decision: DecisionChoice
     comment: str = Field("", description="Markdown; required to request changes")
-    marks: list[Literal["met", "not_met", ""]] = Field(
-        [], description="one per criterion, in order; approving needs every one 'met'"
+    marks: list[str] = Field(
+        [],
+        description="one per criterion, in order; approving needs every one 'met'",
+        json_schema_extra={"items": {"type": "string", "enum": [*MARKS, ""]}},
     )
 
 
 class DecisionOut(Schema):
     review: int
-    decision: str
+    decision: DecisionChoice
     request: GateRequestOut
 
 
@@ -300,32 +309,26 @@ def _request_out(request: HttpRequest, gate_request: GateRequest) -> GateRequest
     )
 
 
-def _pin_all(gate_request: GateRequest, user: User, payload: GateRequestIn) -> FieldErrorOut | None:
-    """Replace the pinned evidence with what the payload names; the first bad entry is returned."""
+def _evidence(user: User, payload: GateRequestIn) -> tuple[list[ArtifactVersion], list[ResultUpload]]:
+    """The versions and results uploads the payload names, among the user's own; GateError names
+    the first entry that is not."""
     versions = []
     for i, item in enumerate(payload.evidence):
         artifact = Artifact.objects.of(user).filter(pk=item.artifact).first()
         if artifact is None:
-            return FieldErrorOut(field=f"evidence.{i}.artifact", message=f"you have no artifact {item.artifact}")
-        found = artifact.versions.all() if item.version is None else artifact.versions.filter(number=item.version)
-        version = found.order_by("-number").first()
+            raise GateError(f"you have no artifact {item.artifact}", field=f"evidence.{i}.artifact")
+        version = artifact.version_numbered(item.version)
         if version is None:
             which = "no versions yet" if item.version is None else f"no version {item.version}"
-            return FieldErrorOut(field=f"evidence.{i}.version", message=f"artifact {artifact.pk} has {which}")
+            raise GateError(f"artifact {artifact.pk} has {which}", field=f"evidence.{i}.version")
         versions.append(version)
     uploads = []
     for i, result_id in enumerate(payload.results):
         upload = ResultUpload.objects.of(user).filter(pk=result_id).first()
         if upload is None:
-            return FieldErrorOut(field=f"results.{i}", message=f"you have no results upload {result_id}")
+            raise GateError(f"you have no results upload {result_id}", field=f"results.{i}")
         uploads.append(upload)
-    for evidence in list(gate_request.evidence.all()):
-        gate_request.unpin(evidence.pk, by=user)
-    for version in versions:
-        gate_request.pin(version, by=user)
-    for upload in uploads:
-        gate_request.pin_result(upload, by=user)
-    return None
+    return versions, uploads
 
 
 @gates_router.post(
@@ -333,47 +336,30 @@ def _pin_all(gate_request: GateRequest, user: User, payload: GateRequestIn) -> F
     response={200: GateRequestOut, 201: GateRequestOut, 409: GateErrorOut, 422: GateErrorOut},
     summary="Request sign-off of a layer's gate, with evidence",
 )
+@decorate_view(atomic_write)
 def create_gate_request(request: HttpRequest, roadmap: str, layer: str, payload: GateRequestIn) -> Status[Any]:
     """Opens your request for the gate (or updates your draft, or the one that had changes
     requested or was reopened: that is how you resubmit), pins the evidence you name, and
     submits it unless `submit` is false. 201 when it created the request, 200 when it updated
     yours. A request already submitted, in review or approved is a 409: withdraw it first, or
-    wait for the decision. Missing evidence does not stop a submission; `gaps` lists it."""
+    wait for the decision. Missing evidence does not stop a submission; `gaps` lists it. A
+    refused request changes nothing: no draft is left behind, and what was pinned stays pinned."""
     user = _user(request)
-    gate = EvaluationGate.objects.current().filter(
-        layer__roadmap__slug=roadmap, layer__roadmap__retired=False, layer__slug=layer, layer__retired=False
-    )
-    found = gate.select_related("layer__roadmap").first()
-    if found is None:
+    gate = EvaluationGate.objects.for_layer(roadmap, layer).select_related("layer__roadmap").first()
+    if gate is None:
         if not Layer.objects.current().filter(roadmap__slug=roadmap, slug=layer).exists():
             raise Http404(f"No layer {layer!r} in roadmap {roadmap!r}.")
         raise Http404(f"Layer {layer!r} of {roadmap!r} has no gate.")
-    existed = GateRequest.objects.of(user).live().filter(gate=found).exists()
-    gate_request = GateRequest.open(user, found)
-    if not gate_request.is_editable:
-        message = (
-            f"Your request #{gate_request.pk} for this gate is {gate_request.get_status_display().lower()}; "
-            "withdraw it first, or wait for the decision."
-        )
-        return _gate_error(GateError(message), status=409)
-    out_of_range = [t for t in payload.ticks if not 0 <= t < len(gate_request.checklist)]
-    if out_of_range:
-        message = f"criteria are numbered 0 to {len(gate_request.checklist) - 1}; got {out_of_range}"
-        return Status(
-            422, GateErrorOut(message=f"ticks: {message}", errors=[FieldErrorOut(field="ticks", message=message)])
-        )
+    existed = GateRequest.objects.of(user).live().filter(gate=gate).exists()
     try:
-        with transaction.atomic():
-            bad = _pin_all(gate_request, user, payload)
-            if bad is not None:
-                transaction.set_rollback(True)
-                return Status(422, GateErrorOut(message=f"{bad.field}: {bad.message}", errors=[bad]))
-            gate_request.edit(by=user, explanation=payload.explanation, ticks=payload.ticks)
-            if payload.submit:
-                gate_request.submit(by=user)
+        gate_request = GateRequest.open(user, gate)
+        gate_request.edit(by=user, explanation=payload.explanation, ticks=payload.ticks)
+        versions, uploads = _evidence(user, payload)
+        gate_request.replace_evidence(by=user, versions=versions, results=uploads)
+        if payload.submit:
+            gate_request.submit(by=user)
     except GateError as exc:
-        return _gate_error(exc)
-    gate_request.refresh_from_db()
+        return _gate_error(exc, status=409 if exc.field == "status" else 422)
     return Status(200 if existed else 201, _request_out(request, gate_request))
 
 
@@ -391,16 +377,7 @@ def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
 def pending_reviews(request: HttpRequest) -> list[PendingOut]:
     """Submitted and in-review requests of learners in the teams you review or lead; never your own."""
     now = timezone.now()
-    pending = (
-        GateRequest.objects.decidable_by(_user(request))
-        .awaiting_review()
-        .oldest_first()
-        .select_related("learner", "gate__layer__roadmap")
-        .prefetch_related(
-            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
-            "gate__required_artifacts",
-        )
-    )
+    pending = GateRequest.objects.awaiting_decision_by(_user(request))
     rows = []
     for r in pending:
         verified, required = r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())
@@ -428,6 +405,7 @@ def pending_reviews(request: HttpRequest) -> list[PendingOut]:
     response={200: DecisionOut, 403: GateErrorOut, 409: GateErrorOut, 422: GateErrorOut},
     summary="Approve a gate request or request changes",
 )
+@decorate_view(atomic_write)
 def decide_gate_request(request: HttpRequest, request_id: int, payload: DecisionIn) -> Status[Any]:
     """Only a reviewer or lead of a team the learner belongs to may decide, never the learner
     (403 with the reason). `marks` gives one mark per criterion in order; approving needs every

@@ -9,6 +9,14 @@ from django import forms
 from assessments.models import MARKS, GateRequest, Review
 
 
+class TickField(forms.TypedMultipleChoiceField):
+    """The criteria ticked, by index. Which indexes exist is GateRequest.edit's to say, so the page
+    and the API refuse a wrong one with the same words."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
 class RequestForm(forms.Form):
     """The learner's explanation and which of the gate's criteria they tick."""
 
@@ -18,9 +26,7 @@ class RequestForm(forms.Form):
         max_length=50_000,
         help_text="Markdown. For each criterion: what you built or measured, and where the evidence shows it.",
     )
-    ticks = forms.TypedMultipleChoiceField(
-        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Criteria you meet"
-    )
+    ticks = TickField(coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Criteria you meet")
 
     def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
         kwargs.setdefault(

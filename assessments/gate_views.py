@@ -16,7 +16,7 @@ import rules
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,7 +30,6 @@ from assessments.models import (
     AuditEvent,
     Credential,
     GateError,
-    GateEvidence,
     GateRequest,
     NotAllowed,
     Review,
@@ -46,13 +45,23 @@ def _visible(request: Request, pk: int) -> GateRequest:
     return get_object_or_404(GateRequest.objects.visible_to(request.user).select_related(*related), pk=pk)
 
 
-def _act(request: Request, gate_request: GateRequest, action: Callable[[], Any], done: str) -> HttpResponse:
-    """Run a model verb: a refusal of the person is a 403, a refusal of the state a message."""
+def _act(
+    request: Request,
+    gate_request: GateRequest,
+    action: Callable[[], Any],
+    done: str,
+    form: RequestForm | None = None,
+) -> HttpResponse:
+    """Run a model verb: a refusal of the person is a 403, a refusal of a field of `form` goes back
+    to the form (what was typed kept), a refusal of the state is a message."""
     try:
         action()
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from None
     except GateError as exc:
+        if form is not None and exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+            return _request_page(request, gate_request, form)
         messages.error(request, exc.message)
     else:
         messages.success(request, done)
@@ -69,11 +78,7 @@ def _act(request: Request, gate_request: GateRequest, action: Callable[[], Any],
 def request_open(request: Request, roadmap_slug: str, layer_slug: str) -> HttpResponse:
     """From a layer page: the learner's live request for its gate, or a new draft."""
     gate = get_object_or_404(
-        EvaluationGate.objects.current().select_related("layer__roadmap"),
-        layer__slug=layer_slug,
-        layer__roadmap__slug=roadmap_slug,
-        layer__retired=False,
-        layer__roadmap__retired=False,
+        EvaluationGate.objects.for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
     )
     return redirect(GateRequest.open(request.user, gate))
 
@@ -127,19 +132,25 @@ def request_detail(request: Request, pk: int) -> HttpResponse:
     return render(request, "assessments/gate_request_detail.html", _request_context(request, gate_request))
 
 
+def _request_page(request: Request, gate_request: GateRequest, form: RequestForm) -> HttpResponse:
+    """The request page with a refused form, as it was typed."""
+    context = _request_context(request, gate_request, form=form)
+    return render(request, "assessments/gate_request_detail.html", context, status=422)
+
+
 @require_POST
 def request_update(request: Request, pk: int) -> HttpResponse:
     gate_request = _visible(request, pk)
     form = RequestForm(request.POST, gate_request=gate_request)
     if not form.is_valid():
-        context = _request_context(request, gate_request, form=form)
-        return render(request, "assessments/gate_request_detail.html", context, status=422)
+        return _request_page(request, gate_request, form)
     data = form.cleaned_data
     return _act(
         request,
         gate_request,
         lambda: gate_request.edit(by=request.user, explanation=data["explanation"], ticks=data["ticks"]),
         "Saved your explanation and ticks.",
+        form=form,
     )
 
 
@@ -280,16 +291,7 @@ def _event_csv_line(row: dict[str, Any]) -> list[object]:
 @require_GET
 def review_list(request: Request) -> HttpResponse:
     """The inbox: requests awaiting a decision from learners of the user's teams, oldest first."""
-    pending = list(
-        GateRequest.objects.decidable_by(request.user)
-        .awaiting_review()
-        .oldest_first()
-        .select_related("learner", "gate__layer__roadmap", "reviewer")
-        .prefetch_related(
-            Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
-            "gate__required_artifacts",
-        )
-    )
+    pending = GateRequest.objects.awaiting_decision_by(request.user)
     rows = [(r, r.run_summary(r.evidence.all(), r.gate.required_artifacts.all())) for r in pending]
     return render(request, "assessments/review_list.html", {"rows": rows})
 

@@ -39,11 +39,7 @@ def _roadmap(slug: str) -> Roadmap:
 
 
 def _topic(roadmap_slug: str, slug: str) -> Topic:
-    """A topic of a current roadmap; retired topics too, since their pages still show them."""
-    return get_object_or_404(
-        Topic.objects.filter(roadmap__slug=roadmap_slug, roadmap__retired=False).select_related("roadmap", "layer"),
-        slug=slug,
-    )
+    return get_object_or_404(Topic.objects.at(roadmap_slug, slug).select_related("roadmap", "layer"))
 
 
 @require_GET

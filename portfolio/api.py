@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 
-from accounts.api import TokenAuth
+from accounts.api import TokenAuth, atomic_write, choices
 from portfolio import results
-from portfolio.models import RUN_SUBMISSIONS, Artifact, ArtifactVersion, ResultUpload, Run
-from portfolio.uploads import UploadRefused, inspect_link, read_uploaded
-from roadmap.models import ArtifactSpec, Topic
+from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run
+from portfolio.uploads import UploadRefused
 
 router = Router(tags=["artifacts and runs"], auth=TokenAuth())
 
@@ -50,21 +50,26 @@ class ArtifactOut(Schema):
 
 class RunSummaryOut(Schema):
     id: int
-    status: str
+    status: Annotated[Run.Status, choices(Run.Status)]
     url: str
 
 
 class VersionOut(Schema):
     artifact: int
     number: int
-    kind: str
+    kind: Annotated[ArtifactVersion.Kind, choices(ArtifactVersion.Kind)]
     filename: str
     link: str
     size: int
     sha256: str
     created_at: datetime
     run: RunSummaryOut | None
-    run_refused: str
+    run_refused: str = Field(
+        description="why no run was started (a link, too many runs waiting or started); empty when one was"
+    )
+    retry_after: int | None = Field(
+        description="seconds until you may start a run again, when too many were started lately"
+    )
 
 
 class ResultsIn(Schema):
@@ -93,7 +98,7 @@ class RunOut(Schema):
     sha256: str
     grader: str
     grader_version: str
-    status: str
+    status: Annotated[Run.Status, choices(Run.Status)]
     stage: str
     attempt: int
     verdict: str
@@ -139,41 +144,27 @@ def _error(field: str, message: str) -> Status[ErrorOut]:
 
 
 @router.post("/artifacts", response={201: ArtifactOut, 422: ErrorOut}, summary="Create an artifact")
+@decorate_view(atomic_write)
 def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
     """For a spec code such as "09" (give `roadmap` when several roadmaps have that code), or
     free-form with no spec (then `title` is required). Topics are slugs of the spec's roadmap."""
-    spec = None
-    if payload.spec:
-        specs = ArtifactSpec.objects.current().select_related("roadmap").filter(code=payload.spec)
-        if payload.roadmap:
-            specs = specs.filter(roadmap__slug=payload.roadmap)
-        found = list(specs[:2])
-        if not found:
-            return _error(
-                "spec", f"no artifact spec {payload.spec!r}{' in ' + payload.roadmap if payload.roadmap else ''}"
-            )
-        if len(found) > 1:
-            return _error("roadmap", f"spec {payload.spec!r} exists in several roadmaps; name one")
-        spec = found[0]
-    title = (payload.title or (spec.title if spec else "")).strip()
-    if not title:
-        return _error("title", "is required for a free-form artifact")
-    topics = Topic.objects.current().filter(slug__in=payload.topics)
-    if spec:
-        topics = topics.filter(roadmap=spec.roadmap)
-    unknown = sorted(set(payload.topics) - set(topics.values_list("slug", flat=True)))
-    if unknown:
-        return _error("topics", f"unknown topic slugs: {', '.join(unknown)}")
-    artifact = Artifact.objects.create(owner=request.user, spec=spec, title=title[:200], notes=payload.notes)
-    artifact.topics.set(topics)
+    try:
+        spec = Artifact.spec_for_code(payload.spec, payload.roadmap) if payload.spec else None
+        topics = Artifact.topics_named(spec, payload.topics)
+        artifact = Artifact.create_for(
+            request.user, spec=spec, title=payload.title or "", notes=payload.notes, topics=topics
+        )
+    except ArtifactInvalid as exc:
+        return _error(exc.field, exc.message)
     return Status(201, _artifact_out(request, artifact))
 
 
 @router.post(
     "/artifacts/{artifact_id}/versions",
-    response={201: VersionOut, 422: ErrorOut, 429: ErrorOut},
+    response={201: VersionOut, 422: ErrorOut},
     summary="Upload a version (multipart `file`, or `link`)",
 )
+@decorate_view(atomic_write)
 def create_version(
     request: HttpRequest,
     response: HttpResponse,
@@ -182,26 +173,19 @@ def create_version(
     link: Form[str] = "",
     notes: Form[str] = "",
 ) -> Status[Any]:
-    """Returns the new version with its sha256 and, for a runnable spec, the run it started (or
-    `run_refused` saying why none was started: a link, or too many runs waiting). 429 with
-    `Retry-After` when you started too many runs lately: then nothing is stored, send it again
-    later."""
+    """Returns the new version with its sha256 and, for a runnable spec, the run it started. When
+    no run was started, `run` is null and `run_refused` says why (a link; too many runs waiting; too
+    many started lately). The version is stored either way, so nothing you uploaded is lost: after
+    a rate-limit refusal `retry_after` and the `Retry-After` header say in how many seconds runs may
+    start again; then run this version from the artifact's page instead of uploading it again."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
-    if file and artifact.is_runnable and (limit := RUN_SUBMISSIONS.peek(request.user.pk)).blocked:
-        response["Retry-After"] = str(limit.retry_after)
-        message = (
-            f"Too many runs: you have started {limit.limit} in the last {limit.period_text}, the most allowed. "
-            f"Nothing was stored; send this version again {limit.retry_after_text}."
-        )
-        return Status(429, ErrorOut(message=message))
-    if bool(file) == bool(link):
-        return _error("file", "send either a multipart `file` or a `link`, not both or neither")
     try:
-        upload = read_uploaded(file) if file else inspect_link(link)
-        artifact.check_upload(upload)
+        upload = artifact.receive(file, link)
     except UploadRefused as exc:
-        return _error("file" if file else "link", exc.message)
+        return _error(exc.field, exc.message)
     new = artifact.add_version(upload, notes=notes, by=request.user)
+    if new.retry_after is not None:
+        response["Retry-After"] = str(new.retry_after)
     version = new.version
     return Status(
         201,
@@ -216,6 +200,7 @@ def create_version(
             created_at=version.created_at,
             run=_run_summary(request, new.run),
             run_refused=new.run_refused,
+            retry_after=new.retry_after,
         ),
     )
 
@@ -225,13 +210,14 @@ def create_version(
     response={201: ResultOut, 422: ErrorOut},
     summary="Upload a results document (self-reported)",
 )
+@decorate_view(atomic_write)
 def create_results(request: HttpRequest, artifact_id: int, payload: ResultsIn) -> Status[Any]:
     """`document` must follow the artifact's results schema (GET /api/v1/schemas/results/{name});
     refusals list every problem with its field path, and missing workload fields are named."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
     version = None
     if payload.version is not None:
-        version = ArtifactVersion.objects.filter(artifact=artifact, number=payload.version).first()
+        version = artifact.version_numbered(payload.version)
         if version is None:
             return _error("version", f"this artifact has no version {payload.version}")
     try:

@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from portfolio import results
 from portfolio.models import Artifact, ArtifactVersion
-from portfolio.uploads import Upload, UploadRefused, inspect_link, read_uploaded
+from portfolio.uploads import Upload, UploadRefused
 from roadmap.models import ArtifactSpec, Topic
 
 
@@ -37,20 +37,22 @@ class ArtifactForm(forms.ModelForm):
 
     def __init__(self, *args: Any, spec: ArtifactSpec | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Artifact.create_for gives a spec's artifact the spec's title when none is typed.
+        self.fields["title"].required = False
         topics = self.fields["topics"]
+        topics.queryset = Topic.objects.current().for_spec(spec)
         if spec is not None:
-            # The spec's own roadmap, nearest layers first: a short list of checkboxes.
-            queryset = Topic.objects.current().filter(Q(layer__in=spec.layers.all()) | Q(artifact_specs=spec))
-            queryset = queryset.distinct().select_related("layer")
+            # The spec's nearest topics (its layers' and its own): a short list of checkboxes.
+            shown = topics.queryset.filter(Q(layer__in=spec.layers.all()) | Q(artifact_specs=spec))
+            shown = shown.distinct().select_related("layer")
             topics.widget = forms.CheckboxSelectMultiple()
             group_of = lambda t: t.layer.label + ": " + t.layer.title  # noqa: E731
         else:
-            queryset = Topic.objects.current().select_related("roadmap", "layer")
+            shown = topics.queryset.select_related("roadmap", "layer")
             topics.widget = forms.SelectMultiple(attrs={"size": 12})
             group_of = lambda t: t.roadmap.title  # noqa: E731
-        topics.queryset = queryset
         grouped: dict[str, list[tuple[int, str]]] = {}
-        for topic in queryset:
+        for topic in shown:
             grouped.setdefault(group_of(topic), []).append((topic.pk, topic.title))
         topics.widget.choices = list(grouped.items())
         groups = {
@@ -91,18 +93,12 @@ class VersionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        file, link = data.get("file"), data.get("link")
-        if file and link:
-            raise forms.ValidationError("Choose a file or give a link, not both.")
-        if not file and not link:
-            if not self.has_error("link"):
-                self.add_error("file", "Choose a file or a zip to upload, or give a link.")
+        if self.has_error("link"):
             return data
         try:
-            self.upload = read_uploaded(file) if file else inspect_link(link)
-            self.artifact.check_upload(self.upload)
+            self.upload = self.artifact.receive(data.get("file"), data.get("link") or "")
         except UploadRefused as exc:
-            self.add_error("file" if file else "link", exc.message)
+            self.add_error(exc.field, exc.message)
         return data
 
 

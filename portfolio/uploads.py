@@ -20,11 +20,13 @@ from portfolio.runner import archive
 
 
 class UploadRefused(ValueError):
-    """An upload we will not store. `message` is written for the person who uploaded it."""
+    """An upload we will not store. `message` is written for the person who uploaded it; `field`
+    names what to fix ("file" or "link"), for the form and the API."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, field: str = "file") -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,18 @@ class Upload:
     url: str = ""
     files: int = 1
     names: tuple[str, ...] = ()  # the file's name, or the paths of a zip's files
+
+
+def read_file_or_link(file: UploadedFile | None, link: str) -> Upload:
+    """What a new version is made of, from the upload form or the API: a file or a link, not both,
+    not neither, read and checked."""
+    if file and link:
+        raise UploadRefused("Choose a file or give a link, not both.")
+    if file:
+        return read_uploaded(file)
+    if link:
+        return inspect_link(link)
+    raise UploadRefused("Choose a file or a zip to upload, or give a link.")
 
 
 def read_uploaded(uploaded: UploadedFile) -> Upload:
@@ -107,13 +121,13 @@ def check_runnable(kind: str, upload: Upload) -> None:
 def inspect_link(url: str) -> Upload:
     url = url.strip()
     if urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise UploadRefused("Link: only http:// and https:// links can be stored.")
+        raise UploadRefused("Link: only http:// and https:// links can be stored.", field="link")
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
-        raise UploadRefused(f"Link: {url!r} is not a valid web address.") from None
+        raise UploadRefused(f"Link: {url!r} is not a valid web address.", field="link") from None
     if len(url) > 2000:
-        raise UploadRefused("Link: is longer than 2000 characters.")
+        raise UploadRefused("Link: is longer than 2000 characters.", field="link")
     return Upload(
         kind="link",
         filename="",

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import Request
 from portfolio import contracts, reports, results
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
-from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run, RunRefused
+from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run, RunRefused
 from roadmap.models import ArtifactSpec
 
 
@@ -38,12 +38,16 @@ def artifact_create(request: Request) -> HttpResponse:
     spec = ArtifactSpec.objects.current().filter(pk=spec_id).first() if str(spec_id).isdigit() else None
     form = ArtifactForm(request.POST or None, spec=spec, initial=_initial_for(spec))
     if request.method == "POST" and form.is_valid():
-        artifact = form.save(commit=False)
-        artifact.owner = request.user
-        artifact.save()
-        form.save_m2m()
-        messages.success(request, f"Created “{artifact}”. Upload its first version when it is ready.")
-        return redirect(artifact)
+        data = form.cleaned_data
+        try:
+            artifact = Artifact.create_for(
+                request.user, spec=data["spec"], title=data["title"], notes=data["notes"], topics=data["topics"]
+            )
+        except ArtifactInvalid as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Created “{artifact}”. Upload its first version when it is ready.")
+            return redirect(artifact)
     return render(request, "portfolio/artifact_form.html", {"form": form, "spec": spec})
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q
+from typing import Annotated
+
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 
+from accounts.api import choices
 from roadmap.models import (
     ArtifactSpec,
     CompetencyLevel,
@@ -53,19 +56,19 @@ class LayerOut(Schema):
     code: str
     slug: str
     title: str
-    kind: str
+    kind: Annotated[Layer.Kind, choices(Layer.Kind)]
     core_question: str
     objective: str
     gate: GateOut | None
     topics: list[TopicOut]
 
 
-class ArtifactOut(Schema):
+class ArtifactSpecOut(Schema):
     code: str
     slug: str
     title: str
     purpose: str
-    kind: str
+    kind: Annotated[ArtifactSpec.Kind, choices(ArtifactSpec.Kind)]
     runnable: bool
     layers: list[str]
 
@@ -95,7 +98,7 @@ class RoadmapOut(Schema):
     source: SourceOut
     content_version: str
     layers: list[LayerOut]
-    artifacts: list[ArtifactOut]
+    artifacts: list[ArtifactSpecOut]
     competency_levels: list[LevelOut]
     learning_paths: list[PathOut]
 
@@ -110,10 +113,7 @@ def _source(roadmap: Roadmap) -> SourceOut:
 
 @router.get("", response=list[RoadmapSummaryOut], auth=None, summary="List roadmaps")
 def list_roadmaps(request: HttpRequest) -> list[RoadmapSummaryOut]:
-    roadmaps = Roadmap.objects.current().annotate(
-        topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True),
-        layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
-    )
+    roadmaps = Roadmap.objects.current().with_counts()
     return [
         RoadmapSummaryOut(
             slug=r.slug,
@@ -182,7 +182,7 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
         content_version=roadmap.content_version,
         layers=[_layer(layer) for layer in layers],
         artifacts=[
-            ArtifactOut(
+            ArtifactSpecOut(
                 code=a.code,
                 slug=a.slug,
                 title=a.title,

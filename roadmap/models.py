@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from roadmap.markdown import render_markdown
@@ -27,7 +28,13 @@ class CurrentQuerySet(models.QuerySet):  # type: ignore[type-arg]
 
 
 class RoadmapQuerySet(CurrentQuerySet):
-    pass
+    def with_counts(self) -> RoadmapQuerySet:
+        """Annotated with `topic_count` and `layer_count`: their current topics and layers (the
+        catalogue page and the API's list)."""
+        return self.annotate(
+            topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True),
+            layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
+        )
 
 
 class Roadmap(models.Model):
@@ -134,6 +141,16 @@ class TopicQuerySet(CurrentQuerySet):
     def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
         return self.filter(roadmap=roadmap)
 
+    def at(self, roadmap_slug: str, slug: str) -> TopicQuerySet:
+        """Topic `slug` of the current roadmap `roadmap_slug`, the way URLs name it; a retired topic
+        too, since its page and the learners' progress on it remain."""
+        return self.filter(roadmap__slug=roadmap_slug, roadmap__retired=False, slug=slug)
+
+    def for_spec(self, spec: ArtifactSpec | None) -> TopicQuerySet:
+        """The topics an artifact of `spec` may cover: those of the spec's roadmap; any topic for a
+        free-form artifact (no spec)."""
+        return self if spec is None else self.filter(roadmap_id=spec.roadmap_id)
+
     def prerequisite_pairs(self) -> list[tuple[int, int]]:
         """(topic pk, prerequisite pk) for these topics' current prerequisites, in one query.
 
@@ -202,6 +219,14 @@ class CompetencyLevel(models.Model):
         return f"Level {self.number}: {self.title}"
 
 
+class ArtifactSpecQuerySet(CurrentQuerySet):
+    def with_code(self, code: str, roadmap_slug: str | None = None) -> ArtifactSpecQuerySet:
+        """Specs with this catalogue code ("09"), in the roadmap named when one is; a code may
+        exist in several roadmaps."""
+        found = self.filter(code=code)
+        return found.filter(roadmap__slug=roadmap_slug) if roadmap_slug else found
+
+
 class ArtifactSpec(models.Model):
     class Kind(models.TextChoices):
         DOCUMENT = "document", "Document"
@@ -224,7 +249,7 @@ class ArtifactSpec(models.Model):
     topics = models.ManyToManyField(Topic, related_name="artifact_specs", blank=True)
     retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    objects = ArtifactSpecQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "code"]
@@ -248,6 +273,17 @@ class ArtifactSpec(models.Model):
         return render_markdown(self.description)
 
 
+class EvaluationGateQuerySet(CurrentQuerySet):
+    def for_layer(self, roadmap_slug: str, layer_slug: str) -> EvaluationGateQuerySet:
+        """The current gate of a current layer of a current roadmap: the one a learner may request."""
+        return self.current().filter(
+            layer__roadmap__slug=roadmap_slug,
+            layer__roadmap__retired=False,
+            layer__slug=layer_slug,
+            layer__retired=False,
+        )
+
+
 class EvaluationGate(models.Model):
     """What a reviewer checks before signing off a layer."""
 
@@ -265,7 +301,7 @@ class EvaluationGate(models.Model):
     )
     retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    objects = EvaluationGateQuerySet.as_manager()
 
     class Meta:
         ordering = ["layer_id"]

@@ -22,10 +22,7 @@ def _roadmap(slug: str) -> Roadmap:
 @login_not_required
 @require_GET
 def roadmap_list(request: Request) -> HttpResponse:
-    roadmaps = Roadmap.objects.current().annotate(
-        topic_count=Count("topics", filter=CURRENT_TOPICS, distinct=True),
-        layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
-    )
+    roadmaps = Roadmap.objects.current().with_counts()
     return render(request, "roadmap/roadmap_list.html", {"roadmaps": roadmaps})
 
 

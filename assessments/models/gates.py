@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils import timezone
@@ -100,6 +100,20 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
 
     def oldest_first(self) -> GateRequestQuerySet:
         return self.order_by("submitted_at", "pk")
+
+    def awaiting_decision_by(self, user: User) -> GateRequestQuerySet:
+        """The reviewer's inbox (the page and the API): requests awaiting review that `user` may
+        decide, oldest first, with what `run_summary` reads of each, in three queries."""
+        return (
+            self.decidable_by(user)
+            .awaiting_review()
+            .oldest_first()
+            .select_related("learner", "gate__layer__roadmap", "reviewer")
+            .prefetch_related(
+                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+                "gate__required_artifacts",
+            )
+        )
 
     # -- verified levels: derived only from these --
 
@@ -352,18 +366,28 @@ class GateRequest(models.Model):
             )
 
     def edit(self, *, by: User, explanation: str = KEEP, ticks: Iterable[int] = KEEP) -> None:
-        """Change the explanation and/or which criteria the learner ticks (indexes into the checklist)."""
+        """Change the explanation and/or which criteria the learner ticks (indexes into the
+        checklist). GateError names `ticks` when one is not the index of a criterion."""
         self._require_learner(by, "edit")
         fields: dict[str, Any] = {}
         if explanation is not KEEP:
             fields["explanation"] = explanation.strip()
-        if ticks is not KEEP:
-            chosen = set(ticks)
-            fields["checklist"] = [{**item, "ticked": i in chosen} for i, item in enumerate(self.checklist)]
         with transaction.atomic():
             self._touch_editable()
+            if ticks is not KEEP:
+                fields["checklist"] = self._ticked(set(ticks))
             GateRequest.objects.filter(pk=self.pk).update(**fields)
         self.refresh_from_db()
+
+    def _ticked(self, chosen: set[int]) -> list[dict[str, Any]]:
+        last = len(self.checklist) - 1
+        wrong = sorted(i for i in chosen if not 0 <= i <= last)
+        if wrong:
+            numbered = f"its criteria are numbered 0 to {last}" if last >= 0 else "it has no criteria"
+            raise GateError(
+                f"No criterion of this gate is numbered {', '.join(map(str, wrong))}: {numbered}.", field="ticks"
+            )
+        return [{**item, "ticked": i in chosen} for i, item in enumerate(self.checklist)]
 
     def pin(self, version: ArtifactVersion, *, by: User) -> GateEvidence:
         """Pin a version of one of the learner's artifacts; it replaces another version of the same artifact."""
@@ -392,6 +416,19 @@ class GateRequest(models.Model):
                 defaults={"artifact_id": upload.artifact_id, "result_sha256": upload.sha256},
             )
         return evidence
+
+    def replace_evidence(
+        self, *, by: User, versions: Iterable[ArtifactVersion] = (), results: Iterable[ResultUpload] = ()
+    ) -> None:
+        """Pin exactly these versions and results uploads, unpinning the rest, all or nothing."""
+        self._require_learner(by, "change the evidence of")
+        with transaction.atomic():
+            self._touch_editable()
+            self.evidence.all().delete()
+            for version in versions:
+                self.pin(version, by=by)
+            for upload in results:
+                self.pin_result(upload, by=by)
 
     def unpin(self, evidence_id: int, *, by: User) -> None:
         self._require_learner(by, "change the evidence of")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from portfolio.models.artifacts import (
     Artifact,
+    ArtifactInvalid,
     ArtifactQuerySet,
     ArtifactVersion,
     ArtifactVersionQuerySet,
@@ -31,6 +32,7 @@ from portfolio.models.runs import (
 __all__ = [
     "RUN_SUBMISSIONS",
     "Artifact",
+    "ArtifactInvalid",
     "ArtifactQuerySet",
     "ArtifactVersion",
     "ArtifactVersionQuerySet",

@@ -7,6 +7,7 @@ of a runnable spec asks for a Run (portfolio/models/runs.py) when it is stored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,11 +22,12 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from portfolio import results
 from portfolio.models.runs import RUN_SUBMISSIONS, Run, RunRefused
-from portfolio.uploads import Upload, check_runnable
+from portfolio.uploads import Upload, check_runnable, read_file_or_link
 from roadmap.markdown import render_markdown
 from roadmap.models import ArtifactSpec, Topic
 
 if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
     from django.utils.safestring import SafeString
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,15 @@ log = logging.getLogger(__name__)
 
 class ImmutableError(Exception):
     pass
+
+
+class ArtifactInvalid(ValueError):
+    """An artifact we will not create; `field` names what to fix, for the form and the API."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 # --- artifacts and versions ------------------------------------------------------------------
@@ -55,6 +66,7 @@ class NewVersion(NamedTuple):
     version: ArtifactVersion
     run: Run | None
     run_refused: str  # why no run was started, when the spec is runnable; "" otherwise
+    retry_after: int | None = None  # seconds until a run may be started, when the rate limit refused it
 
 
 class Artifact(models.Model):
@@ -90,14 +102,60 @@ class Artifact(models.Model):
     def notes_html(self) -> SafeString:
         return render_markdown(self.notes)
 
+    @classmethod
+    def spec_for_code(cls, code: str, roadmap_slug: str | None = None) -> ArtifactSpec:
+        """The current spec with this catalogue code ("09"); ArtifactInvalid when there is none, or
+        when several roadmaps have the code and none is named."""
+        found = list(ArtifactSpec.objects.current().with_code(code, roadmap_slug).select_related("roadmap")[:2])
+        if not found:
+            raise ArtifactInvalid("spec", f"no artifact spec {code!r}{' in ' + roadmap_slug if roadmap_slug else ''}")
+        if len(found) > 1:
+            raise ArtifactInvalid("roadmap", f"spec {code!r} exists in several roadmaps; name one")
+        return found[0]
+
+    @classmethod
+    def topics_named(cls, spec: ArtifactSpec | None, slugs: Iterable[str]) -> list[Topic]:
+        """The topics with these slugs among those an artifact of `spec` may cover; ArtifactInvalid
+        names the slugs that are not."""
+        slugs = set(slugs)
+        topics = list(Topic.objects.current().for_spec(spec).filter(slug__in=slugs)) if slugs else []
+        unknown = sorted(slugs - {t.slug for t in topics})
+        if unknown:
+            raise ArtifactInvalid("topics", f"unknown topic slugs: {', '.join(unknown)}")
+        return topics
+
+    @classmethod
+    def create_for(
+        cls, owner: User, *, spec: ArtifactSpec | None, title: str = "", notes: str = "", topics: Iterable[Topic] = ()
+    ) -> Artifact:
+        """Start an artifact, for a spec or free-form (no spec). The title defaults to the spec's;
+        `topics` come from `Topic.objects.current().for_spec(spec)` (the form's choices, or
+        `topics_named`). ArtifactInvalid names the field when a free-form artifact has no title."""
+        title = (title or (spec.title if spec else "")).strip()
+        if not title:
+            raise ArtifactInvalid("title", "This field is required for a free-form artifact (one with no spec).")
+        with transaction.atomic():
+            artifact = cls.objects.create(owner=owner, spec=spec, title=title[:200], notes=notes)
+            artifact.topics.set(topics)
+        return artifact
+
     @property
     def is_runnable(self) -> bool:
         return self.spec is not None and self.spec.is_runnable
 
-    def check_upload(self, upload: Upload) -> None:
-        """UploadRefused, naming the file, when this artifact's spec runs and its grader could not read it."""
+    def receive(self, file: UploadedFile | None, link: str) -> Upload:
+        """A new version's content, from the upload form or the API: a file or a link, read and
+        checked (when this artifact's spec runs, its grader must be able to read the file).
+        UploadRefused names the field and the file; nothing is written."""
+        upload = read_file_or_link(file, link)
         if self.is_runnable:
             check_runnable(self.spec.kind, upload)  # type: ignore[union-attr]
+        return upload
+
+    def version_numbered(self, number: int | None = None) -> ArtifactVersion | None:
+        """Version `number`, or the newest when no number is given; None when there is no such version."""
+        versions = self.versions.all() if number is None else self.versions.filter(number=number)
+        return versions.order_by("-number").first()
 
     def add_version(self, upload: Upload, *, notes: str = "", by: User, run: bool = True) -> NewVersion:
         """Store a new immutable version (and, unless `run` is false, start its run when the spec
@@ -124,17 +182,17 @@ class Artifact(models.Model):
                     version.file.name, written = ArtifactVersion.store(upload.sha256, upload.data)
                 version.save()
                 Artifact.objects.filter(pk=self.pk).update(updated_at=timezone.now())
-                started, refused = None, ""
+                new = NewVersion(version, None, "")
                 if run and self.is_runnable:
                     try:
-                        started = version.request_run(by=by)
+                        new = NewVersion(version, version.request_run(by=by), "")
                     except RunRefused as exc:
-                        refused = exc.message
+                        new = NewVersion(version, None, exc.message, exc.retry_after)
         except BaseException:
             if written:
                 default_storage.delete(written)
             raise
-        return NewVersion(version, started, refused)
+        return new
 
     @property
     def results_schema(self) -> results.ResultsSchema:

@@ -5,7 +5,7 @@ import json
 from django.test import TestCase
 
 from accounts.models import ApiToken
-from assessments.models import TopicProgress
+from assessments.models import Activity, Status, TopicProgress
 from tests.factories import create_layer, create_progress, create_roadmap, create_team, create_topic, create_user
 
 
@@ -93,6 +93,22 @@ class ProgressTests(ApiTestCase):
             assert response.json()["message"].startswith(f"{field}:")
         assert self.call("put", "/me/progress/rm/alpha", {}).status_code == 422
         assert not TopicProgress.objects.exists()
+
+    def test_a_refused_update_changes_nothing(self):
+        self.call("put", "/me/progress/rm/alpha", {"status": "learning", "confidence": 3})
+        activity = Activity.objects.count()
+        for path, body in (
+            ("/me/progress/rm/alpha", {"status": "done", "confidence": 9}),
+            ("/me/progress/rm/alpha", {"status": "finished"}),
+            ("/me/progress/rm/nope", {"status": "done"}),
+        ):
+            assert self.call("put", path, body).status_code in (404, 422), (path, body)
+        progress = TopicProgress.objects.get()
+        assert (progress.status, progress.confidence) == ("learning", 3) and Activity.objects.count() == activity
+
+    def test_the_schema_offers_the_models_statuses(self):
+        schema = self.client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+        assert schema["TopicProgressOut"]["properties"]["status"]["enum"] == Status.values
 
     def test_unknown_roadmap_or_topic_is_404_json(self):
         response = self.call("put", "/me/progress/nope/alpha", {"status": "done"})

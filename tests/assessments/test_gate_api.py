@@ -3,10 +3,18 @@ from __future__ import annotations
 import json
 
 from django.test import TestCase
+from django.urls import reverse
 
-from assessments.models import AuditEvent, GateRequest
+from assessments.models import AuditEvent, GateEvidence, GateRequest, Review
 from tests.assessments.gates import GateWorld
-from tests.factories import create_run, create_token, create_version, finish_run
+from tests.factories import (
+    create_artifact,
+    create_gate_request,
+    create_run,
+    create_token,
+    create_version,
+    finish_run,
+)
 
 
 class GateApiTests(GateWorld, TestCase):
@@ -94,7 +102,7 @@ class GateApiTests(GateWorld, TestCase):
         assert bad_artifact.json()["errors"] == [
             {"field": "evidence.0.artifact", "message": "you have no artifact 999"}
         ]
-        assert not GateRequest.objects.get(learner=self.learner).evidence.exists()
+        assert not GateRequest.objects.filter(learner=self.learner).exists()  # a refused request leaves no draft
 
         no_version = self.api(
             "post",
@@ -112,6 +120,78 @@ class GateApiTests(GateWorld, TestCase):
 
         unknown = self.api("post", "/gates/llm/nope/requests", self.learner_token, {"explanation": "x"})
         assert unknown.status_code == 404 and "nope" in unknown.json()["message"]
+
+    def test_a_refused_request_leaves_no_draft_no_evidence_and_no_audit_event(self):
+        other_artifact = create_artifact(owner=self.other_learner)
+        refusals = [
+            ({"explanation": "x", "evidence": [{"artifact": other_artifact.pk}]}, "evidence.0.artifact"),
+            ({"explanation": "x", "evidence": [{"artifact": self.artifact.pk, "version": 9}]}, "evidence.0.version"),
+            ({"explanation": "x", "evidence": [{"artifact": self.artifact.pk}], "results": [999]}, "results.0"),
+            ({"explanation": "x", "ticks": [0, 2]}, "ticks"),
+            ({"evidence": [{"artifact": self.artifact.pk}], "ticks": [0]}, "explanation"),  # pinned, then refused
+        ]
+        for body, field in refusals:
+            with self.subTest(field=field):
+                response = self.api("post", "/gates/llm/kv-cache/requests", self.learner_token, body)
+                assert response.status_code == 422 and response.json()["errors"][0]["field"] == field
+                assert not GateRequest.objects.exists()
+                assert not GateEvidence.objects.exists() and not AuditEvent.objects.exists()
+
+    def test_a_refused_update_leaves_the_draft_as_it_was(self):
+        draft = create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,))
+        before = (draft.explanation, draft.checklist, list(draft.evidence.values_list("version_id", flat=True)))
+        events = AuditEvent.objects.count()
+
+        response = self.api(
+            "post",
+            "/gates/llm/kv-cache/requests",
+            self.learner_token,
+            {"explanation": "Rewritten.", "ticks": [], "evidence": [{"artifact": 999}]},
+        )
+
+        assert response.status_code == 422
+        draft.refresh_from_db()
+        after = (draft.explanation, draft.checklist, list(draft.evidence.values_list("version_id", flat=True)))
+        assert after == before and draft.status == "draft" and AuditEvent.objects.count() == events
+
+    def test_a_submitted_request_is_a_409_and_stays_as_it_was(self):
+        submitted = create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,), submit=True)
+        response = self.api(
+            "post", "/gates/llm/kv-cache/requests", self.learner_token, {"explanation": "Sneaky.", "evidence": []}
+        )
+        assert response.status_code == 409 and "frozen" in response.json()["message"]
+        submitted.refresh_from_db()
+        assert submitted.explanation == "I built it and measured it." and submitted.evidence.count() == 1
+
+    def test_a_wrong_tick_gets_the_same_answer_from_the_page_and_the_api(self):
+        draft = create_gate_request(learner=self.learner, gate=self.gate)
+        api = self.api(
+            "post", "/gates/llm/kv-cache/requests", self.learner_token, {"explanation": "x", "ticks": [0, 5]}
+        )
+        self.client.force_login(self.learner)
+        page = self.client.post(
+            reverse("gates:request-update", args=[draft.pk]), {"explanation": "kept text", "ticks": ["0", "5"]}
+        )
+
+        [error] = api.json()["errors"]
+        assert api.status_code == 422 and error == {
+            "field": "ticks",
+            "message": "No criterion of this gate is numbered 5: its criteria are numbered 0 to 1.",
+        }
+        self.assertContains(page, error["message"], status_code=422)
+        self.assertContains(page, "kept text", status_code=422)
+        draft.refresh_from_db()
+        assert draft.explanation == "I built it and measured it." and all(c["ticked"] for c in draft.checklist)
+
+    def test_a_refused_decision_changes_nothing(self):
+        submitted = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        events = AuditEvent.objects.count()
+        url = f"/gate-requests/{submitted.pk}/decision"
+        for body in ({"decision": "approve", "marks": ["met", "not_met"]}, {"decision": "changes_requested"}):
+            assert self.api("post", url, self.reviewer_token, body).status_code == 422
+        submitted.refresh_from_db()
+        assert submitted.status == "submitted" and submitted.reviewer is None
+        assert not Review.objects.exists() and AuditEvent.objects.count() == events
 
     def test_decision_errors_name_the_field(self):
         r = self.api("post", "/gates/llm/kv-cache/requests", self.learner_token, {"explanation": "x"}).json()

@@ -20,7 +20,7 @@ from tests.factories import (
     create_topic,
     create_user,
 )
-from tests.portfolio.helpers import IsolatedMediaMixin, make_zip
+from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files
 
 BENCH = results.SCHEMAS["inference-benchmark"].example
 
@@ -57,6 +57,24 @@ class ArtifactApiTests(ApiTestCase):
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "title"
         assert self.post_json("/api/v1/artifacts", {"title": "Notes"}).status_code == 201
 
+    def test_topics_must_be_of_the_specs_roadmap_and_a_refusal_leaves_nothing(self):
+        layer = create_layer()
+        create_topic(layer=layer, slug="kv-cache-sizing")
+        create_topic(layer=create_layer(), slug="elsewhere")
+        create_artifact_spec(roadmap=layer.roadmap, code="09")
+        response = self.post_json("/api/v1/artifacts", {"spec": "09", "topics": ["kv-cache-sizing", "elsewhere"]})
+        assert response.status_code == 422
+        assert response.json()["errors"] == [{"field": "topics", "message": "unknown topic slugs: elsewhere"}]
+        assert not Artifact.objects.exists()
+
+    def test_a_code_in_several_roadmaps_needs_the_roadmap(self):
+        first, second = create_artifact_spec(code="09"), create_artifact_spec(code="09")
+        response = self.post_json("/api/v1/artifacts", {"spec": "09"})
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "roadmap"
+        assert not Artifact.objects.exists()
+        named = self.post_json("/api/v1/artifacts", {"spec": "09", "roadmap": second.roadmap.slug})
+        assert named.status_code == 201 and Artifact.objects.get().spec == second != first
+
     def test_without_a_token_it_is_401(self):
         response = self.client.post("/api/v1/artifacts", "{}", content_type="application/json")
         assert response.status_code == 401 and "Bearer" in response.json()["message"]
@@ -82,6 +100,20 @@ class VersionApiTests(ApiTestCase):
         response = self.upload(artifact.pk, "evil.zip", make_zip({"../x.py": b"x"}))
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "file" and "../x.py" in response.json()["message"]
+        assert not ArtifactVersion.objects.exists()
+
+    def test_a_file_and_a_link_together_are_refused_and_nothing_is_stored(self):
+        artifact = create_runnable_artifact(owner=self.user)
+        response = self.upload(artifact.pk, "main.py", OK_SCRIPT, link="https://example.com/nb")
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "file"
+        assert not ArtifactVersion.objects.exists() and not Run.objects.exists() and not stored_files()
+
+    def test_a_bad_link_is_named_as_the_link(self):
+        artifact = create_artifact(owner=self.user)
+        response = self.client.post(
+            f"/api/v1/artifacts/{artifact.pk}/versions", {"link": "ftp://example.com/x"}, headers=self.auth
+        )
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "link"
         assert not ArtifactVersion.objects.exists()
 
     def test_a_link_version(self):
@@ -115,6 +147,13 @@ class ResultsApiTests(ApiTestCase):
         body = response.json()
         assert "missing model, concurrency" in body["message"]
         assert {e["field"] for e in body["errors"]} == {"document.workload.model", "document.workload.concurrency"}
+        assert not ResultUpload.objects.exists()
+
+    def test_an_unknown_version_is_named_and_nothing_is_stored(self):
+        artifact = create_artifact(owner=self.user, spec=create_artifact_spec(kind="inference_benchmark"))
+        response = self.post_json(f"/api/v1/artifacts/{artifact.pk}/results", {"document": BENCH, "version": 3})
+        assert response.status_code == 422
+        assert response.json()["errors"] == [{"field": "version", "message": "this artifact has no version 3"}]
         assert not ResultUpload.objects.exists()
 
     def test_another_users_artifact_is_404(self):

@@ -63,6 +63,22 @@ class ArtifactCreateTests(TestCase):
         assert artifact.owner == self.me and artifact.spec == self.spec
         assert list(artifact.topics.all()) == [self.topic]
 
+    def test_a_spec_gives_its_title_when_none_is_typed(self):
+        self.client.post(reverse("portfolio:artifact-create"), {"spec": self.spec.pk, "title": ""})
+        assert Artifact.objects.get().title == "KV Cache Calculator"
+
+    def test_any_topic_of_the_specs_roadmap_may_be_chosen_but_not_one_of_another(self):
+        """The rule the API applies too (Topic.objects.for_spec): the checkboxes show the spec's
+        nearest topics, and any topic of its roadmap is accepted."""
+        further = create_topic(layer=create_layer(roadmap=self.spec.roadmap), title="Further away")
+        elsewhere = create_topic(layer=create_layer(), title="Another roadmap")
+        url = reverse("portfolio:artifact-create")
+        refused = self.client.post(url, {"spec": self.spec.pk, "title": "Mine", "topics": [elsewhere.pk]})
+        assert refused.status_code == 200 and not Artifact.objects.exists()
+        assert refused.context["form"].has_error("topics")
+        self.client.post(url, {"spec": self.spec.pk, "title": "Mine", "topics": [self.topic.pk, further.pk]})
+        assert set(Artifact.objects.get().topics.all()) == {self.topic, further}
+
     def test_a_free_form_artifact_has_no_spec(self):
         self.client.post(reverse("portfolio:artifact-create"), {"spec": "", "title": "Blog post"})
         assert Artifact.objects.get().spec is None

@@ -1,7 +1,10 @@
 """Runs started per learner are limited (GPU time is scarce): on the upload page, "Run this
-version", "Run again" and the API, each with a message that says when to come back."""
+version", "Run again" and the API, each with a message that says when to come back. An upload
+past the limit is kept on both fronts; only its run waits."""
 
 from __future__ import annotations
+
+from unittest.mock import patch
 
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,7 +19,7 @@ from tests.factories import (
     create_token,
     create_version,
 )
-from tests.portfolio.helpers import IsolatedMediaMixin, stored_files
+from tests.portfolio.helpers import IsolatedMediaMixin
 
 
 def finish(run: Run) -> None:
@@ -71,10 +74,11 @@ class RunRateLimitTests(IsolatedMediaMixin, TestCase):
             self.assertContains(response, "You have started 2 runs in the last hour")
         assert Run.objects.count() == 2
 
-    def test_the_api_answers_429_with_retry_after_and_stores_nothing(self):
+    def test_the_api_keeps_the_upload_and_says_why_it_did_not_run_with_retry_after(self):
+        """Refusing before storing would lose the upload; like the page, the API keeps the version
+        and answers 201 with `run: null`, the refusal and when runs may start again."""
         self.use_up_the_limit()
         _, raw = create_token(user=self.owner)
-        files_before = stored_files()
 
         response = self.client.post(
             f"/api/v1/artifacts/{self.artifact.pk}/versions",
@@ -82,13 +86,36 @@ class RunRateLimitTests(IsolatedMediaMixin, TestCase):
             headers={"Authorization": f"Bearer {raw}"},
         )
 
-        assert response.status_code == 429, response.content
-        assert 0 < int(response["Retry-After"]) <= 3600
+        assert response.status_code == 201, response.content
         body = response.json()
-        assert body["message"].startswith("Too many runs: you have started 2 in the last hour")
-        assert "Nothing was stored; send this version again in " in body["message"]
-        assert ArtifactVersion.objects.filter(artifact=self.artifact).count() == 1
-        assert stored_files() == files_before
+        assert body["number"] == 2 and body["run"] is None
+        assert body["run_refused"].startswith("You have started 2 runs in the last hour, the most allowed.")
+        assert "Version 2 is saved; run it in " in body["run_refused"]
+        assert 0 < body["retry_after"] <= 3600 and response["Retry-After"] == str(body["retry_after"])
+        assert ArtifactVersion.objects.filter(artifact=self.artifact).count() == 2 and Run.objects.count() == 2
+
+    def test_the_page_and_the_api_give_the_same_answer_past_the_limit(self):
+        page_artifact, api_artifact = create_runnable_artifact(), create_runnable_artifact()
+        _, raw = create_token(user=api_artifact.owner)
+        self.client.force_login(page_artifact.owner)
+        with patch("core.ratelimit.time.time", return_value=1_800_000_000.0):  # one window for both
+            for artifact in (page_artifact, api_artifact):
+                version = create_version(artifact=artifact)
+                for _ in range(2):
+                    finish(version.request_run(by=artifact.owner))
+            page = self.client.post(
+                f"/artifacts/{page_artifact.pk}/versions/new/", {"file": SimpleUploadedFile("main.py", b"print(4)\n")}
+            )
+            api = self.client.post(
+                f"/api/v1/artifacts/{api_artifact.pk}/versions",
+                {"file": SimpleUploadedFile("main.py", b"print(4)\n")},
+                headers={"Authorization": f"Bearer {raw}"},
+            )
+
+        warnings = [str(m) for m in get_messages(page.wsgi_request) if m.level_tag == "warning"]
+        assert warnings == [api.json()["run_refused"]], (warnings, api.json())
+        assert api.json()["retry_after"] == int(api["Retry-After"]) > 0
+        assert page_artifact.versions.count() == api_artifact.versions.count() == 2
 
     def test_the_api_still_takes_a_link_which_never_runs(self):
         self.use_up_the_limit()
