@@ -2,22 +2,15 @@
 
 - `progress`: topic progress, activity, self-assessments, notes and links, followed paths.
 - `states`: the states of a gate request and the errors its transitions raise.
-- `gates`: gate requests (the sign-off workflow) and verified levels.
+- `gates`: gate requests (the sign-off workflow) and what counts as verified.
+- `levels`: verified levels as pages draw them (roadmap-wide level, layers annotated).
 - `records`: what a request leaves behind: pinned evidence, reviews, audit events, credentials.
 """
 
 from __future__ import annotations
 
-from assessments.models.gates import (
-    GateActions,
-    GateRequest,
-    GateRequestQuerySet,
-    Requirement,
-    Verification,
-    best_runs,
-    cumulative_level,
-    with_verification,
-)
+from assessments.models.gates import GateActions, GateRequest, GateRequestQuerySet, Verification
+from assessments.models.levels import cumulative_level, with_verification
 from assessments.models.progress import (
     CLOSED,
     CONFIDENCE_RANGE,
@@ -32,7 +25,7 @@ from assessments.models.progress import (
     TopicProgress,
     TopicState,
 )
-from assessments.models.records import AuditEvent, Credential, GateEvidence, Review, Verdict
+from assessments.models.records import AuditEvent, Credential, GateEvidence, Requirement, Review, Verdict, best_runs
 from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,

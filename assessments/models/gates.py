@@ -10,14 +10,22 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Notification, User
 from assessments.models.progress import KEEP
-from assessments.models.records import AuditEvent, Credential, GateEvidence, Review, requirement_state
+from assessments.models.records import (
+    AuditEvent,
+    Credential,
+    GateEvidence,
+    Requirement,
+    Review,
+    best_runs,
+    requirement_state,
+)
 from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,
@@ -29,9 +37,9 @@ from assessments.models.states import (
     GateStatus,
     NotAllowed,
 )
-from portfolio.models import ArtifactVersion, ResultUpload, Run
+from portfolio.models import ArtifactVersion, ResultUpload
 from roadmap.markdown import render_markdown
-from roadmap.models import ArtifactSpec, EvaluationGate, Layer
+from roadmap.models import ArtifactSpec, EvaluationGate
 
 if TYPE_CHECKING:
     from django.utils.safestring import SafeString
@@ -46,24 +54,6 @@ if TYPE_CHECKING:
 # transition is a conditional UPDATE and writes an AuditEvent in the same transaction. Who may
 # decide is read from Membership on every call, so a reviewer who leaves a team loses access at
 # once; nobody decides their own request, whatever their roles.
-
-
-def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
-    """{version pk: the run that best speaks for it}: a passing sandboxed run, else a passing one,
-    else the newest. One query."""
-    best: dict[int, Run] = {}
-    ids = [pk for pk in version_ids if pk]
-    if not ids:
-        return best
-
-    def rank(run: Run) -> tuple[bool, bool, int]:
-        passed = run.status == Run.Status.SUCCEEDED
-        return (passed and run.sandboxed is True, passed, run.pk)
-
-    for run in Run.objects.filter(version_id__in=ids).defer("raw", "log_tail", "tests"):
-        if run.version_id not in best or rank(run) > rank(best[run.version_id]):
-            best[run.version_id] = run
-    return best
 
 
 def _checklist(criteria: list[str], keep: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
@@ -170,36 +160,6 @@ class GateActions:
     can_decide: bool
     can_reopen: bool
     can_issue_credential: bool
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """One artifact the gate requires, and how the request's evidence answers it."""
-
-    spec: ArtifactSpec
-    evidence: GateEvidence | None
-    state: str  # ok | missing | no_run | running | not_passed | unsandboxed
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "ok"
-
-    @property
-    def message(self) -> str:
-        name = f"{self.spec.code} {self.spec.title}"
-        e = self.evidence
-        if e is None or e.version is None:
-            return f"{name}: no version pinned. Pin a version of your {self.spec.title} artifact."
-        version = f"version {e.version.number}"
-        run = f"run #{e.run_id}" if e.run_id else ""
-        return {
-            "ok": f"{name}: {version} pinned" + (f", {run} passed on the runner (sandboxed)." if run else "."),
-            "no_run": f"{name}: {version} has no run. Run it from the artifact page; a passing verified run is required.",
-            "running": f"{name}: {run} of {version} has not finished yet.",
-            "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
-            f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
-            "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
-        }[self.state]
 
 
 class GateRequest(models.Model):
@@ -689,34 +649,3 @@ class GateRequest(models.Model):
 
 # --- verified levels ---------------------------------------------------------------------------
 # Which requests verify a level is GateRequestQuerySet.verified; these read it.
-
-
-def cumulative_level(gates: Iterable[tuple[int | None, bool]]) -> int:
-    """The roadmap-wide verified level from (gate's level, approved?) pairs: level L needs every
-    gate of levels 1..L approved, and at least one gate among them (no level is free)."""
-    by_level: dict[int, list[bool]] = {}
-    for level, approved in gates:
-        if level:
-            by_level.setdefault(level, []).append(approved)
-    reached, seen = 0, False
-    for level in range(1, max(by_level, default=0) + 1):
-        here = by_level.get(level, [])
-        if not all(here):
-            break
-        seen = seen or bool(here)
-        if seen:
-            reached = level
-    return reached
-
-
-def with_verification(layers: QuerySet[Layer], user: User) -> QuerySet[Layer]:
-    """Layers annotated with their gate's level and the user's approval of it, in the same query:
-    `gate_level`, `verified_request`, `verified_at`, `verified_by` (None where not approved)."""
-    approved = GateRequest.objects.of(user).verified().filter(gate__layer_id=OuterRef("pk"))
-    reviewer = Coalesce(NullIf(F("reviewer__display_name"), Value("")), F("reviewer__username"))
-    return layers.annotate(
-        gate_level=Case(When(gate__retired=False, then=F("gate__level__number")), default=None),
-        verified_request=Subquery(approved.values("pk")[:1]),
-        verified_at=Subquery(approved.values("decided_at")[:1]),
-        verified_by=Subquery(approved.annotate(name=reviewer).values("name")[:1]),
-    )

@@ -1,9 +1,11 @@
-"""What a gate request leaves behind: its pinned evidence, the reviews decided on it, the
-append-only audit trail, and the credentials issued for approved gates."""
+"""What a gate request leaves behind: its pinned evidence (and how it answers each required
+spec), the reviews decided on it, the append-only audit trail, and the credentials issued for
+approved gates."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,6 +26,54 @@ if TYPE_CHECKING:
     from django.utils.safestring import SafeString
 
     from assessments.models.gates import GateRequest
+
+
+def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
+    """{version pk: the run that best speaks for it}: a passing sandboxed run, else a passing one,
+    else the newest. One query."""
+    best: dict[int, Run] = {}
+    ids = [pk for pk in version_ids if pk]
+    if not ids:
+        return best
+
+    def rank(run: Run) -> tuple[bool, bool, int]:
+        passed = run.status == Run.Status.SUCCEEDED
+        return (passed and run.sandboxed is True, passed, run.pk)
+
+    for run in Run.objects.filter(version_id__in=ids).defer("raw", "log_tail", "tests"):
+        if run.version_id not in best or rank(run) > rank(best[run.version_id]):
+            best[run.version_id] = run
+    return best
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One artifact the gate requires, and how the request's evidence answers it."""
+
+    spec: ArtifactSpec
+    evidence: GateEvidence | None
+    state: str  # ok | missing | no_run | running | not_passed | unsandboxed
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def message(self) -> str:
+        name = f"{self.spec.code} {self.spec.title}"
+        e = self.evidence
+        if e is None or e.version is None:
+            return f"{name}: no version pinned. Pin a version of your {self.spec.title} artifact."
+        version = f"version {e.version.number}"
+        run = f"run #{e.run_id}" if e.run_id else ""
+        return {
+            "ok": f"{name}: {version} pinned" + (f", {run} passed on the runner (sandboxed)." if run else "."),
+            "no_run": f"{name}: {version} has no run. Run it from the artifact page; a passing verified run is required.",
+            "running": f"{name}: {run} of {version} has not finished yet.",
+            "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
+            f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
+            "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
+        }[self.state]
 
 
 def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
