@@ -159,7 +159,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
     # gpu-marked runs (params size="full"): a model of a few tens of millions of parameters
     "full-gqa-rope": {
-        "vocab_size": 8192,
+        "vocab_size": 4096,
         "n_layers": 8,
         "d_model": 512,
         "n_heads": 8,
@@ -172,7 +172,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
 }
 FULL_SIZE = {"gqa-rope": "full-gqa-rope", "mqa-rope-tied": "full-gqa-rope"}
-FULL_SEQ_LEN = 512
+FULL_SEQ_LEN = 256  # the learner's tensors of the full-size cases come to about 100 MB
 
 COPY_TASK = {
     "length": 6,
