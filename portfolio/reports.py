@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 BENCHMARK = "inference_benchmark"
 KV = "kv_calculator"
+TINY_TRANSFORMER = "tiny_transformer"
 
 # (key in a level's metrics, label) of the latency statistics, in the order the pages show them.
 LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))
@@ -38,7 +39,7 @@ PERCENTILES = ("p50", "p95", "p99")
 MAX_CHART_RUNS = 6
 
 
-def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | None:
+def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | CaseReport | None:
     if run.grader == BENCHMARK:
         report = BenchmarkReport.of(run)
         if report is not None and earlier is not None:
@@ -46,6 +47,8 @@ def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVR
         return report
     if run.grader == KV:
         return KVReport.of(run)
+    if run.grader == TINY_TRANSFORMER:
+        return CaseReport.of(run)
     return None
 
 
@@ -315,8 +318,21 @@ COMPARED: tuple[tuple[str, str, bool, Any], ...] = (
 # --- KV calculator runs ----------------------------------------------------------------------
 
 
+class _PublicHidden:
+    public: list[dict[str, Any]]
+    hidden: list[dict[str, Any]]
+
+    @property
+    def public_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.public)
+
+    @property
+    def hidden_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.hidden)
+
+
 @dataclass
-class KVReport:
+class KVReport(_PublicHidden):
     run: Run
     public: list[dict[str, Any]]
     hidden: list[dict[str, Any]]
@@ -342,14 +358,6 @@ class KVReport:
     @property
     def passed(self) -> int:
         return sum(t["status"] == "passed" for t in [*self.public, *self.hidden])
-
-    @property
-    def public_passed(self) -> int:
-        return sum(t["status"] == "passed" for t in self.public)
-
-    @property
-    def hidden_passed(self) -> int:
-        return sum(t["status"] == "passed" for t in self.hidden)
 
     @property
     def semantics_url(self) -> str:
@@ -570,3 +578,35 @@ def _claim_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _count(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+@dataclass
+class CaseReport(_PublicHidden):
+    """A run of a grader whose tests each carry a category and, when they fail, a hint
+    (tiny_transformer): public cases with their message and what they expect, hidden ones with
+    their category, verdict and hint only."""
+
+    run: Run
+    public: list[dict[str, Any]]
+    hidden: list[dict[str, Any]]
+    kind: str = TINY_TRANSFORMER
+
+    @classmethod
+    def of(cls, run: Run) -> CaseReport | None:
+        tests = run.visible_tests()
+        if not tests or not all((t.get("details") or {}).get("category") for t in tests):
+            return None
+        public, hidden = [], []
+        for test in tests:
+            details = test.get("details") or {}
+            row = {
+                "name": test["name"],
+                "status": test["status"],
+                "category": details.get("category"),
+                "hint": details.get("hint", ""),
+            }
+            if test.get("visibility") == "hidden":
+                hidden.append(row)
+            else:
+                public.append({**row, "message": test.get("message", ""), "expects": details.get("expects", "")})
+        return cls(run=run, public=public, hidden=hidden)

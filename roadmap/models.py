@@ -236,7 +236,7 @@ class ArtifactSpec(models.Model):
         QUANTIZER = "quantizer", "Quantizer (runnable)"
         RESULTS = "results", "Measured results"
 
-    RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK)
+    RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK, Kind.TINY_TRANSFORMER)
 
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="artifact_specs")
     code = models.CharField(max_length=8)

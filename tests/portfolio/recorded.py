@@ -9,6 +9,7 @@ tests/portfolio/data/ holds the JSON results `jobs.execute` returned (sandboxed,
 | bench_gpu_result.json            | inference_benchmark | NVIDIA H100 80GB HBM3; qwen2.5-0.5b bf16, c = 1, 4, 16, 32 (raw.roofline, a derived copy, left out for size) |
 | kv_cpu_result_no_window.json     | kv_calculator       | CPU; tests/runner/kv/submissions/no_sliding_window.py (fails the window cases) |
 | kv_gpu_result.json               | kv_calculator       | NVIDIA H100; tests/runner/kv/submissions/correct.py (22 of 22)                  |
+| tinytf_cpu_result_mask_off_by_one.json | tiny_transformer | CPU; tests/runner/tinytf/submissions/mask_off_by_one.py (fails its 11 cases) |
 """
 
 from __future__ import annotations

@@ -265,6 +265,26 @@ class GradeContext:
         self.progress("step", step=step, status=result.status, wall_s=round(result.wall_s, 2))
         return result, output
 
+    def learner_answers(
+        self, result: SandboxResult, output: dict[str, Any] | None, *, step: str, missing: str
+    ) -> GradeReport | None:
+        """None when a learner step succeeded with a readable {"results": {...}} output; else the
+        report: the step's own failure, a crash when its output is unreadable (only learner code
+        ran there, and it can reach the file), or an invalid submission when the harness found no
+        module (its "message", or `missing`)."""
+        failed = self.failure(result, step=step)
+        if failed is not None:
+            return failed
+        if not isinstance(output, dict) or not isinstance(output.get("results"), dict):
+            return GradeReport(
+                protocol.OUTCOME_SUBMISSION_FAILED,
+                protocol.VERDICT_CRASH,
+                "the submission's step ended without readable answers",
+            )
+        if output.get("status") == "no_module":
+            return GradeReport.invalid_submission(str(output.get("message", missing)))
+        return None
+
     def hand_over(self, step: str, name: str, *, limit: int = MAX_HANDOVER_BYTES) -> tuple[str, str] | None:
         """A file that the finished `step` wrote, for a later step to read: copied (never followed
         through a link, never past `limit` bytes) into a fresh folder of ours, which is returned as

@@ -66,17 +66,9 @@ class TinyTransformerGrader:
                 **threads,
             },
         )
-        failed = ctx.failure(learner, step="learner")
-        if failed is not None:
-            return failed
-        if not isinstance(answers, dict) or not isinstance(answers.get("results"), dict):
-            return GradeReport(
-                protocol.OUTCOME_SUBMISSION_FAILED,
-                protocol.VERDICT_CRASH,
-                "the submission's step ended without readable results",
-            )
-        if answers.get("status") == "no_module":
-            return GradeReport.invalid_submission(str(answers.get("message", "no tiny_transformer.py found")))
+        refused = ctx.learner_answers(learner, answers, step="learner", missing="no tiny_transformer.py found")
+        if refused is not None or answers is None:
+            return refused or GradeReport.system_error("no answers")
         try:
             handed = ctx.hand_over("learner", TENSORS_NAME)
         except (OSError, ValueError) as exc:

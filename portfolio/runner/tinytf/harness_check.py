@@ -19,10 +19,8 @@ Exit status 0 when output.json says ok, 1 otherwise, 2 for a bad command line.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from portfolio.runner.harness.trusted import progress_writer, read_job  # noqa: E402 - after the path
+from portfolio.runner.harness import trusted  # noqa: E402 - after the path
 
-_emit = progress_writer()
+_emit = trusted.progress_writer()
 
 
 def _relative_gap(observed: Any, reference: Any) -> float:
@@ -201,18 +199,5 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> int:
-    read = read_job(argv, required=("cases",))
-    if read is None:
-        return 2
-    job, out_path = read
-    try:
-        output = run(job)
-    except Exception as exc:
-        output = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    out_path.write_text(json.dumps(output), encoding="utf-8")
-    return 0 if output["status"] == "ok" else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(trusted.main(sys.argv, run, required=("cases",)))
