@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Notification, User
+from assessments.models.credentials import Credential
 from assessments.models.progress import KEEP
 from assessments.models.records import (
     AuditEvent,
-    Credential,
     GateEvidence,
     Requirement,
     Review,
