@@ -85,6 +85,10 @@ class VerifyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
         required=False,
         max_length=credentials.MAX_BYTES,
+        error_messages={
+            "max_length": "What was pasted is %(show_value)d characters long; a credential is at most %(limit_value)d. "
+            "Paste the credential's own JSON, or upload its file."
+        },
         label="Credential",
         help_text="Paste the credential's JSON, or its link.",
     )

@@ -15,11 +15,10 @@ from typing import Any
 import rules
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import Request
@@ -451,22 +450,14 @@ def credential_keys(request: Request) -> HttpResponse:
     return JsonResponse(credentials.jwks())
 
 
-@csrf_exempt  # verifying changes nothing, and a body too big to read must still get its message
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def credential_verify(request: Request) -> HttpResponse:
     """Public: paste or upload a credential (or its link), or follow ?id=…, and see each check."""
-    try:
-        data = (request.POST, request.FILES) if request.method == "POST" else None
-    except (RequestDataTooBig, TooManyFieldsSent):
-        form = VerifyForm()
-        form.add_error(
-            None, f"That was too large to read; a credential is at most {credentials.MAX_BYTES // 1024} KiB."
-        )
-        return render(request, "assessments/credential_verify.html", {"form": form}, status=413)
-    if data is None and request.GET.get("id"):
-        data = ({"credential": request.GET["id"]}, {})
-    form = VerifyForm(*data) if data else VerifyForm()
+    if request.method == "POST":
+        form = VerifyForm(request.POST, request.FILES)
+    else:
+        form = VerifyForm({"credential": request.GET["id"]}) if request.GET.get("id") else VerifyForm()
     verdict = _verdict_for(form.text) if form.is_bound and form.is_valid() else None
     status = 422 if form.is_bound and not form.is_valid() else 200
     context = {"form": form, "verdict": verdict, "summary": summarize(verdict.document) if verdict else None}

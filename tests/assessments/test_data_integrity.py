@@ -41,7 +41,9 @@ class VcDiEddsaVectorTests(SimpleTestCase):
     def test_the_document_and_the_proof_configuration_canonicalise_as_published(self):
         assert dataintegrity.canonicalize(self.unsigned, loader()) == vector("canonDocDataInt.txt")
         assert dataintegrity.canonicalize(self.config, loader()) == vector("proofCanonDataInt.txt")
-        assert hashlib.sha256(vector("canonDocDataInt.txt").encode()).hexdigest() == vector("docHashDataInt.txt").strip()
+        assert (
+            hashlib.sha256(vector("canonDocDataInt.txt").encode()).hexdigest() == vector("docHashDataInt.txt").strip()
+        )
 
     def test_the_hashes_and_the_signature_are_the_published_ones(self):
         options = {k: v for k, v in self.config.items() if k != "@context"}
