@@ -201,13 +201,13 @@ def sign(document: dict[str, Any]) -> dict[str, Any]:
     options = dataintegrity.proof_options(
         verification_method=key_url(key.public_key()), created=timestamp(timezone.now())
     )
-    return dataintegrity.sign(document, key, options)
+    return dataintegrity.sign(document, key, options, as_set=True)  # OB 3.0's schema wants an array
 
 
 def format_of(document: Any) -> str:
     """OB3, LEGACY, or "" for a document that is neither (no proof, another cryptosuite)."""
-    proof = document.get("proof") if isinstance(document, dict) else None
-    suite = proof.get("cryptosuite") if isinstance(proof, dict) else None
+    proof = dataintegrity.the_proof(document)
+    suite = proof.get("cryptosuite") if proof is not None else None
     return {dataintegrity.CRYPTOSUITE: OB3, LEGACY_CRYPTOSUITE: LEGACY}.get(suite, "") if isinstance(suite, str) else ""
 
 
@@ -224,7 +224,8 @@ def credential_uuid(text: str) -> uuid.UUID | None:
 def proof_problem(document: dict[str, Any]) -> ProofError | None:
     """Why `document`'s Open Badges 3.0 proof does not hold with this site's key, or None."""
     public = signing_key().public_key()
-    if document["proof"].get("verificationMethod") != key_url(public):
+    proof = dataintegrity.the_proof(document) or {}
+    if proof.get("verificationMethod") != key_url(public):
         return ProofError(f"It was signed with a key this site does not publish (this site's is {key_url(public)}).")
     try:
         dataintegrity.verify(document, public)
@@ -249,6 +250,8 @@ def _legacy_signed_bytes(document: dict[str, Any], options: dict[str, Any]) -> b
 def legacy_signature_problem(document: dict[str, Any]) -> ProofError | None:
     """Why a document in the legacy format is not signed with this site's key, or None."""
     proof = document["proof"]
+    if not isinstance(proof, dict):
+        return ProofError("Its proof is not an object, as the legacy format writes it.")
     public = signing_key().public_key()
     if not str(proof.get("verificationMethod", "")).endswith(f"#{key_id(public)}"):
         return ProofError("It was signed with a key this site does not publish (see /credentials/keys.json).")

@@ -194,17 +194,30 @@ def sign(
     key: Ed25519PrivateKey,
     options: Mapping[str, Any],
     loader: ShippedContexts | None = None,
+    *,
+    as_set: bool = False,
 ) -> dict[str, Any]:
+    """The document with its proof: an object, or with `as_set` a proof set of one."""
     signature = key.sign(hash_data(document, options, loader))
-    return {**document, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
+    proof = {**options, "proofValue": "z" + b58encode(signature)}
+    return {**document, "proof": [proof] if as_set else proof}
+
+
+def the_proof(document: Any) -> dict[str, Any] | None:
+    """A document's one proof: its `proof` object, or the only member of a proof set of one (Open
+    Badges 3.0's schema writes `proof` as an array). None for no proof, or a set of several."""
+    proof = document.get("proof") if isinstance(document, dict) else None
+    if isinstance(proof, list) and len(proof) == 1:
+        proof = proof[0]
+    return proof if isinstance(proof, dict) else None
 
 
 def verify(document: Any, key: Ed25519PublicKey, loader: ShippedContexts | None = None) -> None:
     """Raise ProofError unless `document` carries an eddsa-rdfc-2022 proof by `key` over its content.
     Which key the proof names (its verificationMethod) is the caller's check."""
-    proof = document.get("proof") if isinstance(document, dict) else None
-    if not isinstance(proof, dict):
-        raise ProofError("It has no proof.")
+    proof = the_proof(document)
+    if proof is None:
+        raise ProofError("It has no proof, or more than one.")
     if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
         raise ProofError(f"The proof is not a DataIntegrityProof with the {CRYPTOSUITE} cryptosuite.")
     if proof.get("proofPurpose") != "assertionMethod":
