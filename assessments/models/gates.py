@@ -642,7 +642,7 @@ class GateRequest(models.Model):
                     from_status=current,
                     to_status=current,
                     created_at=credential.issued_at,
-                    payload={"credential": str(credential.pk), "evidence": credential.document.get("evidence", [])},
+                    payload={"credential": str(credential.pk), "evidence": self.evidence_snapshot()},
                 )
         return credential
 
