@@ -25,6 +25,8 @@ from pyld import jsonld
 
 from assessments import credentials
 from assessments.models import AuditEvent, Credential, GateError
+from portfolio.models import Run
+from portfolio.reports import headline
 from tests.assessments.gates import GateWorld
 from tests.factories import create_gate_request
 
@@ -152,6 +154,28 @@ class CredentialTests(Issued, TestCase):
             f"/credentials/keys/{credentials.key_id(published_key(self.client))}"
         )
         assert AuditEvent.objects.filter(request_id=self.request.pk, action="credential_issued").exists()
+
+    def test_the_evidence_carries_the_runs_headline_figures_and_device(self):
+        recorded = Path(settings.BASE_DIR) / "tests" / "portfolio" / "data"
+        kv = json.loads((recorded / "kv_gpu_result.json").read_text())
+        Run.objects.filter(pk=self.passing_run.pk).update(metrics=kv["metrics"], environment=kv["environment"])
+        Credential.objects.active().update(revoked_at=timezone.now())
+        document = Credential.issue(self.request).document
+        run = document["evidence"][0]["run"]
+        assert run["device"] == "NVIDIA H100 80GB HBM3"
+        assert run["measured"] == [
+            {"name": "Cases passed", "value": "22 of 22"},
+            {"name": "Cases measured on a real model", "value": "18"},
+            {"name": "Tolerance", "value": "1% relative error"},
+        ]
+        assert independently_verified(document, published_key(self.client))
+        bench = json.loads((recorded / "bench_gpu_result.json").read_text())
+        figures = dict(headline(Run(grader="inference_benchmark", metrics=bench["metrics"])))
+        assert set(figures) == {"Output throughput", "TTFT p50", "TPOT p50", "Peak memory"}
+        assert (
+            figures["Output throughput"].endswith("tokens/s at concurrency 8")
+            or "tokens/s" in figures["Output throughput"]
+        )
 
     def test_it_validates_against_the_open_badges_3_schema(self):
         validator = jsonschema.Draft201909Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
