@@ -1,7 +1,7 @@
 """The curriculum: roadmaps, their layers and topics, and what proves competence.
 
 Content is loaded from files in fixtures/roadmaps by `manage.py load_roadmaps`
-(see roadmap/content.py). Rows are matched by stable slugs; anything the files
+(see roadmap/content/). Rows are matched by stable slugs; anything the files
 no longer mention is retired, never deleted, so learner data pointing at it
 survives every reload.
 """
