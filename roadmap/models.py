@@ -20,23 +20,68 @@ if TYPE_CHECKING:
     from django.utils.safestring import SafeString
 
 
+def markdown_html(field: str) -> cached_property[SafeString]:
+    """A property holding the HTML of a Markdown text field, rendered once per instance."""
+
+    def html(self: models.Model) -> SafeString:
+        return render_markdown(getattr(self, field))
+
+    html.__doc__ = f"`{field}` rendered from Markdown."
+    return cached_property(html)
+
+
 class CurrentQuerySet(models.QuerySet):  # type: ignore[type-arg]
     def current(self) -> CurrentQuerySet:
         """Rows the content still contains (not retired)."""
         return self.filter(retired=False)
 
 
+class CurriculumModel(models.Model):
+    """A row loaded from the content files. When the files drop it, it is retired (hidden, kept),
+    never deleted, so learner data pointing at it survives."""
+
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class CurriculumEntry(CurriculumModel):
+    """A titled entry of a roadmap, known by a slug that is unique in it."""
+
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Prose(models.Model):
+    """Markdown written for Layerwise, with a link to the source it was adapted from."""
+
+    body = models.TextField(blank=True, help_text="Markdown.")
+    source_url = models.URLField(max_length=500, blank=True)
+
+    body_html = markdown_html("body")
+
+    class Meta:
+        abstract = True
+
+
 class RoadmapQuerySet(CurrentQuerySet):
     pass
 
 
-class Roadmap(models.Model):
-    slug = models.SlugField(max_length=80, unique=True)
-    title = models.CharField(max_length=200)
-    summary = models.TextField()
-    body = models.TextField(blank=True, help_text="Markdown.")
+class Roadmap(CurriculumEntry, Prose):
+    slug = models.SlugField(max_length=80, unique=True)  # unique on its own: it is the roadmap's URL
+    summary = models.TextField()  # required: the catalogue lists it
     source_title = models.CharField(max_length=300, blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
     order = models.PositiveIntegerField(default=0)
     content_version = models.CharField(
         max_length=64,
@@ -44,29 +89,21 @@ class Roadmap(models.Model):
         help_text="SHA-256 of the content files this roadmap was last loaded from.",
     )
     loaded_at = models.DateTimeField(null=True, blank=True)
-    retired = models.BooleanField(default=False)
 
     objects = RoadmapQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "title"]
 
-    def __str__(self) -> str:
-        return self.title
-
     def get_absolute_url(self) -> str:
         return reverse("roadmap:roadmap-detail", args=[self.slug])
-
-    @property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
 
     @property
     def short_version(self) -> str:
         return self.content_version[:12]
 
 
-class Layer(models.Model):
+class Layer(CurriculumEntry, Prose):
     class Kind(models.TextChoices):
         CORE_LAYER = "core_layer", "Core layer"
         ADVANCED_TRACK = "advanced_track", "Advanced track"
@@ -77,22 +114,18 @@ class Layer(models.Model):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="layers")
     number = models.PositiveIntegerField()
     code = models.CharField(max_length=8, help_text='Display label, for example "7" or "A".')
-    slug = models.SlugField(max_length=80)
-    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)  # the column has always been narrower than other entries' slugs
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CORE_LAYER)
     core_question = models.TextField(blank=True)
-    summary = models.TextField(blank=True)
     objective = models.TextField(blank=True)
-    body = models.TextField(blank=True, help_text="Markdown.")
     implement = models.TextField(blank=True, help_text="Markdown: what to build.")
     exercises = models.TextField(blank=True, help_text="Markdown.")
     failure_modes = models.JSONField(default=list, blank=True)
     decisions = models.JSONField(default=list, blank=True)
     definition_of_done = models.JSONField(default=list, blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
-    retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    implement_html = markdown_html("implement")
+    exercises_html = markdown_html("exercises")
 
     class Meta:
         ordering = ["roadmap_id", "number"]
@@ -117,18 +150,6 @@ class Layer(models.Model):
         }[self.Kind(self.kind)]
         return f"{prefix} {self.code}"
 
-    @property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
-
-    @property
-    def implement_html(self) -> SafeString:
-        return render_markdown(self.implement)
-
-    @property
-    def exercises_html(self) -> SafeString:
-        return render_markdown(self.exercises)
-
 
 class TopicQuerySet(CurrentQuerySet):
     def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
@@ -147,19 +168,13 @@ class TopicQuerySet(CurrentQuerySet):
         )
 
 
-class Topic(models.Model):
+class Topic(CurriculumEntry, Prose):
     """A unit of learning. Its identity is (roadmap, slug): it may move between layers."""
 
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="topics")
     layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="topics")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
-    body = models.TextField(blank=True, help_text="Markdown.")
     order = models.PositiveIntegerField(default=0)
-    source_url = models.URLField(max_length=500, blank=True)
     prerequisites = models.ManyToManyField("self", symmetrical=False, related_name="unlocks", blank=True)
-    retired = models.BooleanField(default=False)
 
     objects = TopicQuerySet.as_manager()
 
@@ -169,27 +184,17 @@ class Topic(models.Model):
             models.UniqueConstraint(fields=["roadmap", "slug"], name="topic_slug_unique_in_roadmap"),
         ]
 
-    def __str__(self) -> str:
-        return self.title
-
     def get_absolute_url(self) -> str:
         return reverse("roadmap:topic-detail", args=[self.roadmap.slug, self.slug])
 
-    @cached_property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
 
-
-class CompetencyLevel(models.Model):
+class CompetencyLevel(CurriculumModel):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="levels")
     number = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=120)
     summary = models.TextField(blank=True)
     abilities = models.JSONField(default=list, blank=True)
     limit = models.TextField(blank=True)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "number"]
@@ -202,7 +207,7 @@ class CompetencyLevel(models.Model):
         return f"Level {self.number}: {self.title}"
 
 
-class ArtifactSpec(models.Model):
+class ArtifactSpec(CurriculumModel):
     class Kind(models.TextChoices):
         DOCUMENT = "document", "Document"
         KV_CALCULATOR = "kv_calculator", "KV cache calculator (runnable)"
@@ -220,9 +225,8 @@ class ArtifactSpec(models.Model):
     kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.DOCUMENT)
     layers = models.ManyToManyField(Layer, related_name="artifact_specs", blank=True)
     topics = models.ManyToManyField(Topic, related_name="artifact_specs", blank=True)
-    retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    description_html = markdown_html("description")
 
     class Meta:
         ordering = ["roadmap_id", "code"]
@@ -241,12 +245,8 @@ class ArtifactSpec(models.Model):
     def is_runnable(self) -> bool:
         return self.kind in self.RUNNABLE_KINDS
 
-    @property
-    def description_html(self) -> SafeString:
-        return render_markdown(self.description)
 
-
-class EvaluationGate(models.Model):
+class EvaluationGate(CurriculumModel):
     """What a reviewer checks before signing off a layer."""
 
     layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="gate")
@@ -261,9 +261,6 @@ class EvaluationGate(models.Model):
         related_name="gates",
         help_text="The verified level this gate counts toward: level L needs every gate of levels 1..L.",
     )
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["layer_id"]
@@ -272,11 +269,8 @@ class EvaluationGate(models.Model):
         return f"Gate of {self.layer}"
 
 
-class LearningPath(models.Model):
+class LearningPath(CurriculumEntry):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="paths")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
     estimated_time = models.CharField(max_length=100, blank=True)
     estimated_hours = models.PositiveIntegerField(null=True, blank=True)
     after = models.ForeignKey(
@@ -288,18 +282,12 @@ class LearningPath(models.Model):
     )
     order = models.PositiveIntegerField(default=0)
     topics = models.ManyToManyField(Topic, through="PathStep", related_name="paths")
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]
         constraints = [
             models.UniqueConstraint(fields=["roadmap", "slug"], name="path_slug_unique_in_roadmap"),
         ]
-
-    def __str__(self) -> str:
-        return self.title
 
     def get_absolute_url(self) -> str:
         return reverse("roadmap:path-detail", args=[self.roadmap.slug, self.slug])
@@ -320,17 +308,11 @@ class PathStep(models.Model):
         return f"{self.path}: {self.order}. {self.topic}"
 
 
-class Checklist(models.Model):
+class Checklist(CurriculumEntry):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="checklists")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
     items = models.JSONField(default=list, blank=True, help_text="One line per item.")
     layers = models.ManyToManyField(Layer, related_name="checklists", blank=True)
     order = models.PositiveIntegerField(default=0)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]
@@ -338,11 +320,8 @@ class Checklist(models.Model):
             models.UniqueConstraint(fields=["roadmap", "slug"], name="checklist_slug_unique_in_roadmap"),
         ]
 
-    def __str__(self) -> str:
-        return self.title
 
-
-class Resource(models.Model):
+class Resource(CurriculumModel):
     class Kind(models.TextChoices):
         PAPER = "paper", "Paper"
         DOCS = "docs", "Documentation"
@@ -360,9 +339,6 @@ class Resource(models.Model):
     layers = models.ManyToManyField(Layer, related_name="resources", blank=True)
     topics = models.ManyToManyField(Topic, related_name="resources", blank=True)
     order = models.PositiveIntegerField(default=0)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]
