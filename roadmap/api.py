@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 
@@ -110,10 +110,7 @@ def _source(roadmap: Roadmap) -> SourceOut:
 
 @router.get("", response=list[RoadmapSummaryOut], auth=None, summary="List roadmaps")
 def list_roadmaps(request: HttpRequest) -> list[RoadmapSummaryOut]:
-    roadmaps = Roadmap.objects.current().annotate(
-        topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True),
-        layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
-    )
+    roadmaps = Roadmap.objects.current().with_counts()
     return [
         RoadmapSummaryOut(
             slug=r.slug,
@@ -209,7 +206,7 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
 
 
 def _layer(layer: Layer) -> LayerOut:
-    gate = getattr(layer, "gate", None)
+    gate = layer.current_gate
     return LayerOut(
         number=layer.number,
         code=layer.code,

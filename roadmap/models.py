@@ -9,9 +9,10 @@ survives every reload.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from django.db import models
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from roadmap.markdown import render_markdown
@@ -31,9 +32,22 @@ def markdown_html(field: str) -> cached_property[SafeString]:
 
 
 class CurrentQuerySet(models.QuerySet):  # type: ignore[type-arg]
-    def current(self) -> CurrentQuerySet:
+    def current(self) -> Self:
         """Rows the content still contains (not retired)."""
         return self.filter(retired=False)
+
+
+class RoadmapPartQuerySet(CurrentQuerySet):
+    """Rows that belong to a roadmap (they have a `roadmap` foreign key)."""
+
+    def in_roadmap(self, roadmap: Roadmap | str) -> Self:
+        """Rows of this roadmap; given a slug, of the current roadmap with that slug.
+
+        Retired rows are kept (a retired topic's page still shows it): chain .current() to drop them.
+        """
+        if isinstance(roadmap, str):
+            return self.filter(roadmap__slug=roadmap, roadmap__retired=False)
+        return self.filter(roadmap=roadmap)
 
 
 class CurriculumModel(models.Model):
@@ -75,7 +89,12 @@ class Prose(models.Model):
 
 
 class RoadmapQuerySet(CurrentQuerySet):
-    pass
+    def with_counts(self) -> Self:
+        """Annotated with layer_count and topic_count: how many current layers and topics each has."""
+        return self.annotate(
+            topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True),
+            layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
+        )
 
 
 class Roadmap(CurriculumEntry, Prose):
@@ -103,6 +122,12 @@ class Roadmap(CurriculumEntry, Prose):
         return self.content_version[:12]
 
 
+class LayerQuerySet(RoadmapPartQuerySet):
+    def with_topic_count(self) -> Self:
+        """Annotated with topic_count: how many current topics each layer has."""
+        return self.annotate(topic_count=Count("topics", filter=Q(topics__retired=False)))
+
+
 class Layer(CurriculumEntry, Prose):
     class Kind(models.TextChoices):
         CORE_LAYER = "core_layer", "Core layer"
@@ -127,6 +152,8 @@ class Layer(CurriculumEntry, Prose):
     implement_html = markdown_html("implement")
     exercises_html = markdown_html("exercises")
 
+    objects = LayerQuerySet.as_manager()
+
     class Meta:
         ordering = ["roadmap_id", "number"]
         constraints = [
@@ -150,11 +177,14 @@ class Layer(CurriculumEntry, Prose):
         }[self.Kind(self.kind)]
         return f"{prefix} {self.code}"
 
+    @property
+    def current_gate(self) -> EvaluationGate | None:
+        """The layer's evaluation gate, unless it has none or it is retired."""
+        gate: EvaluationGate | None = getattr(self, "gate", None)
+        return gate if gate is not None and not gate.retired else None
 
-class TopicQuerySet(CurrentQuerySet):
-    def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
-        return self.filter(roadmap=roadmap)
 
+class TopicQuerySet(RoadmapPartQuerySet):
     def prerequisite_pairs(self) -> list[tuple[int, int]]:
         """(topic pk, prerequisite pk) for these topics' current prerequisites, in one query.
 
@@ -228,6 +258,8 @@ class ArtifactSpec(CurriculumModel):
 
     description_html = markdown_html("description")
 
+    objects = RoadmapPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["roadmap_id", "code"]
         constraints = [
@@ -246,6 +278,20 @@ class ArtifactSpec(CurriculumModel):
         return self.kind in self.RUNNABLE_KINDS
 
 
+class EvaluationGateQuerySet(CurrentQuerySet):
+    def for_layer(self, roadmap_slug: str, layer_slug: str) -> Self:
+        """The gate of a current layer of a current roadmap, by their slugs.
+
+        A retired gate is kept: chain .current() to drop it.
+        """
+        return self.filter(
+            layer__roadmap__slug=roadmap_slug,
+            layer__roadmap__retired=False,
+            layer__slug=layer_slug,
+            layer__retired=False,
+        )
+
+
 class EvaluationGate(CurriculumModel):
     """What a reviewer checks before signing off a layer."""
 
@@ -262,11 +308,19 @@ class EvaluationGate(CurriculumModel):
         help_text="The verified level this gate counts toward: level L needs every gate of levels 1..L.",
     )
 
+    objects = EvaluationGateQuerySet.as_manager()
+
     class Meta:
         ordering = ["layer_id"]
 
     def __str__(self) -> str:
         return f"Gate of {self.layer}"
+
+
+class LearningPathQuerySet(RoadmapPartQuerySet):
+    def with_step_count(self) -> Self:
+        """Annotated with step_count: how many steps each path has."""
+        return self.annotate(step_count=Count("steps"))
 
 
 class LearningPath(CurriculumEntry):
@@ -282,6 +336,8 @@ class LearningPath(CurriculumEntry):
     )
     order = models.PositiveIntegerField(default=0)
     topics = models.ManyToManyField(Topic, through="PathStep", related_name="paths")
+
+    objects = LearningPathQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]

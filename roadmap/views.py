@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -11,20 +11,20 @@ from django.views.decorators.http import require_GET
 from config.http import Request
 from roadmap.models import Layer, Roadmap, Topic
 
-CURRENT_TOPICS = Q(topics__retired=False)
-
 
 def _roadmap(slug: str) -> Roadmap:
     return get_object_or_404(Roadmap.objects.current(), slug=slug)
 
 
+def _current_layers() -> Prefetch:
+    """For artifact specs and checklists: their current layers, ready for links."""
+    return Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
+
+
 @login_not_required
 @require_GET
 def roadmap_list(request: Request) -> HttpResponse:
-    roadmaps = Roadmap.objects.current().annotate(
-        topic_count=Count("topics", filter=CURRENT_TOPICS, distinct=True),
-        layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
-    )
+    roadmaps = Roadmap.objects.current().with_counts()
     return render(request, "roadmap/roadmap_list.html", {"roadmaps": roadmaps})
 
 
@@ -32,7 +32,7 @@ def roadmap_list(request: Request) -> HttpResponse:
 @require_GET
 def roadmap_detail(request: Request, slug: str) -> HttpResponse:
     roadmap = _roadmap(slug)
-    layers = list(roadmap.layers.current().annotate(topic_count=Count("topics", filter=CURRENT_TOPICS)))
+    layers = list(roadmap.layers.current().with_topic_count())
     topics = roadmap.topics.current()
     context = {
         "roadmap": roadmap,
@@ -40,7 +40,7 @@ def roadmap_detail(request: Request, slug: str) -> HttpResponse:
         "topics": list(topics),
         "prerequisites": topics.prerequisite_pairs(),
         "levels": roadmap.levels.current(),
-        "paths": roadmap.paths.current().annotate(step_count=Count("steps")),
+        "paths": roadmap.paths.current().with_step_count(),
         "artifact_count": roadmap.artifact_specs.current().count(),
         "checklist_count": roadmap.checklists.current().count(),
     }
@@ -55,12 +55,12 @@ def layer_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
     topics = layer.topics.current().prefetch_related(
         Prefetch("prerequisites", queryset=Topic.objects.current().select_related("roadmap"))
     )
-    gate = getattr(layer, "gate", None)
+    gate = layer.current_gate
     context = {
         "roadmap": roadmap,
         "layer": layer,
         "topics": topics,
-        "gate": gate if gate and not gate.retired else None,
+        "gate": gate,
         "gate_artifacts": gate.required_artifacts.current() if gate else [],
         "artifacts": layer.artifact_specs.current(),
         "checklists": layer.checklists.current(),
@@ -92,9 +92,7 @@ def topic_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
 @require_GET
 def artifact_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    specs = roadmap.artifact_specs.current().prefetch_related(
-        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
-    )
+    specs = roadmap.artifact_specs.current().prefetch_related(_current_layers())
     return render(request, "roadmap/artifact_list.html", {"roadmap": roadmap, "specs": specs})
 
 
@@ -125,7 +123,7 @@ def level_list(request: Request, roadmap_slug: str) -> HttpResponse:
 @require_GET
 def path_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    paths = roadmap.paths.current().select_related("after").annotate(step_count=Count("steps"))
+    paths = roadmap.paths.current().select_related("after").with_step_count()
     return render(request, "roadmap/path_list.html", {"roadmap": roadmap, "paths": paths})
 
 
@@ -146,9 +144,7 @@ def path_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
 @require_GET
 def checklist_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    checklists = roadmap.checklists.current().prefetch_related(
-        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
-    )
+    checklists = roadmap.checklists.current().prefetch_related(_current_layers())
     return render(
         request,
         "roadmap/checklist_list.html",
