@@ -80,7 +80,7 @@ def _act(
 def request_open(request: Request, roadmap_slug: str, layer_slug: str) -> HttpResponse:
     """From a layer page: the learner's live request for its gate, or a new draft."""
     gate = get_object_or_404(
-        EvaluationGate.objects.for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
+        EvaluationGate.objects.current().for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
     )
     return redirect(GateRequest.open(request.user, gate))
 
