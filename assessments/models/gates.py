@@ -24,6 +24,7 @@ from assessments.models.records import (
     Requirement,
     Review,
     best_runs,
+    requirement_message,
     requirement_state,
 )
 from assessments.models.states import (
@@ -37,7 +38,7 @@ from assessments.models.states import (
     GateStatus,
     NotAllowed,
 )
-from portfolio.models import ArtifactVersion, ResultUpload
+from portfolio.models import ArtifactVersion, ResultUpload, Run
 from roadmap.markdown import render_markdown
 from roadmap.models import ArtifactSpec, EvaluationGate
 
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
 # transition is a conditional UPDATE and writes an AuditEvent in the same transaction. Who may
 # decide is read from Membership on every call, so a reviewer who leaves a team loses access at
 # once; nobody decides their own request, whatever their roles.
+
+
+# A regrade's flag lasts until the next decision on the request (or its withdrawal).
+UNFLAGGED: dict[str, Any] = {"evidence_failing": [], "evidence_failing_since": None}
 
 
 def _checklist(criteria: list[str], keep: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
@@ -123,7 +128,16 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
         rows = (
             self.verified()
             .select_related("reviewer", "gate__level")
-            .only("gate__layer_id", "gate__level__number", "decided_at", "reviewer", "learner_id", "status")
+            .only(
+                "gate__layer_id",
+                "gate__level__number",
+                "decided_at",
+                "reviewer",
+                "learner_id",
+                "status",
+                "attestation_reason",
+                "evidence_failing_since",
+            )
         )
         return {
             r.gate.layer_id: Verification(
@@ -131,9 +145,23 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
                 reviewer=r.reviewer.name if r.reviewer else "a deleted account",
                 decided_at=r.decided_at,  # type: ignore[arg-type]
                 request_id=r.pk,
+                attested=r.attested,
+                evidence_failing=r.evidence_no_longer_passes,
             )
             for r in rows
         }
+
+    def attested(self) -> GateRequestQuerySet:
+        """Verified on a reviewer's attestation rather than on machine evidence."""
+        return self.verified().exclude(attestation_reason="")
+
+    def evidence_failing(self) -> GateRequestQuerySet:
+        """Flagged by a regrade: pinned evidence no longer passes, until a reviewer decides."""
+        return self.filter(evidence_failing_since__isnull=False)
+
+    def regradable(self) -> GateRequestQuerySet:
+        """Requests whose pinned evidence a regrade re-runs: open (not withdrawn) and approved ones."""
+        return self.live()
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,13 @@ class Verification:
     reviewer: str
     decided_at: datetime
     request_id: int
+    attested: bool = False  # approved on a reviewer's attestation, not on machine evidence
+    evidence_failing: bool = False  # a regrade found the evidence no longer passes; not decided yet
+
+    @property
+    def basis(self) -> str:
+        """What the level rests on, in words pages show beside it."""
+        return "attested by the reviewer" if self.attested else "machine-verified evidence"
 
 
 @dataclass(frozen=True)
@@ -160,6 +195,7 @@ class GateActions:
     can_decide: bool
     can_reopen: bool
     can_issue_credential: bool
+    can_keep_approval: bool  # an approval whose evidence a regrade found failing: keep it by attestation
 
 
 class GateRequest(models.Model):
@@ -191,6 +227,17 @@ class GateRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     reopened_at = models.DateTimeField(null=True, blank=True)
     reopened_reason = models.TextField(blank=True)
+    attestation_reason = models.TextField(
+        blank=True,
+        help_text="While approved on a reviewer's attestation instead of machine evidence: their reason "
+        "(also kept on the Review and in the audit trail).",
+    )
+    evidence_failing = models.JSONField(
+        default=list, blank=True, help_text="What a regrade found no longer passing, one message per spec."
+    )
+    evidence_failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set by a regrade whose run failed; cleared when a reviewer decides."
+    )
 
     objects: ClassVar[GateRequestQuerySet] = GateRequestQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -213,6 +260,9 @@ class GateRequest(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="reopened") | ~Q(reopened_reason=""), name="gate_request_reopened_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="approved") | Q(attestation_reason=""), name="gate_request_attested_only_approved"
             ),
         ]
 
@@ -242,6 +292,15 @@ class GateRequest(models.Model):
         """{status: whether the request is in it}, so that templates ask `request.state.in_review`
         rather than compare status strings. What a person may do is `actions_for`."""
         return {status: self.status == status for status in GateStatus.values}
+
+    @property
+    def attested(self) -> bool:
+        """Approved on a reviewer's written attestation, not on machine evidence: labelled so everywhere."""
+        return self.status == GateStatus.APPROVED and bool(self.attestation_reason)
+
+    @property
+    def evidence_no_longer_passes(self) -> bool:
+        return self.evidence_failing_since is not None
 
     @property
     def ticked_count(self) -> int:
@@ -279,6 +338,7 @@ class GateRequest(models.Model):
             can_decide=decider and status in AWAITING_REVIEW,
             can_reopen=(learner or decider) and status in SIGNED_OFF,
             can_issue_credential=learner and status in SIGNED_OFF,
+            can_keep_approval=decider and status in SIGNED_OFF and self.evidence_no_longer_passes,
         )
 
     def _require_learner(self, user: User, doing: str) -> None:
@@ -419,6 +479,11 @@ class GateRequest(models.Model):
             found.append(Requirement(spec, pinned, requirement_state(spec, pinned)))
         return found
 
+    def machine_evidence_gaps(self, evidence: list[GateEvidence] | None = None) -> list[Requirement]:
+        """The required runnable specs without a pinned version whose run passed, sandboxed, on the
+        grader deployed now. Approval is refused while there are any, unless attested."""
+        return [r for r in self.requirements(evidence) if r.blocks_approval]
+
     def evidence_snapshot(self, evidence: list[GateEvidence] | None = None) -> list[dict[str, Any]]:
         """What is pinned, by hash: written into audit events and reviews."""
         return [e.snapshot() for e in (self.evidence_list() if evidence is None else evidence)]
@@ -506,6 +571,7 @@ class GateRequest(models.Model):
                     "submitted_at": timezone.now(),
                     "reviewer": None,
                     "decided_at": None,
+                    **UNFLAGGED,
                 },
                 payload={
                     "evidence": self.evidence_snapshot(evidence),
@@ -529,15 +595,20 @@ class GateRequest(models.Model):
             fields={"reviewer": by},
         )
 
-    def approve(self, *, by: User, marks: Sequence[str], comment: str = "") -> Review:
-        """Sign off: every criterion must be marked met."""
-        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment)
+    def approve(self, *, by: User, marks: Sequence[str], comment: str = "", attest_reason: str = "") -> Review:
+        """Sign off: every criterion must be marked met, and every required runnable spec needs a
+        pinned version that passed on the current grader (machine_evidence_gaps). Without that
+        evidence only an attestation approves: `attest_reason` says why the reviewer vouches for
+        it, and the gate is labelled attested wherever it shows."""
+        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment, attest_reason=attest_reason)
 
     def request_changes(self, *, by: User, comment: str, marks: Sequence[str] = ()) -> Review:
         """Send it back to the learner; the comment says what to change."""
         return self._decide(Review.Decision.CHANGES_REQUESTED, by=by, marks=marks, comment=comment)
 
-    def _decide(self, decision: str, *, by: User, marks: Sequence[str], comment: str) -> Review:
+    def _decide(
+        self, decision: str, *, by: User, marks: Sequence[str], comment: str, attest_reason: str = ""
+    ) -> Review:
         self._require_decider(by)
         self.refresh_from_db()
         marks = list(marks) or [""] * len(self.checklist)
@@ -553,6 +624,23 @@ class GateRequest(models.Model):
             )
         if not approve and not comment:
             raise GateError("Say what to change: a comment is required when requesting changes.", field="comment")
+        attest_reason = attest_reason.strip() if approve else ""
+        # A request not awaiting a decision is refused for its state (by _transition), not its evidence.
+        gaps = [r.message for r in self.machine_evidence_gaps()] if approve and self.is_awaiting_review else []
+        if gaps and not attest_reason:
+            raise GateError(
+                "Approval needs machine evidence, and this request lacks it: "
+                + " ".join(gaps)
+                + " Request changes, or approve anyway by writing an attestation: why you vouch for the "
+                "work without that evidence (kept in the audit trail and shown with the gate).",
+                field="evidence",
+            )
+        if attest_reason and not gaps and self.is_awaiting_review:
+            raise GateError(
+                "Nothing to attest: every required run passed on the current grader. Leave the attestation "
+                "empty to approve on the machine evidence.",
+                field="attest_reason",
+            )
         with transaction.atomic():
             if self.status in REVIEW_STARTS:
                 self.start_review(by=by)
@@ -567,18 +655,28 @@ class GateRequest(models.Model):
                     for item, mark in zip(self.checklist, marks, strict=True)
                 ],
                 evidence=evidence,
+                attestation_reason=attest_reason,
+                attested_gaps=gaps,
             )
+            payload: dict[str, Any] = {"review": review.pk, "marks": review.marks, "evidence": evidence}
+            if attest_reason:
+                payload["attestation"] = {"reason": attest_reason, "gaps": gaps}
             self._transition(
                 AuditEvent.Action.APPROVED if approve else AuditEvent.Action.CHANGES_REQUESTED,
                 by=by,
                 to=GateStatus.APPROVED if approve else GateStatus.CHANGES_REQUESTED,
                 allowed=[GateStatus.IN_REVIEW],
-                fields={"reviewer": by, "decided_at": review.created_at},
-                payload={"review": review.pk, "marks": review.marks, "evidence": evidence},
+                fields={
+                    "reviewer": by,
+                    "decided_at": review.created_at,
+                    "attestation_reason": attest_reason,
+                    **UNFLAGGED,
+                },
+                payload=payload,
             )
             layer = self.gate.layer
             title = (
-                f"{layer.label} approved by {by.name}"
+                f"{layer.label} approved by {by.name}{' (attested)' if attest_reason else ''}"
                 if approve
                 else f"{by.name} requested changes to your {layer.label} request"
             )
@@ -592,6 +690,7 @@ class GateRequest(models.Model):
             by=by,
             to=GateStatus.WITHDRAWN,
             allowed=WITHDRAWABLE,
+            fields=UNFLAGGED,
         )
 
     def reopen(self, *, by: User, reason: str) -> AuditEvent:
@@ -609,8 +708,11 @@ class GateRequest(models.Model):
                 by=by,
                 to=GateStatus.REOPENED,
                 allowed=SIGNED_OFF,
-                fields={"reopened_reason": reason, "reopened_at": now},
-                payload={"reason": reason},
+                fields={"reopened_reason": reason, "reopened_at": now, "attestation_reason": "", **UNFLAGGED},
+                payload={
+                    "reason": reason,
+                    **({"evidence_failing": self.evidence_failing} if self.evidence_failing else {}),
+                },
             )
             Credential.objects.filter(request=self).active().update(
                 revoked_at=now, revoked_reason=f"The gate was reopened: {reason}"
@@ -624,6 +726,108 @@ class GateRequest(models.Model):
                     body=reason,
                 )
         return event
+
+    # -- regrading (assessments/regrading.py drives these) --
+
+    def keep_approval(self, *, by: User, reason: str) -> Review:
+        """A reviewer's answer to "evidence no longer passes" on an approved gate, the other being
+        `reopen`: keep the approval, which from now on rests on their attestation."""
+        self._require_decider(by)
+        reason = reason.strip()
+        if not reason:
+            raise GateError(
+                "Say why the approval stands although its evidence no longer passes; the reason is kept "
+                "in the gate's history and shown with the gate.",
+                field="reason",
+            )
+        self.refresh_from_db()
+        if not self.evidence_no_longer_passes:
+            raise GateError("Nothing to keep: no regrade has flagged this gate's evidence.")
+        with transaction.atomic():
+            evidence = self.evidence_snapshot()
+            review = Review.objects.create(
+                request=self,
+                reviewer=by,
+                decision=Review.Decision.APPROVE,
+                comment=reason,
+                evidence=evidence,
+                attestation_reason=reason,
+                attested_gaps=self.evidence_failing,
+            )
+            self._transition(
+                AuditEvent.Action.APPROVAL_KEPT,
+                by=by,
+                to=GateStatus.APPROVED,
+                allowed=SIGNED_OFF,
+                fields={"attestation_reason": reason, **UNFLAGGED},
+                payload={"review": review.pk, "attestation": {"reason": reason, "gaps": review.attested_gaps}},
+            )
+        return review
+
+    def stale_evidence(self) -> list[GateEvidence]:
+        """Pinned versions of runnable specs whose run is missing or was graded by an older grader."""
+        return [
+            e
+            for e in self.evidence_list()
+            if e.version_id and e.artifact.spec and e.artifact.spec.is_runnable and (not e.run_id or e.run_stale)
+        ]
+
+    def regrade(self, *, by: User | None = None) -> list[Run]:
+        """Run each stale pinned version again on the current grader (through the normal pipeline).
+        Safe to repeat: a version with a run on the current grader already is not run again; one
+        that has finished is recorded at once. Returns the runs started."""
+        started = []
+        for e in self.stale_evidence():
+            assert e.version is not None
+            existing = e.version.current_grader_run()
+            if existing is None:
+                started.append(e.version.regrade(by=by))
+            elif not existing.is_active:
+                self.record_regrade(existing)
+        return started
+
+    def record_regrade(self, run: Run) -> bool:
+        """A regrade `run` of a version pinned here ended. A frozen request (awaiting review or
+        approved) now speaks with this run (audited); if it did not pass in the sandbox, the request
+        is flagged "evidence no longer passes" and the learner and the reviewers are told. A request
+        the learner can still edit shows each version's best run anyway. True when it flagged."""
+        if self.status not in (*AWAITING_REVIEW, *SIGNED_OFF):
+            return False
+        with transaction.atomic():
+            evidence = self.evidence.select_related("run", "artifact__spec").filter(version_id=run.version_id).first()
+            if evidence is None or evidence.run_id == run.pk:
+                return False
+            before = evidence.snapshot()
+            evidence.copy_run(run)
+            evidence.save(update_fields=GateEvidence.RUN_FIELDS)
+            passed = run.status == run.Status.SUCCEEDED and run.sandboxed is True
+            spec = evidence.artifact.spec
+            failing = "" if passed else requirement_message(spec, evidence)
+            now = timezone.now()
+            AuditEvent.objects.create(
+                request_id=self.pk,
+                action=AuditEvent.Action.REGRADED,
+                from_status=self.status,
+                to_status=self.status,
+                created_at=now,
+                payload={"before": before, "after": evidence.snapshot(), "passes": passed},
+            )
+            if passed:
+                return False
+            flagged = [*self.evidence_failing, failing]
+            GateRequest.objects.filter(pk=self.pk, status=self.status).update(
+                evidence_failing=flagged, evidence_failing_since=self.evidence_failing_since or now, updated_at=now
+            )
+            self.refresh_from_db()
+            title = f"{self.learner.name}'s {self.gate.layer.label} gate: evidence no longer passes"
+            Notification.notify(
+                self.learner, Notification.Kind.GATE_EVIDENCE_FAILING, title, url=self.get_absolute_url(), body=failing
+            )
+            for user in self.deciders():
+                Notification.notify(
+                    user, Notification.Kind.GATE_EVIDENCE_FAILING, title, url=self.get_review_url(), body=failing
+                )
+        return True
 
     def issue_credential(self, *, by: User) -> Credential:
         """The approved gate as a signed credential the learner can share (the same one until revoked)."""
