@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models import ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -117,11 +117,13 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
         still part of the roadmap. The one place this rule is written."""
         return self.filter(status=GateStatus.APPROVED, gate__retired=False)
 
-    def verified_levels(self) -> QuerySet[GateRequest, tuple[int, int, int]]:
-        """(learner id, layer id, level) of each verified request among these; level 0 where the gate
-        counts toward no level. A layer without a row is at verified level 0. One query."""
+    def verified_levels(self) -> QuerySet[GateRequest, tuple[int, int, int, bool]]:
+        """(learner id, layer id, level, attested) of each verified request among these; level 0
+        where the gate counts toward no level; attested where it rests on a reviewer's attestation
+        rather than machine evidence. A layer without a row is at verified level 0. One query."""
         level = Coalesce(F("gate__level__number"), Value(0), output_field=models.IntegerField())
-        return self.verified().values_list("learner_id", "gate__layer_id", level)
+        attested = ExpressionWrapper(~Q(attestation_reason=""), output_field=models.BooleanField())
+        return self.verified().values_list("learner_id", "gate__layer_id", level, attested)
 
     def verifications(self) -> dict[int, Verification]:
         """{layer pk: Verification} of the verified requests among these (one learner's). One query."""

@@ -23,7 +23,7 @@ class VerifiedLevelTests(GateWorld, TestCase):
     def test_an_approved_gate_raises_the_layers_verified_level_and_reopening_lowers_it(self):
         assert self.verified_levels() == []
         r = self.approve(self.gate)
-        assert self.verified_levels() == [(self.learner.pk, self.layer.pk, 1)]
+        assert self.verified_levels() == [(self.learner.pk, self.layer.pk, 1, False)]
 
         r.reopen(by=self.lead, reason="Numbers were wrong.")
         assert self.verified_levels() == []
@@ -72,7 +72,7 @@ class VerifiedLevelTests(GateWorld, TestCase):
         with self.assertNumQueries(1):
             rows = set(GateRequest.objects.filter(learner__in=learners, gate__layer=self.layer).verified_levels())
         # A learner without a row (self.learner, others[2]) is at verified level 0.
-        assert rows == {(others[0].pk, self.layer.pk, 1), (others[1].pk, self.layer.pk, 1)}
+        assert rows == {(others[0].pk, self.layer.pk, 1, False), (others[1].pk, self.layer.pk, 1, False)}
 
 
 class VerifiedOnPagesTests(GateWorld, TestCase):
