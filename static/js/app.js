@@ -61,3 +61,22 @@ document.addEventListener("progress-changed", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   for (const toolbar of document.querySelectorAll("[data-graph-marking]")) wireMarking(toolbar);
 });
+
+// Forms marked data-warn-unsaved (the gate request's explanation and ticks): leaving the page with
+// changes that were neither saved nor submitted asks first. Submitting the form itself never asks.
+function wireUnsaved(form) {
+  const snapshot = () => new URLSearchParams(new FormData(form)).toString();
+  let saved = snapshot();
+  let leaving = false;
+  form.addEventListener("submit", () => { leaving = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || snapshot() === saved) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  form.addEventListener("reset", () => { saved = snapshot(); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-warn-unsaved]")) wireUnsaved(form);
+});
