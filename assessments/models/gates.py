@@ -105,7 +105,7 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
             .oldest_first()
             .select_related("learner", "gate__layer__roadmap", "reviewer")
             .prefetch_related(
-                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact", "run")),
                 "gate__required_artifacts",
             )
         )

@@ -413,3 +413,22 @@ class RegradeTests(GateWorld, TestCase):
             )
         self.assertContains(response, "1 run(s) started on the current grader")
         assert Run.objects.get(grader_version="2").requested_by == self.staff
+
+
+class InboxQueriesTests(GateWorld, TestCase):
+    def test_the_inbox_reads_each_runs_grader_without_a_query_per_request(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        self.client.force_login(self.reviewer)
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as ctx:
+                response = self.client.get(reverse("gates:review-list"))
+            assert response.status_code == 200
+            return len(ctx)
+
+        create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,), submit=True)
+        one = count()
+        create_gate_request(learner=self.other_learner, gate=self.gate, passing_evidence=True, submit=True)
+        assert count() == one
