@@ -328,6 +328,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         GATE_SUBMITTED = "gate_submitted", "Gate request submitted"
         GATE_DECIDED = "gate_decided", "Gate request decided"
+        GATE_EVIDENCE_FAILING = "gate_evidence_failing", "Gate evidence no longer passes"
         RUN_FINISHED = "run_finished", "Run finished"
         RUN_FAILED = "run_failed", "Run failed"
         TEAM_INVITE = "team_invite", "Invited to a team"

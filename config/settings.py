@@ -168,6 +168,8 @@ TEMPLATES = [
 # What apps that roadmap/ may not import add to its public pages: the learner's progress and gate
 # request, their artifacts (roadmap/overlays.py says how). Views call these in this order.
 ROADMAP_OVERLAYS = ["portfolio.overlays.spec_overlay", "assessments.overlays.learner_overlay"]
+# Told of every run that ends (portfolio imports neither): a regraded gate's evidence is re-judged.
+RUN_ENDED_HANDLERS = ["assessments.regrading.run_ended"]
 
 DATABASES = {"default": database_from_url(env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'layerwise.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
