@@ -37,6 +37,7 @@ from assessments.models import (
     Verdict,
 )
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
+from portfolio.runner import jsondoc
 from roadmap.models import EvaluationGate
 
 
@@ -409,17 +410,18 @@ def credential_verify(request: Request) -> HttpResponse:
     form = VerifyForm({"credential": text} if text else None)
     verdict = None
     if text and form.is_valid():
-        verdict = _verdict_for(form.cleaned_data["credential"])
-    return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict})
+        try:
+            verdict = _verdict_for(form.cleaned_data["credential"])
+        except jsondoc.DocumentRefused as exc:  # not a JSON document we read: say where, keep the text
+            form.add_error("credential", f"{exc}.")
+    status = 400 if form.errors else 200
+    return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict}, status=status)
 
 
 def _verdict_for(text: str) -> Verdict:
     text = text.strip()
     if text.startswith("{"):
-        try:
-            return Credential.objects.verify(json.loads(text))
-        except json.JSONDecodeError as exc:
-            return Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
+        return Credential.objects.verify(jsondoc.loads(text, field="credential"))
     pk = credentials.credential_uuid(text)
     stored = Credential.objects.filter(pk=pk).first() if pk else None
     if stored is None:

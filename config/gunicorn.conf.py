@@ -49,10 +49,11 @@ if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 
-
 # No `Server: gunicorn` on responses: what serves the site is nobody else's business. gunicorn has
 # no setting for it, so its response class leaves the line out (workers inherit it from the master).
-def _without_server_header(self: _gunicorn_wsgi.Response, _default=_gunicorn_wsgi.Response.default_headers) -> list[str]:
+def _without_server_header(
+    self: _gunicorn_wsgi.Response, _default=_gunicorn_wsgi.Response.default_headers
+) -> list[str]:
     return [line for line in _default(self) if not line.lower().startswith("server:")]
 
 

@@ -84,7 +84,9 @@ def version_create(request: Request, pk: int) -> HttpResponse:
         if new.run_refused:
             messages.warning(request, new.run_refused)
         return redirect(new.run or artifact)
-    return render(request, "portfolio/version_form.html", {"artifact": artifact, "form": form, **_upload_limits()})
+    # A refused upload is the client's error (400), shown on the form with the field named.
+    context = {"artifact": artifact, "form": form, **_upload_limits()}
+    return render(request, "portfolio/version_form.html", context, status=400 if form.errors else 200)
 
 
 def _upload_limits() -> dict[str, int]:
@@ -132,7 +134,7 @@ def results_create(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "Results stored as self-reported.")
         return redirect(upload)
     context = {"artifact": artifact, "form": form, "schema": artifact.results_schema}
-    return render(request, "portfolio/results_form.html", context)
+    return render(request, "portfolio/results_form.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

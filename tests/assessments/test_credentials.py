@@ -146,7 +146,7 @@ class CredentialPageTests(GateWorld, TestCase):
         self.assertContains(invalid, "changed after it was issued")
 
         garbage = self.client.post(url, {"credential": "{not json"})
-        self.assertContains(garbage, "This is not valid JSON")
+        self.assertContains(garbage, "credential: is not valid JSON", status_code=400)
 
         self.request.reopen(by=self.learner, reason="Redoing it")
         revoked = self.client.get(url, {"id": str(self.credential.pk)})

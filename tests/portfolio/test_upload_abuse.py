@@ -61,9 +61,9 @@ class Uploads(IsolatedMediaMixin, TestCase):
         assert stored_files() == []
 
     def assert_form_refused(self, response, named: str) -> None:
-        assert response.status_code == 200
-        self.assertContains(response, named)
-        self.assertContains(response, "my careful notes")  # what was typed is still in the form
+        assert response.status_code == 400
+        self.assertContains(response, named, status_code=400)
+        self.assertContains(response, "my careful notes", status_code=400)  # what was typed is still in the form
         self.assert_nothing_written()
 
     def assert_api_refused(self, response, named: str) -> None:
@@ -135,16 +135,16 @@ class ResultsAbuseTests(Uploads):
         for name, data in (("results.png", PNG), ("results.json", b"{not json")):
             with self.subTest(name):
                 response = self.results_form(name, data)
-                assert response.status_code == 200 and not ResultUpload.objects.exists()
-                self.assertContains(response, f"{name}:")
-                self.assertContains(response, "my careful notes")
+                assert response.status_code == 400 and not ResultUpload.objects.exists()
+                self.assertContains(response, f"{name}:", status_code=400)
+                self.assertContains(response, "my careful notes", status_code=400)
 
     @override_settings(RESULTS_MAX_BYTES=100)
     def test_an_oversize_results_file_is_refused_naming_it(self):
         response = self.results_form("results.json", json.dumps({"summary": "x" * 200, "metrics": {}}).encode())
-        assert response.status_code == 200 and not ResultUpload.objects.exists()
-        self.assertContains(response, "results.json:")
-        self.assertContains(response, "my careful notes")
+        assert response.status_code == 400 and not ResultUpload.objects.exists()
+        self.assertContains(response, "results.json:", status_code=400)
+        self.assertContains(response, "my careful notes", status_code=400)
 
     def test_a_body_that_is_not_json_is_refused_over_the_api(self):
         url = f"/api/v1/artifacts/{self.calculator.pk}/results"
