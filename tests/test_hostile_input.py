@@ -5,8 +5,6 @@ static path that climbs out of the static folders."""
 
 from __future__ import annotations
 
-import json
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse

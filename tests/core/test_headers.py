@@ -63,6 +63,8 @@ class MarkdownImageTests(TestCase):
     def test_a_note_with_an_external_image_renders_it_as_a_link(self):
         note = create_note(body="![pixel](https://tracker.example/pixel.gif)")
         self.client.force_login(note.user)
-        response = self.client.get(reverse("roadmap:topic-detail", args=[note.topic.layer.roadmap.slug, note.topic.slug]))
+        response = self.client.get(
+            reverse("roadmap:topic-detail", args=[note.topic.layer.roadmap.slug, note.topic.slug])
+        )
         assert response.status_code == 200
         assert b'<img alt="pixel"' not in response.content and b"https://tracker.example/pixel.gif" in response.content
