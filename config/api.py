@@ -27,7 +27,49 @@ class DocumentParser(Parser):
         return jsondoc.loads(request.body, field="body", max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
-api = NinjaAPI(
+# What any operation may answer besides its own responses (the handlers below and the rate limit),
+# declared in the schema so that clients and the fuzzer (tests/api/test_fuzz.py) know them.
+COMMON_ERRORS = {
+    400: "The body is not a document we read (not JSON, NaN, too deep, too large); the message names the field.",
+    401: "No active token: send Authorization: Bearer <token>.",
+    404: "No such object, or it is someone else's.",
+    422: "A field is missing or invalid; `errors` names each one.",
+    429: "Too many requests of this kind; the message says when to try again.",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["message"],
+}
+
+
+class LayerwiseAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in COMMON_ERRORS.items():
+                    if (status == 401 and not operation.get("security")) or str(status) in responses:
+                        continue
+                    responses.setdefault(
+                        status,
+                        {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+                    )
+        return schema
+
+
+api = LayerwiseAPI(
     parser=DocumentParser(),
     title="Layerwise API",
     version="1",
