@@ -6,7 +6,6 @@ people's artifacts are a 404, never a 403 that would confirm they exist.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count, Prefetch
@@ -15,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import Request
-from portfolio import contracts, reports, results
+from portfolio import contracts, reports, results, uploads
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
 from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run, RunRefused
 from roadmap.models import ArtifactSpec
@@ -85,16 +84,8 @@ def version_create(request: Request, pk: int) -> HttpResponse:
             messages.warning(request, new.run_refused)
         return redirect(new.run or artifact)
     # A refused upload is the client's error (400), shown on the form with the field named.
-    context = {"artifact": artifact, "form": form, **_upload_limits()}
+    context = {"artifact": artifact, "form": form, **uploads.limits_for(runnable=artifact.is_runnable)}
     return render(request, "portfolio/version_form.html", context, status=400 if form.errors else 200)
-
-
-def _upload_limits() -> dict[str, int]:
-    return {
-        "max_bytes": settings.ARTIFACT_MAX_BYTES,
-        "max_files": settings.ARTIFACT_MAX_FILES,
-        "max_unpacked": settings.ARTIFACT_MAX_UNCOMPRESSED_BYTES,
-    }
 
 
 @require_GET
