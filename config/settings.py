@@ -395,12 +395,16 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "layerwise"}}
 
 # Rate limits, "count/period" (s, m, h, d), each overridable with its environment variable
-# (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count; signups count every attempt;
+# (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count, per username and address together
+# ("login-username") and per address, so nobody can lock another person out; signups and password
+# reset requests count every attempt (per typed email and per address);
 # runs count every run started (uploads of a runnable spec, "Run this version", "Run again").
 RATE_LIMITS = {
     "login-username": env("RATE_LIMIT_LOGIN_USERNAME", "10/15m"),
     "login-address": env("RATE_LIMIT_LOGIN_ADDRESS", "30/15m"),
     "signup-address": env("RATE_LIMIT_SIGNUP_ADDRESS", "10/1h"),
+    "reset-email": env("RATE_LIMIT_RESET_EMAIL", "3/1h"),
+    "reset-address": env("RATE_LIMIT_RESET_ADDRESS", "10/1h"),
     "run-submissions": env("RATE_LIMIT_RUN_SUBMISSIONS", "20/1h"),
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none and limits
