@@ -108,6 +108,14 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ("display_name", "email")
 
+    def clean_email(self) -> str:
+        # Like sign-up: one account per address, or someone could take another person's address and
+        # with it the team invitations sent there. (Confirming the address by mail is still to come.)
+        email = self.cleaned_data["email"].strip()
+        if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another account uses this email. Choose another one.")
+        return email
+
 
 class TokenForm(forms.Form):
     name = forms.CharField(

@@ -458,7 +458,8 @@ class TeamInvite(models.Model):
         email = email.strip()
         invitee = User.objects.filter(email__iexact=email, is_active=True).first() if email else None
         if invitee is not None and team.memberships.filter(user=invitee).exists():
-            raise TeamError(f"{invitee} ({email}) is in {team.name} already; change their role on the team page.")
+            # Not who: the invite page must not tell which account owns an address.
+            raise TeamError(f"{email} belongs to a member of {team.name} already; change their role on the team page.")
         now = timezone.now()
         invite = cls.objects.create(
             team=team,
