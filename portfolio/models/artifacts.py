@@ -212,6 +212,7 @@ class Artifact(models.Model):
         if version is not None and version.artifact_id != self.pk:
             raise ValueError("the version belongs to another artifact")
         if checked is None:
+            results.check_document(document)
             checked = self.results_schema.check(document)
         with transaction.atomic():
             upload = ResultUpload.objects.create(
