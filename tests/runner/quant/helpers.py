@@ -3,33 +3,18 @@ the way graders/quantizer.py chains them (runner env, through RUNNER_PYTHON subp
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from portfolio.runner.graders.quantizer import HARNESS_LEARNER, HARNESS_TRUTH, read_claims
 from portfolio.runner.quant import cases, grade, harness_learner, harness_truth
 from tests.runner.kv.helpers import run_harness, submission_dir
+from tests.runner.quant.submission_files import CLAIMS, SUBMISSIONS, files_for, zipped
 
-HERE = Path(__file__).resolve().parent
-SUBMISSIONS = HERE / "submissions"
-CLAIMS = HERE / "claims"
+__all__ = ["CLAIMS", "SUBMISSIONS", "failing", "files_for", "grade_submission", "prepare", "show", "zipped"]
+
 TRUSTED = {"settings": cases.SETTINGS, "requests": cases.quantize_requests(), "threads": 1}
-
-
-def files_for(code: str, claims: str = "correct") -> dict[str, str | Path]:
-    """A submission folder's files: submissions/<code>.py as quantizer.py, claims/<claims>.json."""
-    return {"quantizer.py": SUBMISSIONS / f"{code}.py", "claims.json": CLAIMS / f"{claims}.json"}
-
-
-def zipped(files: dict[str, str | Path]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, source in files.items():
-            zf.writestr(name, source.read_text(encoding="utf-8") if isinstance(source, Path) else source)
-    return buffer.getvalue()
 
 
 def prepare(workdir: Path) -> dict[str, Any]:
