@@ -67,51 +67,49 @@ class QuantizerGrader:
         )
         if failed := ctx.failure(prepared, step="prepare", learner_code=False):
             return failed
-        if not isinstance(made, dict) or made.get("status") != "ok":
+        weights = _handed(ctx, "prepare", harness_truth.WEIGHTS_FILE)
+        xs = _handed(ctx, "prepare", harness_truth.X_FILE)
+        if not isinstance(made, dict) or made.get("status") != "ok" or weights is None or xs is None:
             return GradeReport.system_error(f"the prepare step failed: {(made or {}).get('error', 'no output')}")
-        prepare_dir = ctx.job_dir / "steps" / "prepare"
 
         learner_input = {"submission": SUBMISSION_NAME, "requests": requests, "call_timeout_s": float(timeout)}
         ctx.progress("quantizer", stage_detail="calling quantize", calls=len(requests))
-        weights = _bind(prepare_dir / harness_truth.WEIGHTS_FILE)
         step, quantized = ctx.run(
             "quantize",
             [str(HARNESS_LEARNER), weights[0]],
             input={"mode": "quantize", **learner_input},
             limits=limits,
-            extra_ro_binds=[weights],
+            extra_ro_binds=[weights[1]],
         )
-        if failed := ctx.failure(step, step="quantize"):
-            return failed
-        if (report := _unreadable(quantized)) is not None:
-            return report
-        quantize_dir = ctx.job_dir / "steps" / "quantize"
+        if refused := ctx.learner_answers(step, quantized, step="quantize", missing="no quantizer.py found"):
+            return refused
+        packed = _handed(ctx, "quantize", harness_learner.PACKED_FILE)
+        if packed is None:
+            return _crash("the quantize step wrote no packed tensors")
 
         ctx.progress("quantizer", stage_detail="calling dequantize", calls=len(requests))
-        packed = _bind(quantize_dir / harness_learner.PACKED_FILE)
-        xs = _bind(prepare_dir / harness_truth.X_FILE)
         step, dequantized = ctx.run(
             "dequantize",
             [str(HARNESS_LEARNER), packed[0], xs[0]],
             input={"mode": "dequantize", **learner_input},
             limits=limits,
-            extra_ro_binds=[packed, xs],
+            extra_ro_binds=[packed[1], xs[1]],
         )
-        if failed := ctx.failure(step, step="dequantize"):
-            return failed
-        if (report := _unreadable(dequantized)) is not None:
-            return report
+        if refused := ctx.learner_answers(step, dequantized, step="dequantize", missing="no quantizer.py found"):
+            return refused
+        restored = _handed(ctx, "dequantize", harness_learner.DEQUANTIZED_FILE)
+        if restored is None:
+            return _crash("the dequantize step wrote no dequantized weights")
         assert dequantized is not None and quantized is not None
 
         ctx.progress("quantizer", stage_detail="measuring")
-        restored = _bind(ctx.job_dir / "steps" / "dequantize" / harness_learner.DEQUANTIZED_FILE)
         step, measured = ctx.run(
             "truth",
             [str(HARNESS_TRUTH), packed[0], restored[0]],
             input={"mode": "truth", **trusted},
             limits=limits,
             learner_code=False,
-            extra_ro_binds=[packed, restored],
+            extra_ro_binds=[packed[1], restored[1]],
         )
         if failed := ctx.failure(step, step="truth", learner_code=False):
             return failed
@@ -148,22 +146,19 @@ class QuantizerGrader:
         )
 
 
-def _bind(path: Path) -> tuple[str, str]:
-    """A file made by one step, bound read-only into a later one (argv paths are rewritten)."""
-    return (str(path), f"{DATA_MOUNT}/{path.name}")
+def _handed(ctx: GradeContext, step: str, name: str) -> tuple[str, tuple[str, str]] | None:
+    """A file a finished step wrote, copied by ctx.hand_over (never a link or a FIFO the step left
+    there) and bound read-only at /opt/layerwise/data/<step>/ in a later step: (the file's host
+    path for argv, which the sandbox rewrites, and the bind). None when the step wrote no such file."""
+    bind = ctx.hand_over(step, name)
+    if bind is None:
+        return None
+    return str(Path(bind[0]) / name), (bind[0], f"{DATA_MOUNT}/{step}")
 
 
-def _unreadable(output: dict[str, Any] | None) -> GradeReport | None:
-    if not isinstance(output, dict) or not isinstance(output.get("results"), dict):
-        # Only learner code ran in that step, and it can reach the output file.
-        return GradeReport(
-            protocol.OUTCOME_SUBMISSION_FAILED,
-            protocol.VERDICT_CRASH,
-            "the submission's step ended without readable results",
-        )
-    if output.get("status") == "no_module":
-        return GradeReport.invalid_submission(str(output.get("message", "no quantizer.py found")))
-    return None
+def _crash(message: str) -> GradeReport:
+    # Only learner code ran in that step, and it decides what it leaves in its folder.
+    return GradeReport(protocol.OUTCOME_SUBMISSION_FAILED, protocol.VERDICT_CRASH, message)
 
 
 def read_claims(folder: Path) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:

@@ -338,20 +338,19 @@ def hidden_cases() -> list[Case]:
 def load_public_expected(path: Path = PUBLIC_EXPECTED_PATH) -> dict[str, Any]:
     """The committed reference figures of the public settings (both schemes), measured by
     ``RUNNER_PYTHON -m portfolio.runner.quant.cases --write`` and re-measured by a runner-env test."""
-    with path.open(encoding="utf-8") as fh:
-        data = json.load(fh)
-    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
-        raise ValueError(f"{path} is not a quantizer reference table")
-    return data
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and isinstance(data.get("settings"), dict):
+        return data
+    raise ValueError(f"{path} is not a quantizer reference table")
 
 
 def public_examples(path: Path = PUBLIC_EXPECTED_PATH) -> list[dict[str, Any]]:
     """The public settings with what passes, for the spec page and public_cases.json."""
-    table = load_public_expected(path)["settings"]
-    examples = []
+    references = load_public_expected(path)["settings"]
+    examples: list[dict[str, Any]] = []
     for item in public_settings():
         shapes = linear_shapes(item["model"])
-        reference = table.get(item["key"], {})
+        reference = references.get(item["key"], {})
         examples.append(
             {
                 "setting": item["key"],

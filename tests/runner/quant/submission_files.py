@@ -12,8 +12,16 @@ CLAIMS = HERE / "claims"
 
 
 def files_for(code: str, claims: str = "correct") -> dict[str, str | Path]:
-    """A submission folder's files: submissions/<code>.py as quantizer.py, claims/<claims>.json."""
-    return {"quantizer.py": SUBMISSIONS / f"{code}.py", "claims.json": CLAIMS / f"{claims}.json"}
+    """A submission folder's files: submissions/<code>.py as quantizer.py, claims/<claims>.json,
+    and for a mistake the correct quantizer beside it as reference_quantizer.py (each mistake
+    replaces one step of it)."""
+    files: dict[str, str | Path] = {
+        "quantizer.py": SUBMISSIONS / f"{code}.py",
+        "claims.json": CLAIMS / f"{claims}.json",
+    }
+    if code != "correct":
+        files["reference_quantizer.py"] = SUBMISSIONS / "correct.py"
+    return files
 
 
 def zipped(files: dict[str, str | Path]) -> bytes:
