@@ -67,8 +67,8 @@ class QuantizerGrader:
         )
         if failed := ctx.failure(prepared, step="prepare", learner_code=False):
             return failed
-        weights = _handed(ctx, "prepare", harness_truth.WEIGHTS_FILE)
-        xs = _handed(ctx, "prepare", harness_truth.X_FILE)
+        weights = _trusted_file(ctx, "prepare", harness_truth.WEIGHTS_FILE)
+        xs = _trusted_file(ctx, "prepare", harness_truth.X_FILE)
         if not isinstance(made, dict) or made.get("status") != "ok" or weights is None or xs is None:
             return GradeReport.system_error(f"the prepare step failed: {(made or {}).get('error', 'no output')}")
 
@@ -154,6 +154,15 @@ def _handed(ctx: GradeContext, step: str, name: str) -> tuple[str, tuple[str, st
     if bind is None:
         return None
     return str(Path(bind[0]) / name), (bind[0], f"{DATA_MOUNT}/{step}")
+
+
+def _trusted_file(ctx: GradeContext, step: str, name: str) -> tuple[str, tuple[str, str]] | None:
+    """A file that a step of our own code wrote (no learner code ran there, so it is bound as it
+    is), in the shape `_handed` returns."""
+    path = ctx.job_dir / "steps" / step / name
+    if not path.is_file():
+        return None
+    return str(path), (str(path), f"{DATA_MOUNT}/{step}/{name}")
 
 
 def _crash(message: str) -> GradeReport:
