@@ -30,6 +30,7 @@ WEB_SCRIPTS: list[list[str]] = [
 ]
 RUNNER_SCRIPTS: list[list[str]] = [
     ["bench/kv_grader.py"],
+    ["bench/quant_grader.py"],
     ["bench/run_start_latency.py"],
     ["bench/inference_overhead.py"],
 ]
@@ -40,6 +41,7 @@ QUICK_ARGS = {
     "bench/inference_overhead.py": ["--reps", "6"],
     "bench/run_start_latency.py": ["--runs", "5"],
     "bench/kv_grader.py": ["--repeats", "1"],
+    "bench/quant_grader.py": ["--repeats", "1"],
 }
 
 

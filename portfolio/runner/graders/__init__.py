@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "inference_benchmark": "portfolio.runner.graders.inference_benchmark:InferenceBenchmarkGrader",
     "kv_calculator": "portfolio.runner.graders.kv_calculator:KVCalculatorGrader",
     "tiny_transformer": "portfolio.runner.graders.tiny_transformer:TinyTransformerGrader",
+    "quantizer": "portfolio.runner.graders.quantizer:QuantizerGrader",
 }
 
 _factories: dict[str, Callable[[], Grader]] = {}

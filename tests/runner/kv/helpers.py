@@ -34,7 +34,7 @@ def runner_python() -> str:
 
 
 def run_harness(
-    script: Path, job: Mapping[str, Any], workdir: Path, *, timeout: float = 600
+    script: Path, job: Mapping[str, Any], workdir: Path, *, timeout: float = 600, args: Sequence[str] = ()
 ) -> tuple[dict[str, Any], dict[str, float], subprocess.CompletedProcess[str]]:
     """Run a harness script; returns output.json, {"wall_s", "cpu_s"} and the process."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def run_harness(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
-        [runner_python(), "-I", str(script), "input.json", "output.json"],
+        [runner_python(), "-I", str(script), "input.json", "output.json", *args],
         cwd=workdir,
         capture_output=True,
         text=True,
