@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import fitting, metrics, model_config, planning, workload
+from . import engine, fitting, metrics, model_config, planning, stats, validity, workload
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -135,6 +135,7 @@ class StepClock:
     """
 
     def __init__(self, torch_device: str) -> None:
+        self.device = torch_device
         self.cuda = torch_device.startswith("cuda")
         self._host: list[int] = []
         self._events: list[Any] = []
@@ -151,15 +152,17 @@ class StepClock:
         self._origin_ns = time.perf_counter_ns()
         return self._origin_ns
 
-    def mark(self) -> None:
+    def mark(self) -> int:
+        """Record now (host) or queue an event (CUDA); return the mark's index into times()."""
         if self.cuda:
             import torch
 
             event = torch.cuda.Event(enable_timing=True)
             event.record()
             self._events.append(event)
-        else:
-            self._host.append(time.perf_counter_ns())
+            return len(self._events) - 1
+        self._host.append(time.perf_counter_ns())
+        return len(self._host) - 1
 
     def times(self) -> list[int]:
         if not self.cuda:
@@ -395,6 +398,181 @@ def run_level(
     }
 
 
+def describe_batching(spec: dict[str, Any]) -> str:
+    if spec["batching"] == "static" and spec["arrival"]["kind"] == "closed":
+        return BATCHING_DESCRIPTION
+    arrival = spec["arrival"]
+    if arrival["kind"] == "closed":
+        how = "closed loop: `concurrency` requests in flight, each finished request replaced at once by the next"
+    else:
+        cap = arrival.get("max_concurrency")
+        how = (
+            f"open loop, {arrival['kind']} arrivals"
+            + (f" (burstiness {arrival['burstiness']:g})" if arrival["kind"] == "gamma" else "")
+            + (f", at most {cap} in flight" if cap else ", no cap on requests in flight")
+            + "; latency counts from each request's scheduled arrival, so queueing shows"
+        )
+    return f"{engine.POLICY[spec['batching']]}; {how}"
+
+
+def describe_engine(spec: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
+    options = spec.get("engine") or workload.DEFAULT_ENGINE
+    compiled = bool(options["compile"])
+    return {
+        "cache": options["cache"],
+        "compile": compiled,
+        "compile_mode": (("reduce-overhead (CUDA graphs)" if device["kind"] == "cuda" else "default (inductor)") if compiled else None),
+        "scheduler": "transformers model.forward, greedy argmax, our iteration-level scheduler"
+        if spec["batching"] == "continuous" or spec["arrival"]["kind"] != "closed"
+        else "transformers model.forward, greedy argmax, fixed static batches",
+    }
+
+
+def _engine_level(
+    model: Any,
+    spec: dict[str, Any],
+    level_plan: dict[str, Any],
+    *,
+    torch_device: str,
+    level_index: int,
+    origin_ns: int,
+    rate: float | None,
+    role: str,
+    should_stop: Any = None,
+) -> dict[str, Any]:
+    """One level through engine.serve: closed loop (rate None) or open loop at rate (inf: all at once)."""
+    import math
+
+    cap = level_plan["concurrency"] if role != "sync" else 1
+    closed = rate is None
+    warm = level_plan["warmup"]
+    seed = spec["seed"]
+    if warm:
+        clock = StepClock(torch_device)
+        engine.serve(
+            model,
+            [engine.Request(id=i, prompt_tokens=p, output_tokens=o) for i, (p, o) in enumerate(warm)],
+            mode=spec["batching"],
+            cap=cap,
+            clock=clock,
+            origin_ns=clock.start(),
+            prompt_seed=seed + 1_000_000 + 1000 * level_index,
+            closed=True,
+        )
+    gc.collect()
+    memory = PeakMemory(torch_device)
+    memory.reset()
+    measured = level_plan["requests"]
+    ramp = level_plan.get("ramp_up", []) if not closed else []
+    requests = [
+        engine.Request(id=len(measured) + i, prompt_tokens=p, output_tokens=o, ramp_up=True)
+        for i, (p, o) in enumerate(ramp)
+    ] + [engine.Request(id=i, prompt_tokens=p, output_tokens=o) for i, (p, o) in enumerate(measured)]
+    clock = StepClock(torch_device)
+    clock.start()
+    if not closed:
+        assert rate is not None
+        begin = time.perf_counter_ns() + 1_000_000
+        offsets = planning.arrival_offsets_s(spec["arrival"], len(requests), rate)
+        for r, offset in zip(requests, offsets, strict=True):
+            r.arrival_ns = begin + round(offset * 1e9)
+    out = engine.serve(
+        model,
+        requests,
+        mode=spec["batching"],
+        cap=cap,
+        clock=clock,
+        origin_ns=origin_ns,
+        prompt_seed=seed + 1000 * level_index,
+        closed=closed,
+        should_stop=should_stop,
+    )
+    return {
+        "concurrency": cap,
+        "rate": None if rate is None or math.isinf(rate) else rate,
+        "role": role,
+        "batching": spec["batching"],
+        "arrival": "closed" if closed else ("all at once" if math.isinf(rate or 0) else spec["arrival"]["kind"]),
+        "warmup_requests": len(warm),
+        **out,
+        "peak_memory": memory.read(),
+    }
+
+
+def _sla_stopper(spec: dict[str, Any], n: int) -> Any:
+    """engine.serve's should_stop for a sweep point: stats.sla_already_broken over the finished requests."""
+    sla = spec.get("sla")
+    if not sla:
+        return None
+    return lambda observed: stats.sla_already_broken(observed, n, sla)
+
+
+def run_levels(
+    model: Any,
+    spec: dict[str, Any],
+    plan: list[dict[str, Any]],
+    *,
+    torch_device: str,
+    origin_ns: int,
+    emit: Progress,
+) -> list[dict[str, Any]]:
+    """Every level of the spec, each trial, and a sweep with its SLA search; raw levels in run order."""
+    trials = spec.get("trials", 1)
+    levels: list[dict[str, Any]] = []
+    static_closed = spec["batching"] == "static" and spec["arrival"]["kind"] == "closed"
+
+    def run(level_plan: dict[str, Any], index: int, rate: float | None, role: str) -> list[dict[str, Any]]:
+        done = []
+        for t in range(trials):
+            emit({"stage": "level", "status": "start", "concurrency": level_plan["concurrency"], "rate": rate, "role": role, "trial": t + 1, "index": len(levels) + 1})
+            if static_closed:
+                level = run_level(model, level_plan, torch_device=torch_device, seed=spec["seed"], level_index=index, origin_ns=origin_ns, progress=emit)
+            else:
+                stopper = _sla_stopper(spec, len(level_plan["requests"])) if role in ("sweep", "search") else None
+                level = _engine_level(model, spec, level_plan, torch_device=torch_device, level_index=index, origin_ns=origin_ns, rate=rate, role=role, should_stop=stopper)
+            if trials > 1:
+                level["trial"] = t + 1
+            levels.append(level)
+            done.append(level)
+            summary = metrics.compute_level(*metrics.requests_from_harness_level(level), spec["slo"])
+            emit({"stage": "level", "status": "done", "concurrency": level["concurrency"], "rate": level.get("rate"), "index": len(levels), "tpot_ms_mean": summary["tpot_ms"]["mean"], "failed": summary["failed"]})
+        return done
+
+    if not workload.is_open_loop(spec):
+        for i, level_plan in enumerate(plan):
+            run(level_plan, i, None, "level")
+        return levels
+    level_plan = plan[0]
+    sweep, sla = spec.get("sweep"), spec.get("sla")
+    if sweep is None:
+        run(level_plan, 0, spec["arrival"]["rate"], "level")
+        return levels
+    import math
+
+    if "rates" in sweep:
+        rates = list(sweep["rates"])
+    else:
+        low = _achieved(run(level_plan, 0, None, "sync"), spec["slo"])
+        high = _achieved(run(level_plan, 1, math.inf, "saturation"), spec["slo"])
+        n = sweep["points"]
+        rates = [low + (high - low) * (k + 1) / (n + 1) for k in range(n)] if high > low else [low]
+    for k, rate in enumerate(rates):
+        run(level_plan, 2 + k, rate, "sweep")
+    for step in range(sla["search_steps"] if sla else 0):
+        points = stats.rate_points(metrics.metrics_from_harness_raw({"batching": spec["batching"], "levels": levels}, spec["slo"])["levels"], sla)
+        rate = stats.next_search_rate(points)
+        if rate is None:
+            break
+        run(level_plan, 100 + step, rate, "search")
+    return levels
+
+
+def _achieved(levels: list[dict[str, Any]], slo: dict[str, float]) -> float:
+    """The mean request rate the trials of a level sustained."""
+    rates = [metrics.compute_level(*metrics.requests_from_harness_level(level), slo)["requests_per_s"] or 0.0 for level in levels]
+    return sum(rates) / len(rates)
+
+
 def environment(device: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     import transformers
@@ -491,39 +669,7 @@ def run_benchmark(
     plan = planning.plan_requests(spec)
 
     origin = time.perf_counter_ns()
-    levels = []
-    for i, level_plan in enumerate(plan):
-        emit(
-            {
-                "stage": "level",
-                "status": "start",
-                "concurrency": level_plan["concurrency"],
-                "index": i + 1,
-                "of": len(plan),
-            }
-        )
-        level = run_level(
-            model,
-            level_plan,
-            torch_device=dev["torch_device"],
-            seed=spec["seed"],
-            level_index=i,
-            origin_ns=origin,
-            progress=emit,
-        )
-        levels.append(level)
-        done = metrics.compute_level(*metrics.requests_from_harness_level(level), spec["slo"])
-        emit(
-            {
-                "stage": "level",
-                "status": "done",
-                "concurrency": level_plan["concurrency"],
-                "index": i + 1,
-                "of": len(plan),
-                "tpot_ms_mean": done["tpot_ms"]["mean"],
-                "failed": done["failed"],
-            }
-        )
+    levels = run_levels(model, spec, plan, torch_device=dev["torch_device"], origin_ns=origin, emit=emit)
     raw = {
         "time_unit": "ns",
         "clock": "time.perf_counter_ns, relative to one origin per run",
@@ -535,7 +681,7 @@ def run_benchmark(
     result_metrics = metrics.metrics_from_harness_raw(raw, spec["slo"])
     for lm, level in zip(result_metrics["levels"], levels, strict=True):
         lm["peak_memory"] = level["peak_memory"]
-    checks = {str(level["concurrency"]): metrics.check_harness_level(level) for level in levels}
+    checks = {validity.level_key(level): validity.check_level(level) for level in levels}
     report = None
     if bandwidth is not None:
         report = rl.roofline_report(
@@ -545,15 +691,17 @@ def run_benchmark(
             bandwidth,
         )
     env = environment(dev, spec)
+    env["engine"] = describe_engine(spec, dev)
     return {
         "status": "ok",
         "message": f"{len(levels)} levels on {dev['name']}",
         "spec": spec,
         "batching": {
             "mode": spec["batching"],
-            "description": BATCHING_DESCRIPTION,
+            "description": describe_batching(spec),
             "arrival": spec["arrival"]["kind"],
         },
+        "sweep": stats.sweep_summary(result_metrics["levels"], spec.get("sla")) if spec.get("sweep") else None,
         "metrics": result_metrics,
         "raw": raw,
         "roofline": report,

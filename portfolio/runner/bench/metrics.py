@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import stats
+
 PERCENTILE_METHOD = (
     "linear interpolation between closest ranks (numpy.percentile's default, 'linear'): for n "
     "sorted values and percentile p, the virtual index is (n - 1) * p / 100 and the result "
@@ -107,11 +109,15 @@ def requests_from_harness_level(
 
     TTFT = first token time - start; the gaps between consecutive token times are the ITLs;
     latency = end - start, where end is the time of the last token. Duration runs from the
-    first request's start to the last request's end.
+    first request's start to the last request's end. A request's start is its batch's prefill
+    (static batching, closed loop) or its scheduled arrival (every other mode), so time spent
+    queued counts. Ramp-up requests, and requests a level stopped early never ran, are left out.
     """
     records = []
     starts, ends = [], []
     for req in level["requests"]:
+        if req.get("ramp_up") or req.get("not_run"):
+            continue
         start, tokens, end = req["start_ns"], req["token_ns"], req["end_ns"]
         starts.append(start)
         ends.append(end)
@@ -264,10 +270,10 @@ def compute_level(
         "failed": len(failed),
         "errors": dict(Counter(r["error"] for r in failed).most_common(10)),
         "duration_s": duration_s,
-        "ttft_ms": summarize(ttfts),
-        "tpot_ms": summarize(tpots),
-        "itl_ms": summarize(itls),
-        "e2e_ms": summarize(e2es),
+        "ttft_ms": {**summarize(ttfts), "reported": stats.reported(ttfts)},
+        "tpot_ms": {**summarize(tpots), "reported": stats.reported(tpots)},
+        "itl_ms": {**summarize(itls), "reported": stats.reported(itls, interval=False)},
+        "e2e_ms": {**summarize(e2es), "reported": stats.reported(e2es)},
         "total_output_tokens": out_tokens,
         "total_input_tokens": in_tokens,
         "requests_per_s": rate(len(done)),
@@ -289,10 +295,16 @@ def metrics_from_harness_raw(raw: dict[str, Any], slo: dict[str, float] | None =
             {
                 "concurrency": level["concurrency"],
                 "batching": raw["batching"],
+                **{key: level[key] for key in LEVEL_LABELS if key in level},
                 **compute_level(records, duration, slo),
             }
         )
     return {"percentile_method": PERCENTILE_METHOD, "levels": levels}
+
+
+# What a raw level says about itself, copied into its metrics: the offered rate (open loop), the
+# trial, its part in a sweep (sync, saturation, sweep, search) and why it stopped early.
+LEVEL_LABELS = ("rate", "trial", "role", "stopped_early")
 
 
 # ---------------------------------------------------------------------------------------------
