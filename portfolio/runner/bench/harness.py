@@ -202,19 +202,32 @@ def decode_batch(
     position_ids: Any,
     steps: int,
     torch_device: str,
+    options: dict[str, Any] | None = None,
+    tokens_out: list[Any] | None = None,
 ) -> tuple[int, list[int]]:
     """Prefill then decode ``steps`` tokens per row in total (1 from the prefill + steps - 1).
 
     Returns (start_ns, token_ns): the clock before the prefill, and when each step's token
     exists (one entry per step, shared by every row of the batch; see StepClock). Inference mode,
-    greedy argmax, a fresh DynamicCache built from the model's config.
+    greedy argmax, a fresh DynamicCache built from the model's config; with the engine option
+    ``cache: static`` a StaticCache sized to the batch (positions passed explicitly), and with
+    ``compile`` the model's forward compiled once (``compiled_forward``). ``tokens_out``, when
+    given, receives each step's tokens (tests compare the cache variants with it).
     """
     import torch
-    from transformers import DynamicCache
+    from transformers import DynamicCache, StaticCache
 
+    options = options or workload.DEFAULT_ENGINE
+    static = options["cache"] == "static"
+    forward = compiled_forward(model, torch_device) if options["compile"] else model
+    width = input_ids.shape[1]
     clock = StepClock(torch_device)
     with torch.inference_mode():
-        cache = DynamicCache(config=model.config)
+        if static:
+            cache = StaticCache(config=model.config, max_cache_len=width + steps)
+            extra = {"cache_position": torch.arange(width, device=input_ids.device)}
+        else:
+            cache, extra = DynamicCache(config=model.config), {}
         start = clock.start()
         out = model(
             input_ids=input_ids,
@@ -223,27 +236,50 @@ def decode_batch(
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **extra,
         )
         token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
         clock.mark()
+        if tokens_out is not None:
+            tokens_out.append(token[:, 0].tolist())
         if attention_mask is not None:
             ones = attention_mask.new_ones((attention_mask.shape[0], 1))
             position_ids = position_ids[:, -1:]
-        for _ in range(steps - 1):
+        elif static:
+            position_ids = torch.full((input_ids.shape[0], 1), width - 1, device=input_ids.device)
+        for step in range(steps - 1):
             if attention_mask is not None:
                 attention_mask = torch.cat([attention_mask, ones], dim=1)
+            if position_ids is not None:
                 position_ids = position_ids + 1
-            out = model(
+            if static:
+                extra = {"cache_position": torch.tensor([width + step], device=input_ids.device)}
+            out = forward(
                 input_ids=token,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 past_key_values=cache,
                 use_cache=True,
+                **extra,
             )
             token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
             clock.mark()
+            if tokens_out is not None:
+                tokens_out.append(token[:, 0].tolist())
         times = clock.times()
     return start, times
+
+
+def compiled_forward(model: Any, torch_device: str) -> Any:
+    """The model's forward under torch.compile, made once per model: CUDA graphs on a GPU
+    ("reduce-overhead"), inductor's default on a CPU. Only decode steps go through it; the
+    prefill stays eager (its shape changes with every batch)."""
+    import torch
+
+    if getattr(model, "_bench_compiled", None) is None:
+        mode = "reduce-overhead" if torch_device.startswith("cuda") else "default"
+        model._bench_compiled = torch.compile(model.forward, mode=mode, dynamic=False, fullgraph=False)
+    return model._bench_compiled
 
 
 class PeakMemory:
@@ -319,6 +355,7 @@ def run_level(
     level_index: int,
     origin_ns: int,
     progress: Progress | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Warm up, then run one level's measured requests; return its raw section."""
     import torch
@@ -333,7 +370,7 @@ def run_level(
             torch_device,
             seed + 1_000_000 + 1000 * level_index + b,
         )
-        decode_batch(model, *inputs, max(warm[i][1] for i in ids), torch_device)
+        decode_batch(model, *inputs, max(warm[i][1] for i in ids), torch_device, options)
     gc.collect()
     memory = PeakMemory(torch_device)
     memory.reset()
@@ -351,7 +388,7 @@ def run_level(
         times: list[int] = []
         try:
             inputs = make_batch_inputs(prompt_lens, vocab, torch_device, seed + 1000 * level_index + b)
-            start, times = decode_batch(model, *inputs, steps, torch_device)
+            start, times = decode_batch(model, *inputs, steps, torch_device, options)
             end = times[-1]
         except (torch.OutOfMemoryError, MemoryError) as exc:
             # Running out of memory fails this batch's requests and the run goes on (the level
@@ -526,7 +563,7 @@ def run_levels(
         for t in range(trials):
             emit({"stage": "level", "status": "start", "concurrency": level_plan["concurrency"], "rate": rate, "role": role, "trial": t + 1, "index": len(levels) + 1})
             if static_closed:
-                level = run_level(model, level_plan, torch_device=torch_device, seed=spec["seed"], level_index=index, origin_ns=origin_ns, progress=emit)
+                level = run_level(model, level_plan, torch_device=torch_device, seed=spec["seed"], level_index=index, origin_ns=origin_ns, progress=emit, options=spec.get("engine"))
             else:
                 stopper = _sla_stopper(spec, len(level_plan["requests"])) if role in ("sweep", "search") else None
                 level = _engine_level(model, spec, level_plan, torch_device=torch_device, level_index=index, origin_ns=origin_ns, rate=rate, role=role, should_stop=stopper)

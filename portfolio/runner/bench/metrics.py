@@ -169,6 +169,27 @@ def check_harness_level(level: dict[str, Any]) -> list[str]:
     return problems
 
 
+def from_arrival(records: list[dict[str, Any]], arrivals: Sequence[float]) -> tuple[list[dict[str, Any]], float]:
+    """The same records measured from each request's scheduled arrival, and their duration.
+
+    The time a request waited between its arrival and being sent is added to its TTFT and its
+    latency (ITLs and TPOT do not change); the duration runs from the earliest arrival to the
+    latest end.
+    """
+    out = []
+    ends = []
+    for r, arrival in zip(records, arrivals, strict=True):
+        wait = r["start_s"] - float(arrival)
+        moved = dict(r, start_s=float(arrival))
+        if not r["error"]:
+            moved.update(ttft_s=r["ttft_s"] + wait, latency_s=r["latency_s"] + wait)
+            ends.append(r["start_s"] + r["latency_s"])
+        else:
+            ends.append(r["start_s"])
+        out.append(moved)
+    return out, max(ends) - min(float(a) for a in arrivals)
+
+
 def requests_from_arrays(
     raw: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], float, str]:

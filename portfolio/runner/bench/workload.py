@@ -256,7 +256,7 @@ def validate(spec: Any) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
     if config is not None and prompt is not None and output is not None:
         _check_context(errors, config, prompt, output)
     if output is not None and requests is not None and levels and trials:
-        _check_recorded_tokens(errors, output, requests, len(levels) * _runs_per_level(sweep, sla) * trials)
+        _check_recorded_tokens(errors, output, requests, len(levels) * runs_per_level(sweep, sla) * trials)
 
     if errors:
         return None, errors
@@ -292,7 +292,7 @@ def is_open_loop(spec: dict[str, Any]) -> bool:
     return spec["arrival"]["kind"] in OPEN_LOOP_KINDS
 
 
-def _runs_per_level(sweep: dict[str, Any] | None, sla: dict[str, Any] | None) -> int:
+def runs_per_level(sweep: dict[str, Any] | None, sla: dict[str, Any] | None) -> int:
     """How many runs of the requests one level stands for: a sweep's points (+ 2 measured ends) and its search."""
     if sweep is None:
         return 1
