@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 POLICY = {
@@ -213,14 +214,12 @@ def serve(
     stopped = None
     wall_start = time.perf_counter_ns()
 
-    def step(kind: str, work: Callable[[], None], rows: list[Request], admitted: list[int]) -> int:
+    def step(kind: str, work: Callable[[], Any], rows: int, admitted: list[int]) -> tuple[int, Any]:
         begin = clock.mark()
-        work()
+        result = work()
         end = clock.mark()
-        steps.append(
-            {"kind": kind, "begin": begin, "end": end, "rows": len(rows), "width": batch.width, "admitted": admitted}
-        )
-        return end
+        steps.append({"kind": kind, "begin": begin, "end": end, "rows": rows, "width": 0, "admitted": admitted})
+        return end, result
 
     with torch.inference_mode():
         while pending or queue or batch.rows:
@@ -232,14 +231,9 @@ def serve(
             try:
                 if admit:
                     prompts = [prompt_ids(r.prompt_tokens, vocab, prompt_seed + r.id) for r in admit]
-                    holder: dict[str, _Batch] = {}
-                    end = step(
-                        "prefill",
-                        lambda: holder.update(new=batch.prefill(model, admit, prompts)),
-                        admit,
-                        [r.id for r in admit],
+                    end, new = step(
+                        "prefill", partial(batch.prefill, model, admit, prompts), len(admit), [r.id for r in admit]
                     )
-                    new = holder["new"]
                     for r in admit:
                         r.admitted_ns_step = steps[-1]["begin"]
                         r.token_steps.append(end)
@@ -250,7 +244,8 @@ def serve(
                     steps[-1]["width"] = batch.width
                 elif batch.rows:
                     live = [not r.done for r in batch.rows]
-                    end = step("decode", lambda: batch.decode(model), batch.rows, [])
+                    end, _ = step("decode", partial(batch.decode, model), len(batch.rows), [])
+                    steps[-1]["width"] = batch.width
                     for r, alive in zip(batch.rows, live, strict=True):
                         if alive:
                             r.token_steps.append(end)

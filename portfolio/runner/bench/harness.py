@@ -458,7 +458,11 @@ def describe_engine(spec: dict[str, Any], device: dict[str, Any]) -> dict[str, A
     return {
         "cache": options["cache"],
         "compile": compiled,
-        "compile_mode": (("reduce-overhead (CUDA graphs)" if device["kind"] == "cuda" else "default (inductor)") if compiled else None),
+        "compile_mode": (
+            ("reduce-overhead (CUDA graphs)" if device["kind"] == "cuda" else "default (inductor)")
+            if compiled
+            else None
+        ),
         "scheduler": "transformers model.forward, greedy argmax, our iteration-level scheduler"
         if spec["batching"] == "continuous" or spec["arrival"]["kind"] != "closed"
         else "transformers model.forward, greedy argmax, fixed static batches",
@@ -561,18 +565,57 @@ def run_levels(
     def run(level_plan: dict[str, Any], index: int, rate: float | None, role: str) -> list[dict[str, Any]]:
         done = []
         for t in range(trials):
-            emit({"stage": "level", "status": "start", "concurrency": level_plan["concurrency"], "rate": rate, "role": role, "trial": t + 1, "index": len(levels) + 1})
+            emit(
+                {
+                    "stage": "level",
+                    "status": "start",
+                    "concurrency": level_plan["concurrency"],
+                    "rate": rate,
+                    "role": role,
+                    "trial": t + 1,
+                    "index": len(levels) + 1,
+                }
+            )
             if static_closed:
-                level = run_level(model, level_plan, torch_device=torch_device, seed=spec["seed"], level_index=index, origin_ns=origin_ns, progress=emit, options=spec.get("engine"))
+                level = run_level(
+                    model,
+                    level_plan,
+                    torch_device=torch_device,
+                    seed=spec["seed"],
+                    level_index=index,
+                    origin_ns=origin_ns,
+                    progress=emit,
+                    options=spec.get("engine"),
+                )
             else:
                 stopper = _sla_stopper(spec, len(level_plan["requests"])) if role in ("sweep", "search") else None
-                level = _engine_level(model, spec, level_plan, torch_device=torch_device, level_index=index, origin_ns=origin_ns, rate=rate, role=role, should_stop=stopper)
+                level = _engine_level(
+                    model,
+                    spec,
+                    level_plan,
+                    torch_device=torch_device,
+                    level_index=index,
+                    origin_ns=origin_ns,
+                    rate=rate,
+                    role=role,
+                    should_stop=stopper,
+                )
             if trials > 1:
                 level["trial"] = t + 1
             levels.append(level)
             done.append(level)
             summary = metrics.compute_level(*metrics.requests_from_harness_level(level), spec["slo"])
-            emit({"stage": "level", "status": "done", "concurrency": level["concurrency"], "rate": level.get("rate"), "index": len(levels), "tpot_ms_mean": summary["tpot_ms"]["mean"], "failed": summary["failed"]})
+            emit(
+                {
+                    "stage": "level",
+                    "status": "done",
+                    "concurrency": level["concurrency"],
+                    "rate": level.get("rate"),
+                    "index": len(levels),
+                    "tpot_ms_mean": summary["tpot_ms"]["mean"],
+                    "failed": summary["failed"],
+                }
+            )
         return done
 
     if not workload.is_open_loop(spec):
@@ -596,7 +639,10 @@ def run_levels(
     for k, rate in enumerate(rates):
         run(level_plan, 2 + k, rate, "sweep")
     for step in range(sla["search_steps"] if sla else 0):
-        points = stats.rate_points(metrics.metrics_from_harness_raw({"batching": spec["batching"], "levels": levels}, spec["slo"])["levels"], sla)
+        points = stats.rate_points(
+            metrics.metrics_from_harness_raw({"batching": spec["batching"], "levels": levels}, spec["slo"])["levels"],
+            sla,
+        )
         rate = stats.next_search_rate(points)
         if rate is None:
             break
@@ -606,7 +652,10 @@ def run_levels(
 
 def _achieved(levels: list[dict[str, Any]], slo: dict[str, float]) -> float:
     """The mean request rate the trials of a level sustained."""
-    rates = [metrics.compute_level(*metrics.requests_from_harness_level(level), slo)["requests_per_s"] or 0.0 for level in levels]
+    rates = [
+        metrics.compute_level(*metrics.requests_from_harness_level(level), slo)["requests_per_s"] or 0.0
+        for level in levels
+    ]
     return sum(rates) / len(rates)
 
 

@@ -281,9 +281,15 @@ def _validate_raw(errors: Errors, raw: Any) -> dict[str, Any] | None:
         if "start_times" not in out:
             add_error(errors, "raw.arrival_times", "needs raw.start_times (when each request was actually sent)")
         else:
-            late = [i for i, (a, st) in enumerate(zip(out["arrival_times"], out["start_times"], strict=False)) if a > st]
+            late = [
+                i for i, (a, st) in enumerate(zip(out["arrival_times"], out["start_times"], strict=False)) if a > st
+            ]
             if late:
-                add_error(errors, f"raw.arrival_times[{late[0]}]", "is after the request's start time: a request cannot be sent before it arrives")
+                add_error(
+                    errors,
+                    f"raw.arrival_times[{late[0]}]",
+                    "is after the request's start time: a request cannot be sent before it arrives",
+                )
     if "duration" not in out and "start_times" not in out:
         add_error(
             errors,

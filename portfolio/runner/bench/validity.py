@@ -60,7 +60,9 @@ def check_level(level: dict[str, Any]) -> list[str]:
             problems.append(f"{NONE_DROPPED}: request {rid} has neither tokens nor an error")
             continue
         if len(tokens) != req["output_tokens"]:
-            problems.append(f"{EXACT_TOKENS}: request {rid} has {len(tokens)} token times for {req['output_tokens']} output tokens")
+            problems.append(
+                f"{EXACT_TOKENS}: request {rid} has {len(tokens)} token times for {req['output_tokens']} output tokens"
+            )
         start = req.get("start_ns")
         admitted = req.get("admitted_ns", start)
         if start is None or admitted is None or not start <= admitted < tokens[0]:
@@ -70,7 +72,9 @@ def check_level(level: dict[str, Any]) -> list[str]:
         if req["end_ns"] != tokens[-1]:
             problems.append(f"{ORDERED}: request {rid}: end is not the last token's time")
         if steps is not None and prefill_ends.get(rid) != tokens[0]:
-            problems.append(f"{FIRST_TOKEN}: request {rid}'s first token time is not the end of the prefill that admitted it")
+            problems.append(
+                f"{FIRST_TOKEN}: request {rid}'s first token time is not the end of the prefill that admitted it"
+            )
     if steps is None:
         problems += _batch_checks(level)
     else:
@@ -84,7 +88,9 @@ def _batch_checks(level: dict[str, Any]) -> list[str]:
     by_id = {r["id"]: r for r in level["requests"]}
     previous_end = None
     for batch in level.get("batches", []):
-        firsts = {by_id[i]["token_ns"][0] for i in batch["request_ids"] if by_id[i]["token_ns"] and not by_id[i].get("error")}
+        firsts = {
+            by_id[i]["token_ns"][0] for i in batch["request_ids"] if by_id[i]["token_ns"] and not by_id[i].get("error")
+        }
         if len(firsts) > 1:
             problems.append(f"{FIRST_TOKEN}: batch {batch['index']}'s requests have different first-token times")
         if previous_end is not None and batch["start_ns"] < previous_end:

@@ -279,7 +279,12 @@ def validate(spec: Any) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
     }
     # The newer fields only when they say something, so that an old spec normalises to exactly
     # what it did before (stored runs compare their spec with a re-validation).
-    for key, value, default in (("sweep", sweep, None), ("sla", sla, None), ("trials", trials, 1), ("engine", engine, DEFAULT_ENGINE)):
+    for key, value, default in (
+        ("sweep", sweep, None),
+        ("sla", sla, None),
+        ("trials", trials, 1),
+        ("engine", engine, DEFAULT_ENGINE),
+    ):
         if value != default:
             normalised[key] = value
     return normalised, []
@@ -453,7 +458,9 @@ def _sweep(errors: Errors, sweep: Any, arrival: dict[str, Any]) -> dict[str, Any
             add_error(errors, "arrival.rate", f"is required for a {arrival['kind']} arrival (or give a sweep)")
         return None
     if not open_loop:
-        add_error(errors, "sweep", "a sweep varies the arrival rate: use an open-loop arrival (constant, poisson, gamma)")
+        add_error(
+            errors, "sweep", "a sweep varies the arrival rate: use an open-loop arrival (constant, poisson, gamma)"
+        )
         return None
     if not isinstance(sweep, dict) or len(set(sweep) & {"rates", "points"}) != 1:
         add_error(errors, "sweep", "must be an object with either rates (a list) or points (a number)")
