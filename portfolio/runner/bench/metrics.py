@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import stats
+from .stats import percentile
 
 PERCENTILE_METHOD = (
     "linear interpolation between closest ranks (numpy.percentile's default, 'linear'): for n "
@@ -43,28 +44,6 @@ ABS_TOL = {"ms": 0.01, "per_s": 0.01, "s": 0.01, "count": 0.0}
 # ---------------------------------------------------------------------------------------------
 # Basic statistics
 # ---------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile (0..100) of values, numpy's default linear method exactly."""
-    if not values:
-        raise ValueError("percentile of an empty sequence")
-    if not 0 <= p <= 100:
-        raise ValueError(f"percentile must be in 0..100, got {p}")
-    xs = sorted(values)
-    n = len(xs)
-    virtual = (n - 1) * (p / 100.0)
-    lo = math.floor(virtual)
-    hi = min(lo + 1, n - 1)
-    lo = min(lo, n - 1)
-    gamma = virtual - lo
-    a, b = xs[lo], xs[hi]
-    diff = b - a
-    # numpy's _lerp computes from the nearer end to keep the result inside [a, b] in floating
-    # point; doing the same makes the results equal bit for bit.
-    if gamma >= 0.5:
-        return b - diff * (1 - gamma)
-    return a + diff * gamma
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:

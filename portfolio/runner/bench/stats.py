@@ -22,8 +22,6 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from . import metrics
-
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20260
 CONFIDENCE = 0.95
@@ -32,6 +30,28 @@ INTERVAL_METHOD = (
     f"(fixed seed), the 2.5th and 97.5th percentiles of the resampled percentile"
 )
 PERCENTILES = (50, 90, 95, 99)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0..100) of values, numpy's default linear method exactly."""
+    if not values:
+        raise ValueError("percentile of an empty sequence")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be in 0..100, got {p}")
+    xs = sorted(values)
+    n = len(xs)
+    virtual = (n - 1) * (p / 100.0)
+    lo = math.floor(virtual)
+    hi = min(lo + 1, n - 1)
+    lo = min(lo, n - 1)
+    gamma = virtual - lo
+    a, b = xs[lo], xs[hi]
+    diff = b - a
+    # numpy's _lerp computes from the nearer end to keep the result inside [a, b] in floating
+    # point; doing the same makes the results equal bit for bit.
+    if gamma >= 0.5:
+        return b - diff * (1 - gamma)
+    return a + diff * gamma
 
 
 def min_samples(p: float) -> int:
@@ -69,7 +89,7 @@ def bootstrap_percentiles(values: Sequence[float], ps: Sequence[float]) -> dict[
                 b = xs[min(int(u2 * n), n - 1)]
                 a = b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
             draws.append(a)
-        out[p] = (metrics.percentile(draws, low), metrics.percentile(draws, high))
+        out[p] = (percentile(draws, low), percentile(draws, high))
     return out
 
 
@@ -85,7 +105,7 @@ def reported(values: Sequence[float], interval: bool = True) -> dict[str, dict[s
         enough = n >= need
         ci = intervals.get(p)
         out[f"p{p}"] = {
-            "value": metrics.percentile(values, p) if enough else max(values),
+            "value": percentile(values, p) if enough else max(values),
             "n": n,
             "min_n": need,
             "is_max": not enough,
