@@ -280,12 +280,13 @@ class BenchmarkReport:
             return []
         sla = sweep["sla"] or {}
         p = f"p{sla.get('percentile', 99)}"
+        points = bench_stats.sweep_points(self.levels, sweep["sla"])
         charts = []
         for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
             series = []
             for stat, css in (("p50", "c-p50"), (p, "c-p99")):
                 pts, band = [], []
-                for point in sweep["points"]:
+                for point in points:
                     shown = ((point["level"].get(key) or {}).get("reported") or {}).get(stat)
                     if shown is None:
                         continue

@@ -260,3 +260,52 @@ class BenchmarkPageQueryTests(TestCase):
             benchmark_run(artifact=artifact)
         latest = benchmark_run(artifact=artifact)
         assert (self.count(latest.get_absolute_url()), self.count(latest.get_absolute_url(), compare=first.pk)) == small
+
+
+class OpenLoopResultsPageTests(TestCase):
+    """A recorded continuous-batching Poisson sweep with an SLA search and two trials per rate
+    (tiny-llama, 24 requests per run, on the 2-core development CPU; tests/portfolio/recorded.py)."""
+
+    def page(self, run: Run, **params) -> str:
+        self.client.force_login(run.version.artifact.owner)
+        response = self.client.get(run.get_absolute_url(), params)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    def test_percentiles_show_their_interval_and_count_and_p99_below_100_requests_is_a_max(self):
+        run = benchmark_run(recorded="bench_cpu_open_loop.json")
+        html = self.page(run)
+        assert "max of 24" in html  # p99 of 24 measured requests
+        assert re.search(r"\d+\.\d+–\d+\.\d+, n=24", html)  # p50 with its interval
+        assert "95 % percentile bootstrap over requests" in html
+        assert "continuous (iteration-level)" in html and "open loop, poisson arrivals" in html
+
+    def test_the_sweep_shows_the_highest_rate_meeting_the_sla_and_draws_the_limit(self):
+        run = benchmark_run(recorded="bench_cpu_open_loop.json")
+        html = self.page(run)
+        answer = run.metrics["sweep"]["max_rate_meeting_sla"]
+        assert f'data-metric="max_rate_meeting_sla" data-value="{answer!r}"' in html
+        assert "Early stopping" in html and "stopped early" in html
+        charts = {chart.find(f"{SVG}title").text: chart for chart in svgs(html)}
+        curve = charts["TTFT against throughput, 95 % intervals"]
+        assert curve.find(f".//{SVG}line[@class='chart-limit']") is not None  # the SLA line
+        assert curve.find(f".//{SVG}polygon[@class='chart-band']") is not None  # the interval band
+        assert "SLA TTFT p90 ≤ 150 ms" in [t.text for t in curve.iter(f"{SVG}text")]
+        assert {"TTFT distribution", "TPOT distribution", "Throughput and goodput against the offered rate"} <= set(charts)
+        assert any(title.startswith("Requests in flight") for title in charts)
+
+    def test_trials_report_their_spread(self):
+        html = self.page(benchmark_run(recorded="bench_cpu_open_loop.json"))
+        assert "Spread between trials" in html and "2 trials" in html
+
+    def test_a_comparison_whose_intervals_overlap_says_within_noise(self):
+        artifact = benchmark_artifact()
+        earlier = benchmark_run(artifact=artifact, recorded="bench_cpu_open_loop.json")
+        later = benchmark_run(artifact=artifact, recorded="bench_cpu_open_loop.json")
+        html = self.page(later, compare=earlier.pk)
+        assert "within noise" in html
+        assert '<span class="pill pill-ok">better</span>' not in html  # the same timings: nothing is better
+
+    def test_the_stored_metrics_equal_the_recomputation_including_intervals(self):
+        run = benchmark_run(recorded="bench_cpu_open_loop.json")
+        assert "differ from a recomputation" not in self.page(run)

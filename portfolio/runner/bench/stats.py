@@ -220,6 +220,7 @@ def sweep_points(levels: Sequence[dict[str, Any]], sla: dict[str, Any] | None) -
     points = []
     for (role, rate), trials in groups.items():
         sustained = [t.get("requests_per_s") or 0.0 for t in trials]
+        good = [t["goodput_rps"] for t in trials if t.get("goodput_rps") is not None]
         verdicts = [sla_verdict(t, sla) for t in trials] if sla else []
         points.append(
             {
@@ -227,7 +228,7 @@ def sweep_points(levels: Sequence[dict[str, Any]], sla: dict[str, Any] | None) -
                 "rate": rate,
                 "x": rate if rate is not None else math.fsum(sustained) / len(sustained),
                 "sustained_rps": math.fsum(sustained) / len(sustained),
-                "goodput_rps": trials[0].get("goodput_rps"),
+                "goodput_rps": math.fsum(good) / len(good) if good else None,
                 "trials": len(trials),
                 "meets": all(v["meets"] for v in verdicts) if sla else None,
                 "reasons": [r for v in verdicts for r in v["reasons"]],
