@@ -309,7 +309,7 @@ class BenchmarkReport:
         good = [(pt["rate"], pt["goodput_rps"]) for pt in offered if pt["goodput_rps"] is not None]
         charts.append(
             XYChart(
-                "Throughput and goodput against the offered rate",
+                "Sustained and goodput vs offered rate",
                 "requests per second",
                 "offered requests per second",
                 [
@@ -426,7 +426,13 @@ class BenchmarkReport:
                 b = read(theirs[c]) if c in theirs else None
                 spread = (interval(mine[c]), interval(theirs[c])) if c in mine and c in theirs else (None, None)
                 rows.append(
-                    {"label": label, "unit": unit, "this": a, "earlier": b, **_delta(a, b, lower_is_better, *spread)}
+                    {
+                        "label": label + _max_note(mine.get(c), label),
+                        "unit": unit,
+                        "this": a,
+                        "earlier": b,
+                        **_delta(a, b, lower_is_better, *spread),
+                    }
                 )
             groups.append(
                 {
@@ -512,6 +518,16 @@ def _cell(level: dict[str, Any], key: str, stat: str) -> dict[str, Any]:
     }
 
 
+def _max_note(level: dict[str, Any] | None, label: str) -> str:
+    """ " (max of 24)" after a percentile row whose level measured too few requests for it."""
+    names = {"TTFT": "ttft_ms", "TPOT": "tpot_ms", "E2E": "e2e_ms"}
+    name, _, stat = label.partition(" ")
+    if level is None or name not in names or stat not in PERCENTILES:
+        return ""
+    cell = _cell(level, names[name], stat)
+    return f" (max of {cell['n']})" if cell["is_max"] else ""
+
+
 def _interval(key: str, stat: str) -> Any:
     return lambda level: (((level.get(key) or {}).get("reported") or {}).get(stat) or {}).get("ci")
 
@@ -552,7 +568,7 @@ def _none(level: dict[str, Any]) -> None:
 
 COMPARED: tuple[tuple[str, str, bool, Any, Any], ...] = (
     *(
-        (f"{label} {p}", "ms", True, lambda level, k=key, p=p: _stat(level, k, p), _interval(key, p))
+        (f"{label} {p}", "ms", True, lambda level, k=key, p=p: _cell(level, k, p)["shown"], _interval(key, p))
         for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E"))
         for p in PERCENTILES
     ),

@@ -291,7 +291,7 @@ class OpenLoopResultsPageTests(TestCase):
         assert curve.find(f".//{SVG}line[@class='chart-limit']") is not None  # the SLA line
         assert curve.find(f".//{SVG}polygon[@class='chart-band']") is not None  # the interval band
         assert "SLA TTFT p90 ≤ 150 ms" in [t.text for t in curve.iter(f"{SVG}text")]
-        assert {"TTFT distribution", "TPOT distribution", "Throughput and goodput against the offered rate"} <= set(charts)
+        assert {"TTFT distribution", "TPOT distribution", "Sustained and goodput vs offered rate"} <= set(charts)
         assert any(title.startswith("Requests in flight") for title in charts)
 
     def test_trials_report_their_spread(self):
@@ -305,6 +305,7 @@ class OpenLoopResultsPageTests(TestCase):
         html = self.page(later, compare=earlier.pk)
         assert "within noise" in html
         assert '<span class="pill pill-ok">better</span>' not in html  # the same timings: nothing is better
+        assert "TTFT p99 (max of 24)" in html  # compared as what it is
 
     def test_the_stored_metrics_equal_the_recomputation_including_intervals(self):
         run = benchmark_run(recorded="bench_cpu_open_loop.json")
