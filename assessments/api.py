@@ -345,7 +345,7 @@ def create_gate_request(request: HttpRequest, roadmap: str, layer: str, payload:
     wait for the decision. Missing evidence does not stop a submission; `gaps` lists it. A
     refused request changes nothing: no draft is left behind, and what was pinned stays pinned."""
     user = _user(request)
-    gate = EvaluationGate.objects.for_layer(roadmap, layer).select_related("layer__roadmap").first()
+    gate = EvaluationGate.objects.current().for_layer(roadmap, layer).select_related("layer__roadmap").first()
     if gate is None:
         if not Layer.objects.current().filter(roadmap__slug=roadmap, slug=layer).exists():
             raise Http404(f"No layer {layer!r} in roadmap {roadmap!r}.")

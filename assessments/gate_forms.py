@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from assessments import credentials
 from assessments.models import MARKS, GateRequest, Review
 
 
@@ -78,9 +79,48 @@ class ReopenForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
+    """A credential to verify: pasted JSON or its link, or an uploaded .json file."""
+
     credential = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
-        max_length=200_000,
+        required=False,
+        max_length=credentials.MAX_BYTES,
+        error_messages={
+            "max_length": "What was pasted is %(show_value)d characters long; a credential is at most %(limit_value)d. "
+            "Paste the credential's own JSON, or upload its file."
+        },
         label="Credential",
-        help_text="Paste the credential's JSON, or its id URL.",
+        help_text="Paste the credential's JSON, or its link.",
     )
+    file = forms.FileField(
+        required=False,
+        label="Or upload it",
+        help_text=f"The .json file you downloaded (at most {credentials.MAX_BYTES // 1024} KiB).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,.jsonld,application/json,application/ld+json"}),
+    )
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            return ""
+        if upload.size > credentials.MAX_BYTES:
+            raise forms.ValidationError(
+                f"{upload.name} is {upload.size // 1024:,} KiB; a credential is at most {credentials.MAX_BYTES // 1024} KiB."
+            )
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                f"{upload.name} is not UTF-8 text; upload the credential's .json file."
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not (data.get("credential", "").strip() or data.get("file")):
+            raise forms.ValidationError("Paste a credential or its link, or upload its .json file.")
+        return data
+
+    @property
+    def text(self) -> str:
+        """What to verify: the uploaded file's text if there is one, else what was pasted."""
+        return self.cleaned_data.get("file") or self.cleaned_data.get("credential", "")

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,6 +28,7 @@ from assessments.downloads import csv_download
 from assessments.gate_forms import DecisionForm, ReopenForm, RequestForm, VerifyForm
 from assessments.models import (
     AuditEvent,
+    Check,
     Credential,
     GateError,
     GateRequest,
@@ -36,6 +37,7 @@ from assessments.models import (
     SelfAssessment,
     Verdict,
 )
+from assessments.models.credentials import summarize
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate
 
@@ -78,7 +80,7 @@ def _act(
 def request_open(request: Request, roadmap_slug: str, layer_slug: str) -> HttpResponse:
     """From a layer page: the learner's live request for its gate, or a new draft."""
     gate = get_object_or_404(
-        EvaluationGate.objects.for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
+        EvaluationGate.objects.current().for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
     )
     return redirect(GateRequest.open(request.user, gate))
 
@@ -384,44 +386,93 @@ def credential_issue(request: Request, pk: int) -> HttpResponse:
     return redirect(gate_request.get_absolute_url() + f"#credential-{credential.pk}")
 
 
+def _json(document: dict[str, Any], **kwargs: Any) -> JsonResponse:
+    return JsonResponse(
+        document, content_type="application/ld+json", json_dumps_params={"indent": 2, "ensure_ascii": False}, **kwargs
+    )
+
+
 @login_not_required
 @require_GET
 def credential_detail(request: Request, pk: str) -> HttpResponse:
-    """Public: the signed credential as issued (its id URL). Revoked ones too: the verifier says so."""
+    """Public: the credential's id URL. People get a page with what it says and whether it holds;
+    wallets and verifiers asking for JSON get the signed document as issued. Revoked ones too."""
+    credential = get_object_or_404(Credential.objects.select_related("request"), pk=pk)
+    if request.get_preferred_type(["text/html", "application/ld+json", "application/json"]) != "text/html":
+        return _json(credential.document)
+    context = {
+        "credential": credential,
+        "summary": summarize(credential.document),
+        "verdict": Credential.objects.verify(credential.document),
+        "share_url": request.build_absolute_uri(credential.get_absolute_url()),
+    }
+    return render(request, "assessments/credential_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def credential_download(request: Request, pk: str) -> HttpResponse:
+    """Public: the signed document as a file to keep or to add to a wallet."""
     credential = get_object_or_404(Credential, pk=pk)
-    response = JsonResponse(credential.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
-    response["Content-Disposition"] = f'inline; filename="credential-{credential.pk}.json"'
+    response = _json(credential.document)
+    response["Content-Disposition"] = f'attachment; filename="credential-{credential.pk}.json"'
     return response
 
 
 @login_not_required
 @require_GET
+def credential_issuer(request: Request) -> HttpResponse:
+    """Public: the issuer, an Open Badges Profile with the key it signs with."""
+    return _json(credentials.issuer_profile())
+
+
+@login_not_required
+@require_GET
+def credential_key(request: Request, key_id: str) -> HttpResponse:
+    """Public: the signing key as a Multikey (a credential proof's verificationMethod)."""
+    key = credentials.multikey()
+    if key["id"].rstrip("/").rsplit("/", 1)[-1] != key_id:
+        raise Http404("This site does not sign with that key.")
+    return _json(key)
+
+
+@login_not_required
+@require_GET
+def credential_status(request: Request) -> HttpResponse:
+    """Public: the revocation list, a signed Bitstring Status List credential."""
+    return _json(Credential.objects.status_list_credential(), headers={"Cache-Control": "no-cache"})
+
+
+@login_not_required
+@require_GET
 def credential_keys(request: Request) -> HttpResponse:
-    """Public: the key credentials are signed with, as a JWKS."""
+    """Public: the key as a JWKS, where credentials in the legacy format name it."""
     return JsonResponse(credentials.jwks())
 
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def credential_verify(request: Request) -> HttpResponse:
-    """Public: paste a credential (or its id URL), or follow ?id=…, and see whether it holds."""
-    text = request.POST.get("credential") or request.GET.get("id") or ""
-    form = VerifyForm({"credential": text} if text else None)
-    verdict = None
-    if text and form.is_valid():
-        verdict = _verdict_for(form.cleaned_data["credential"])
-    return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict})
+    """Public: paste or upload a credential (or its link), or follow ?id=…, and see each check."""
+    if request.method == "POST":
+        form = VerifyForm(request.POST, request.FILES)
+    else:
+        form = VerifyForm({"credential": request.GET["id"]}) if request.GET.get("id") else VerifyForm()
+    verdict = _verdict_for(form.text) if form.is_bound and form.is_valid() else None
+    status = 422 if form.is_bound and not form.is_valid() else 200
+    context = {"form": form, "verdict": verdict, "summary": summarize(verdict.document) if verdict else None}
+    return render(request, "assessments/credential_verify.html", context, status=status)
 
 
 def _verdict_for(text: str) -> Verdict:
     text = text.strip()
-    if text.startswith("{"):
-        try:
-            return Credential.objects.verify(json.loads(text))
-        except json.JSONDecodeError as exc:
-            return Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
+    if text.startswith(("{", "[")):
+        document, problem = credentials.parse_document(text)
+        if problem:
+            return Verdict.failed("invalid", [], Check("structure", False, problem))
+        return Credential.objects.verify(document)
     pk = credentials.credential_uuid(text)
     stored = Credential.objects.filter(pk=pk).first() if pk else None
     if stored is None:
-        return Verdict("invalid", ["No credential with this id was issued here."])
+        return Verdict.failed("invalid", [], Check("structure", False, "No credential with this id was issued here."))
     return Credential.objects.verify(stored.document)

@@ -15,7 +15,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,12 +27,7 @@ from portfolio.runner import jobs, protocol  # noqa: E402
 SUBMISSION = ROOT / "tests" / "runner" / "kv" / "submissions" / "correct.py"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.setdefault("RUNNER_PYTHON", sys.executable)
-    data = SUBMISSION.read_bytes()
+def machine() -> str:
     cpu = next(
         (
             ln.split(":", 1)[1].strip()
@@ -39,26 +36,48 @@ def main() -> None:
         ),
         "?",
     )
-    print(f"Machine: {cpu}, {os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return f"Machine: {cpu}, {os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+
+
+def time_jobs(
+    grader: str, filename: str, data: bytes, repeats: int, describe: Callable[[dict[str, Any]], str], **params: Any
+) -> list[float]:
+    """Run the grader `repeats` times through jobs.execute; print a line per job; the wall times.
+    Exits when a job does not pass (the submission timed must be a correct one)."""
     walls = []
-    for n in range(args.repeats):
+    for n in range(repeats):
         payload = protocol.make_payload(
-            attempt_id=n + 1, run_id=n + 1, attempt=1, grader="kv_calculator", grader_version="1",
-            filename="kv_calculator.py", data=data,
+            attempt_id=n + 1, run_id=n + 1, attempt=1, grader=grader, grader_version="1",
+            filename=filename, data=data, params=params,
         )  # fmt: skip
         started = time.perf_counter()
         result = jobs.execute(payload)
         wall = time.perf_counter() - started
         walls.append(wall)
-        metrics = result.get("metrics", {})
         print(
-            f"job {n + 1}: {wall:5.1f} s wall, {result['verdict']}: {result['message']}; truth measured on "
-            f"{metrics.get('measurement_device')}, {metrics.get('measured')} measured, "
-            f"{metrics.get('public_from_table')} from the stored public table; sandbox "
-            f"{result['environment'].get('sandbox')}"
+            f"job {n + 1}: {wall:5.1f} s wall, {result['verdict']}: {result['message']}; {describe(result)}; "
+            f"sandbox {result['environment'].get('sandbox')}"
         )
         if result["verdict"] != "passed":
-            sys.exit(f"the correct calculator did not pass: {result['log_tail'][-2000:]}")
+            sys.exit(f"the correct submission did not pass: {result['log_tail'][-2000:]}")
+    return walls
+
+
+def _kv_details(result: dict[str, Any]) -> str:
+    metrics = result.get("metrics", {})
+    return (
+        f"truth measured on {metrics.get('measurement_device')}, {metrics.get('measured')} measured, "
+        f"{metrics.get('public_from_table')} from the stored public table"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("RUNNER_PYTHON", sys.executable)
+    print(machine())
+    walls = time_jobs("kv_calculator", "kv_calculator.py", SUBMISSION.read_bytes(), args.repeats, _kv_details)
     print(
         f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 30 s on a CPU)"
     )

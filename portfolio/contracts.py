@@ -30,9 +30,12 @@ from portfolio.runner.kv import catalog as kv_catalog
 from portfolio.runner.kv import grade as kv_grade
 from portfolio.runner.kv import harness_call
 from portfolio.runner.kv import reference as kv_reference
+from portfolio.runner.tinytf import cases as tinytf_cases
+from portfolio.runner.tinytf import contract as tinytf
 
 KV = "kv_calculator"
 BENCHMARK = "inference_benchmark"
+TINY_TRANSFORMER = "tiny_transformer"
 MODULE_FILE = f"{harness_call.MODULE_NAME}.py"
 SIGNATURES = {
     "kv_cache_bytes": "def kv_cache_bytes(config: dict, batch_size: int, seq_len: int, dtype: str) -> int",
@@ -148,6 +151,64 @@ def kv_public_cases() -> dict[str, Any]:
         "about": "Public cases of the Layerwise KV cache grader; the hidden cases are never published.",
         "tolerance": kv_grade.DEFAULT_TOLERANCE,
         "cases": [{k: example[k] for k in keys} for example in kv_contract()["examples"]],
+    }
+
+
+# --- 01: the tiny transformer ----------------------------------------------------------------
+
+
+@cache
+def tinytf_contract() -> dict[str, Any]:
+    hidden = tinytf_cases.hidden_cases()
+    public = [
+        {
+            "name": item["name"],
+            "check": item["check"],
+            "category": tinytf_cases.category(item),
+            "config": item["config"],
+            "inputs": {
+                key: item[key]
+                for key in ("batch", "seq_len", "t", "prefill", "temperature", "top_k", "top_p", "rows")
+                if key in item
+            },
+            "expected": tinytf_cases.expectation(item),
+            "why": item["why"],
+        }
+        for item in tinytf_cases.public_cases()
+    ]
+    return {
+        "module_file": f"{tinytf.MODULE_NAME}.py",
+        "schema": tinytf.CONFIG_SCHEMA,
+        "semantics": text_blocks(tinytf.SEMANTICS),
+        "layout": [
+            (name, " x ".join(str(n) for n in shape))
+            for name, shape in tinytf.parameter_layout(tinytf_cases.CONFIGS["gqa-rope"])
+        ],
+        "layout_config": tinytf_cases.CONFIGS["gqa-rope"],
+        "configs": {name: tinytf_cases.CONFIGS[name] for name in sorted({c["config"] for c in public})},
+        "checks": [(check, category, hint) for check, (category, hint) in tinytf_cases.CHECKS.items()],
+        "tolerance": tinytf_cases.TOLERANCE,
+        "loss_threshold": tinytf_cases.LOSS_THRESHOLD,
+        "p_value_min": tinytf_cases.P_VALUE_MIN,
+        "copy_task": tinytf_cases.COPY_TASK,
+        "examples": public,
+        "hidden_count": len(hidden),
+        "hidden_categories": sorted({tinytf_cases.category(item) for item in hidden}),
+    }
+
+
+def tinytf_skeleton() -> str:
+    """A tiny_transformer.py that states the contract and implements nothing (both functions raise)."""
+    return render_to_string("portfolio/contract/tiny_transformer.py.txt", {"contract": tinytf_contract()})
+
+
+def tinytf_public_cases() -> dict[str, Any]:
+    data = tinytf_contract()
+    return {
+        "about": "Public cases of the Layerwise tiny transformer grader; the hidden cases are never published.",
+        "tolerance": data["tolerance"],
+        "configs": data["configs"],
+        "cases": data["examples"],
     }
 
 
@@ -325,6 +386,8 @@ def _json(data: Any) -> str:
 FILES: dict[tuple[str, str], tuple[str, Any]] = {
     (KV, MODULE_FILE): ("text/x-python; charset=utf-8", kv_skeleton),
     (KV, "public_cases.json"): ("application/json", lambda: _json(kv_public_cases())),
+    (TINY_TRANSFORMER, "tiny_transformer.py"): ("text/x-python; charset=utf-8", tinytf_skeleton),
+    (TINY_TRANSFORMER, "public_cases.json"): ("application/json", lambda: _json(tinytf_public_cases())),
     (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_workload.EXAMPLE_SPEC)),
     (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_workload.SPEC_SCHEMA)),
 }
@@ -335,4 +398,6 @@ def contract_for(kind: str) -> dict[str, Any] | None:
         return {"kind": KV, **kv_contract()}
     if kind == BENCHMARK:
         return {"kind": BENCHMARK, **bench_contract()}
+    if kind == TINY_TRANSFORMER:
+        return {"kind": TINY_TRANSFORMER, **tinytf_contract()}
     return None

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 BENCHMARK = "inference_benchmark"
 KV = "kv_calculator"
+TINY_TRANSFORMER = "tiny_transformer"
 
 # (key in a level's metrics, label) of the latency statistics, in the order the pages show them.
 LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))
@@ -41,7 +42,7 @@ MAX_CHART_RUNS = 6
 MAX_DISTRIBUTION_LEVELS = 4
 
 
-def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | None:
+def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | CaseReport | None:
     if run.grader == BENCHMARK:
         report = BenchmarkReport.of(run)
         if report is not None and earlier is not None:
@@ -49,6 +50,8 @@ def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVR
         return report
     if run.grader == KV:
         return KVReport.of(run)
+    if run.grader == TINY_TRANSFORMER:
+        return CaseReport.of(run)
     return None
 
 
@@ -583,8 +586,21 @@ COMPARED: tuple[tuple[str, str, bool, Any, Any], ...] = (
 # --- KV calculator runs ----------------------------------------------------------------------
 
 
+class _PublicHidden:
+    public: list[dict[str, Any]]
+    hidden: list[dict[str, Any]]
+
+    @property
+    def public_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.public)
+
+    @property
+    def hidden_passed(self) -> int:
+        return sum(t["status"] == "passed" for t in self.hidden)
+
+
 @dataclass
-class KVReport:
+class KVReport(_PublicHidden):
     run: Run
     public: list[dict[str, Any]]
     hidden: list[dict[str, Any]]
@@ -610,14 +626,6 @@ class KVReport:
     @property
     def passed(self) -> int:
         return sum(t["status"] == "passed" for t in [*self.public, *self.hidden])
-
-    @property
-    def public_passed(self) -> int:
-        return sum(t["status"] == "passed" for t in self.public)
-
-    @property
-    def hidden_passed(self) -> int:
-        return sum(t["status"] == "passed" for t in self.hidden)
 
     @property
     def semantics_url(self) -> str:
@@ -838,3 +846,74 @@ def _claim_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def _count(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+@dataclass
+class CaseReport(_PublicHidden):
+    """A run of a grader whose tests each carry a category and, when they fail, a hint
+    (tiny_transformer): public cases with their message and what they expect, hidden ones with
+    their category, verdict and hint only."""
+
+    run: Run
+    public: list[dict[str, Any]]
+    hidden: list[dict[str, Any]]
+    kind: str = TINY_TRANSFORMER
+
+    @classmethod
+    def of(cls, run: Run) -> CaseReport | None:
+        tests = run.visible_tests()
+        if not tests or not all((t.get("details") or {}).get("category") for t in tests):
+            return None
+        public, hidden = [], []
+        for test in tests:
+            details = test.get("details") or {}
+            row = {
+                "name": test["name"],
+                "status": test["status"],
+                "category": details.get("category"),
+                "hint": details.get("hint", ""),
+            }
+            if test.get("visibility") == "hidden":
+                hidden.append(row)
+            else:
+                public.append({**row, "message": test.get("message", ""), "expects": details.get("expects", "")})
+        return cls(run=run, public=public, hidden=hidden)
+
+
+# --- headline figures ----------------------------------------------------------------------------
+
+
+def headline(run: Run) -> list[tuple[str, str]]:
+    """The few measured figures that speak for a run where its page does not fit (a credential's
+    evidence): cases passed for the KV calculator, throughput and latency at the best level for a
+    benchmark, tests passed for anything else."""
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    levels = [level for level in metrics.get("levels") or [] if isinstance(level, dict)]
+    if run.grader == KV and "cases" in metrics:
+        figures = [("Cases passed", f"{metrics.get('passed', 0)} of {metrics['cases']}")]
+        if metrics.get("measured") is not None:
+            figures.append(("Cases measured on a real model", str(metrics["measured"])))
+        if metrics.get("tolerance") is not None:
+            figures.append(("Tolerance", f"{metrics['tolerance']:.0%} relative error"))
+        return figures
+    if run.grader == BENCHMARK and levels:
+        best = max(levels, key=lambda level: level.get("output_tokens_per_s") or 0)
+        figures = [
+            (
+                "Output throughput",
+                f"{best.get('output_tokens_per_s') or 0:.1f} tokens/s at concurrency {best.get('concurrency')}",
+            )
+        ]
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+            value = (best.get(key) or {}).get("p50")
+            if value is not None:
+                figures.append((f"{label} p50", f"{value:.1f} ms"))
+        peak = (best.get("peak_memory") or {}).get("bytes")
+        if peak:
+            figures.append(("Peak memory", gib(peak)))
+        return figures
+    tests = run.visible_tests()
+    if tests:
+        passed = sum(1 for t in tests if t.get("status") == "passed")
+        return [("Tests passed", f"{passed} of {len(tests)}")]
+    return []

@@ -97,6 +97,10 @@ RUNNABLE_FILES: dict[str, tuple[str, str]] = {
         ".json",
         "an inference benchmark is JSON: upload workload.json or results.json, or a zip with them",
     ),
+    "tiny_transformer": (
+        ".py",
+        "a tiny transformer is Python: upload tiny_transformer.py, or a zip with it at its top",
+    ),
 }
 
 

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Notification, User
+from assessments.models.credentials import Credential
 from assessments.models.progress import KEEP
 from assessments.models.records import (
     AuditEvent,
-    Credential,
     GateEvidence,
     Requirement,
     Review,
@@ -642,7 +642,7 @@ class GateRequest(models.Model):
                     from_status=current,
                     to_status=current,
                     created_at=credential.issued_at,
-                    payload={"credential": str(credential.pk), "evidence": credential.document.get("evidence", [])},
+                    payload={"credential": str(credential.pk), "evidence": self.evidence_snapshot()},
                 )
         return credential
 

@@ -1,22 +1,19 @@
 """What a gate request leaves behind: its pinned evidence (and how it answers each required
-spec), the reviews decided on it, the append-only audit trail, and the credentials issued for
-approved gates."""
+spec), the reviews decided on it, and the append-only audit trail. The credentials issued for
+approved gates are in credentials.py."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from assessments import credentials
 from assessments.models.states import AuditImmutable, GateStatus
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run
 from roadmap.markdown import render_markdown
@@ -24,8 +21,6 @@ from roadmap.models import ArtifactSpec
 
 if TYPE_CHECKING:
     from django.utils.safestring import SafeString
-
-    from assessments.models.gates import GateRequest
 
 
 def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
@@ -294,163 +289,3 @@ class AuditEvent(models.Model):
     @property
     def evidence_hashes(self) -> list[str]:
         return [e["sha256"] or e["result_sha256"] for e in self.payload.get("evidence", []) if e]
-
-
-@dataclass
-class Verdict:
-    """Whether a credential document holds, and why not (Credential.objects.verify)."""
-
-    state: str  # valid | invalid | revoked
-    reasons: list[str] = field(default_factory=list)
-    credential: Credential | None = None
-    document: dict[str, Any] | None = None
-
-    @property
-    def is_valid(self) -> bool:
-        return self.state == "valid"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.state == "revoked"
-
-    @property
-    def issued_here(self) -> bool:
-        """Signed with our key and held here as issued, revoked or not."""
-        return self.is_valid or self.is_revoked
-
-
-class CredentialQuerySet(models.QuerySet["Credential"]):
-    def active(self) -> CredentialQuerySet:
-        return self.filter(revoked_at__isnull=True)
-
-    def verify(self, document: Any) -> Verdict:
-        """Check the signature against this site's key (assessments/credentials.py), then that the
-        credential was issued here, as this very document, and is not revoked. Every failure says
-        which check failed."""
-        problem = credentials.signature_problem(document)
-        if problem:
-            return Verdict("invalid", [problem])
-        pk = credentials.credential_uuid(str(document.get("id", "")))
-        credential = self.filter(pk=pk).first() if pk else None
-        if credential is None:
-            return Verdict(
-                "invalid",
-                [
-                    "The signature is ours, but this site holds no credential with this id (the learner may have deleted it)."
-                ],
-                document=document,
-            )
-        if credential.document != document:
-            return Verdict("invalid", ["This is not the document that was issued under this id."], credential, document)
-        if credential.is_revoked:
-            reason = credential.revoked_reason or "no reason recorded"
-            revoked = credentials.timestamp(credential.revoked_at)  # type: ignore[arg-type]
-            return Verdict("revoked", [f"Revoked on {revoked}: {reason}"], credential, document)
-        return Verdict(
-            "valid",
-            ["The signature matches this site's key and the credential has not been revoked."],
-            credential,
-            document,
-        )
-
-
-class Credential(models.Model):
-    """A signed, shareable statement that a gate was approved (assessments/credentials.py).
-
-    `document` is exactly what was signed and handed out; revocation (the gate reopened) is
-    recorded here and checked by the public verification page."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    request = models.ForeignKey("assessments.GateRequest", on_delete=models.CASCADE, related_name="credentials")
-    document = models.JSONField()
-    issued_at = models.DateTimeField(default=timezone.now)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_reason = models.TextField(blank=True)
-
-    objects: ClassVar[CredentialQuerySet] = CredentialQuerySet.as_manager()  # type: ignore[assignment]
-
-    class Meta:
-        ordering = ["-issued_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["request"], condition=Q(revoked_at__isnull=True), name="one_active_credential_per_request"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Credential {self.pk} for request {self.request_id}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("gates:credential-detail", args=[self.pk])
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @classmethod
-    def issue(cls, request: GateRequest) -> Credential:
-        credential = cls(request=request)
-        credential.document = credentials.sign(credential.unsigned_document())
-        credential.save()
-        return credential
-
-    def unsigned_document(self) -> dict[str, Any]:
-        """The document for this credential's approved request (evidence as pinned when it was submitted)."""
-        request = self.request
-        gate = request.gate
-        layer = gate.layer
-        roadmap = layer.roadmap
-        site = credentials.site_url()
-        when, number = credentials.timestamp, credentials.number
-        approval = request.reviews.filter(decision=Review.Decision.APPROVE).select_related("reviewer").first()
-        evidence = []
-        for e in request.evidence_list():
-            item: dict[str, Any] = {"type": ["Evidence"], "name": e.artifact.title}
-            if e.version_id:
-                item["name"] = f"{e.artifact.title}, version {e.version.number}"
-                item["description"] = f"Artifact version with SHA-256 {e.sha256}."
-                item["sha256"] = e.sha256
-            if e.run_id:
-                item["run"] = {
-                    "id": e.run_id,
-                    "status": e.run_status,
-                    "verdict": e.run_verdict,
-                    "score": number(e.run_score),
-                    "maxScore": number(e.run_max_score),
-                    "sandboxed": e.run_sandboxed,
-                }
-            if e.result_id:
-                item["name"] = f"{e.artifact.title}, self-reported results"
-                item["description"] = f"Results document with SHA-256 {e.result_sha256} (self-reported)."
-                item["sha256"] = e.result_sha256
-            evidence.append(item)
-        return {
-            "@context": credentials.CONTEXT,
-            "id": f"{site}{self.get_absolute_url()}",
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "name": f"{roadmap.title}: {layer.label} gate approved",
-            "issuer": {"id": f"{site}/", "type": ["Profile"], "name": "Layerwise"},
-            "validFrom": when(self.issued_at),
-            "credentialSubject": {
-                "type": ["AchievementSubject"],
-                "name": request.learner.name,
-                "achievement": {
-                    "id": f"{site}{layer.get_absolute_url()}#gate",
-                    "type": ["Achievement"],
-                    "achievementType": "Competency",
-                    "name": f"{layer.label}: {layer.title}",
-                    "description": gate.statement.strip(),
-                    "criteria": {"narrative": "\n".join(f"- {item['criterion']}" for item in request.checklist)},
-                    "roadmap": roadmap.slug,
-                    "layer": layer.slug,
-                    "level": gate.level.number if gate.level else None,
-                    "contentVersion": request.content_version,
-                },
-                "approval": {
-                    "request": request.pk,
-                    "reviewer": approval.reviewer.name if approval and approval.reviewer else None,
-                    "approvedAt": when(approval.created_at) if approval else None,
-                },
-            },
-            "evidence": evidence,
-        }

@@ -318,7 +318,9 @@ class ArtifactVersion(models.Model):
         """Queue a verification of this version; RunRefused says why not."""
         spec = self.artifact.spec
         if spec is None or not spec.is_runnable:
-            raise RunRefused("Only versions of a runnable spec (a KV cache calculator or an inference benchmark) run.")
+            raise RunRefused(
+                "Only versions of a runnable spec (a KV cache calculator, an inference benchmark or a tiny transformer) run."
+            )
         grader = settings.RUNNER_GRADERS.get(spec.kind)
         if grader is None:
             raise RunRefused(f"No grader is configured for {spec.get_kind_display()} on this site yet.")

@@ -147,11 +147,15 @@ class Run(models.Model):
         return self.current_attempt.number if self.current_attempt else 0
 
     def visible_tests(self) -> list[dict[str, Any]]:
-        """Tests as a learner may see them: hidden cases keep only their name, status and error."""
+        """Tests as a learner may see them: hidden cases keep only their name, status and error,
+        and the category and hint of a grader that gives them (tiny_transformer)."""
         shown = []
         for test in self.tests:
             if test.get("visibility") == "hidden":
+                details = {k: v for k, v in (test.get("details") or {}).items() if k in ("category", "hint")}
                 test = {k: test.get(k) for k in ("name", "status", "rel_error")} | {"visibility": "hidden"}
+                if details:
+                    test["details"] = details
             shown.append(test)
         return shown
 

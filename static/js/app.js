@@ -61,3 +61,26 @@ document.addEventListener("progress-changed", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   for (const toolbar of document.querySelectorAll("[data-graph-marking]")) wireMarking(toolbar);
 });
+
+// Copy buttons (the credential page's "Copy link"): shown only where the clipboard can be written;
+// without them the link stays in a read-only field to select by hand.
+function wireCopy(root) {
+  for (const button of root.querySelectorAll("button[data-copy]")) {
+    const field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard || button.dataset.wired) continue;
+    button.dataset.wired = "1";
+    button.hidden = false;
+    const status = button.closest("section")?.querySelector(".copy-status");
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        if (status) status.textContent = "Link copied.";
+      } catch {
+        field.select();
+        if (status) status.textContent = "Select the link and copy it.";
+      }
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => wireCopy(document));

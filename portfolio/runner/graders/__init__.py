@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "script": "portfolio.runner.graders.script:ScriptGrader",
     "inference_benchmark": "portfolio.runner.graders.inference_benchmark:InferenceBenchmarkGrader",
     "kv_calculator": "portfolio.runner.graders.kv_calculator:KVCalculatorGrader",
+    "tiny_transformer": "portfolio.runner.graders.tiny_transformer:TinyTransformerGrader",
 }
 
 _factories: dict[str, Callable[[], Grader]] = {}

@@ -60,6 +60,8 @@ INPUT_NAME = "input.json"
 OUTPUT_NAME = "output.json"
 PROGRESS_NAME = "progress.jsonl"
 SUBMISSION_NAME = "submission"
+HANDOVER_NAME = "handover"
+MAX_HANDOVER_BYTES = 256 * 1024 * 1024
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 MAX_PROGRESS_LINES_PER_STEP = 200
 MAX_PROGRESS_LINE_BYTES = 2048
@@ -262,6 +264,43 @@ class GradeContext:
         self._log_step(step, result, learner_code)
         self.progress("step", step=step, status=result.status, wall_s=round(result.wall_s, 2))
         return result, output
+
+    def learner_answers(
+        self, result: SandboxResult, output: dict[str, Any] | None, *, step: str, missing: str
+    ) -> GradeReport | None:
+        """None when a learner step succeeded with a readable {"results": {...}} output; else the
+        report: the step's own failure, a crash when its output is unreadable (only learner code
+        ran there, and it can reach the file), or an invalid submission when the harness found no
+        module (its "message", or `missing`)."""
+        failed = self.failure(result, step=step)
+        if failed is not None:
+            return failed
+        if not isinstance(output, dict) or not isinstance(output.get("results"), dict):
+            return GradeReport(
+                protocol.OUTCOME_SUBMISSION_FAILED,
+                protocol.VERDICT_CRASH,
+                "the submission's step ended without readable answers",
+            )
+        if output.get("status") == "no_module":
+            return GradeReport.invalid_submission(str(output.get("message", missing)))
+        return None
+
+    def hand_over(self, step: str, name: str, *, limit: int = MAX_HANDOVER_BYTES) -> tuple[str, str] | None:
+        """A file that the finished `step` wrote, for a later step to read: copied (never followed
+        through a link, never past `limit` bytes) into a fresh folder of ours, which is returned as
+        a bind, (host folder, ``/job/handover``), for `run(..., extra_ro_binds=[...])`; the later
+        step finds the file at ``handover/<name>``. None when the step wrote no such file.
+
+        A step that ran learner code can leave a symlink or a FIFO where the file should be, so
+        its folder is never bound into another step as it is."""
+        try:
+            data = _read_regular_file(self.job_dir / "steps" / step / name, limit)
+        except FileNotFoundError:
+            return None
+        folder = self.job_dir / "handover" / step
+        folder.mkdir(mode=0o755, parents=True, exist_ok=False)
+        _write_root_owned(folder / name, data)
+        return str(folder), f"{JOB_MOUNT}/{HANDOVER_NAME}"
 
     def _step_limits(self, limits: Limits | Mapping[str, int] | None) -> Limits:
         if limits is None:

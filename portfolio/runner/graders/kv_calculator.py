@@ -20,7 +20,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from portfolio.runner import protocol
 from portfolio.runner.graders.base import SUBMISSION_NAME, GradeContext, GradeReport
 from portfolio.runner.kv import cases, grade, harness_call
 
@@ -55,18 +54,9 @@ class KVCalculatorGrader:
                 "call_timeout_s": timeout,
             },
         )
-        failed = ctx.failure(learner, step="learner")
-        if failed is not None:
-            return failed
-        if not isinstance(answers, dict) or not isinstance(answers.get("results"), dict):
-            # Only learner code ran in that step, and it can reach the output file.
-            return GradeReport(
-                protocol.OUTCOME_SUBMISSION_FAILED,
-                protocol.VERDICT_CRASH,
-                "the submission's step ended without readable answers",
-            )
-        if answers.get("status") == "no_module":
-            return GradeReport.invalid_submission(str(answers.get("message", "no kv_calculator.py found")))
+        refused = ctx.learner_answers(learner, answers, step="learner", missing="no kv_calculator.py found")
+        if refused is not None or answers is None:
+            return refused or GradeReport.system_error("no answers")
 
         requests = cases.measurement_requests(items)
         ctx.progress("kv", stage_detail="measuring the truth", measurements=len(requests))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,22 @@ def read_job(argv: list[str], *, required: tuple[str, ...] = ()) -> tuple[dict[s
         print(f"cannot read input: {exc}", file=sys.stderr)
         return None
     return job, Path(argv[2])
+
+
+def main(argv: list[str], run: Callable[[dict[str, Any]], dict[str, Any]], *, required: tuple[str, ...] = ()) -> int:
+    """A trusted harness's whole command: read the job, `run` it, write output.json. A `run` that
+    raises writes {"status": "error", "error", "traceback"}. Exit status 0 when the output says
+    ok, 1 otherwise, 2 for a bad command line or input."""
+    read = read_job(argv, required=required)
+    if read is None:
+        return 2
+    job, out_path = read
+    try:
+        output = run(job)
+    except Exception as exc:
+        output = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    out_path.write_text(json.dumps(output), encoding="utf-8")
+    return 0 if output.get("status") == "ok" else 1
 
 
 def progress_writer(path: Path | None = None) -> Callable[[dict[str, Any]], None]:

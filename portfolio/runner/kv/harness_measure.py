@@ -26,7 +26,6 @@ Progress: one JSON line per request appended to progress.jsonl in the working di
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
@@ -39,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from portfolio.runner.harness.trusted import progress_writer, read_job  # noqa: E402 - after the path
+from portfolio.runner.harness import trusted  # noqa: E402 - after the path
 
-_emit = progress_writer()
+_emit = trusted.progress_writer()
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
@@ -94,17 +93,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    read = read_job(argv)
-    if read is None:
-        return 2
-    job, out_path = read
-    try:
+    def run_and_report(job: dict[str, Any]) -> dict[str, Any]:
         output = run(job)
-    except Exception as exc:
-        output = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    out_path.write_text(json.dumps(output), encoding="utf-8")
-    _emit({"stage": "measure", "status": output["status"]})
-    return 0 if output["status"] == "ok" else 1
+        _emit({"stage": "measure", "status": output["status"]})
+        return output
+
+    return trusted.main(argv, run_and_report)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""How long the tiny transformer grader takes for its whole suite on this machine.
+
+    .venv-runner/bin/python bench/tiny_transformer_grader.py [--repeats 3]
+
+Runs the real grader as a runner worker would (`jobs.execute`, bubblewrap sandbox, the learner
+step then the check step) on the correct submission of the tests, several times, and prints the
+wall time of each job and how it splits. Target (issue 17): the whole suite in under 60 s on this
+2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.kv_grader import machine, time_jobs  # noqa: E402
+from portfolio.runner.tinytf import cases  # noqa: E402
+
+SUBMISSION = ROOT / "tests" / "runner" / "tinytf" / "submissions" / "correct.py"
+
+
+def _details(result: dict[str, Any]) -> str:
+    metrics = result.get("metrics", {})
+    return (
+        f"learner step {metrics.get('learner_wall_s')} s (training {metrics.get('training_cpu_s')} s CPU), "
+        f"check step {metrics.get('check_wall_s')} s inside, on {metrics.get('device')}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("RUNNER_PYTHON", sys.executable)
+    print(machine())
+    print(
+        f"workload: {len(cases.all_cases())} cases ({len(cases.public_cases())} public, {len(cases.hidden_cases())} hidden)"
+    )
+    walls = time_jobs("tiny_transformer", "tiny_transformer.py", SUBMISSION.read_bytes(), args.repeats, _details)
+    print(
+        f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 60 s on a CPU)"
+    )
+
+
+if __name__ == "__main__":
+    main()
