@@ -90,13 +90,7 @@ def line_chart(chart: Chart) -> str:
     def y_at(v: float) -> float:
         return bottom - (v / top) * PLOT_HEIGHT
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label={quoteattr(chart.title)}>',
-        f"<title>{escape(chart.title)}</title>",
-        f'<text class="chart-title" x="{PLOT_LEFT}" y="18">{escape(chart.title)}</text>',
-        '<g class="chart-grid">',
-    ]
+    out = [*_opening(chart.title, height), '<g class="chart-grid">']
     for tick in ticks:
         y = _fmt(y_at(tick))
         out.append(f'<line x1="{PLOT_LEFT}" y1="{y}" x2="{WIDTH - PLOT_RIGHT}" y2="{y}"/>')
@@ -114,15 +108,7 @@ def line_chart(chart: Chart) -> str:
         x = _fmt(x_at(i))
         out.append(f'<line class="chart-tickmark" x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 4}"/>')
         out.append(f'<text class="chart-tick" x="{x}" y="{bottom + 17}" text-anchor="middle">{escape(category)}</text>')
-    out.append(
-        f'<text class="chart-axis-label" x="{_fmt(PLOT_LEFT + plot_width / 2)}" y="{bottom + 36}" '
-        f'text-anchor="middle">{escape(chart.x_label)}</text>'
-    )
-    mid = _fmt(PLOT_TOP + PLOT_HEIGHT / 2)
-    out.append(
-        f'<text class="chart-axis-label" x="14" y="{mid}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {mid})">{escape(chart.y_label)}</text>'
-    )
+    out += _axis_labels(chart.x_label, chart.y_label)
     for series in chart.series:
         classes = " ".join(c for c in ("chart-series", series.css, series.dash) if c)
         out.append(f'<g class="{escape(classes)}">')
@@ -150,6 +136,27 @@ def line_chart(chart: Chart) -> str:
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def _opening(title: str, height: int) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" aria-label={quoteattr(title)}>',
+        f"<title>{escape(title)}</title>",
+        f'<text class="chart-title" x="{PLOT_LEFT}" y="18">{escape(title)}</text>',
+    ]
+
+
+def _axis_labels(x_label: str, y_label: str) -> list[str]:
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    bottom = PLOT_TOP + PLOT_HEIGHT
+    mid = _fmt(PLOT_TOP + PLOT_HEIGHT / 2)
+    return [
+        f'<text class="chart-axis-label" x="{_fmt(PLOT_LEFT + plot_width / 2)}" y="{bottom + 36}" '
+        f'text-anchor="middle">{escape(x_label)}</text>',
+        f'<text class="chart-axis-label" x="14" y="{mid}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {mid})">{escape(y_label)}</text>',
+    ]
 
 
 def tick_label_exact(value: float) -> str:
@@ -203,13 +210,7 @@ def xy_chart(chart: XYChart) -> str:
     def y_at(v: float) -> float:
         return bottom - (v / y_top) * PLOT_HEIGHT
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label={quoteattr(chart.title)}>',
-        f"<title>{escape(chart.title)}</title>",
-        f'<text class="chart-title" x="{PLOT_LEFT}" y="18">{escape(chart.title)}</text>',
-        '<g class="chart-grid">',
-    ]
+    out = [*_opening(chart.title, height), '<g class="chart-grid">']
     for i in range(5):
         y = _fmt(y_at(y_top * i / 4))
         out.append(f'<line x1="{PLOT_LEFT}" y1="{y}" x2="{WIDTH - PLOT_RIGHT}" y2="{y}"/>')
@@ -224,15 +225,7 @@ def xy_chart(chart: XYChart) -> str:
             f'<text class="chart-tick" x="{PLOT_LEFT - 6}" y="{_fmt(y_at(ty) + 4)}" text-anchor="end">{escape(tick_label(ty))}</text>'
             f'<text class="chart-tick" x="{_fmt(x_at(tx))}" y="{bottom + 17}" text-anchor="middle">{escape(tick_label(tx))}</text>'
         )
-    out.append(
-        f'<text class="chart-axis-label" x="{_fmt(PLOT_LEFT + plot_width / 2)}" y="{bottom + 36}" '
-        f'text-anchor="middle">{escape(chart.x_label)}</text>'
-    )
-    mid = _fmt(PLOT_TOP + PLOT_HEIGHT / 2)
-    out.append(
-        f'<text class="chart-axis-label" x="14" y="{mid}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {mid})">{escape(chart.y_label)}</text>'
-    )
+    out += _axis_labels(chart.x_label, chart.y_label)
     for series in chart.series:
         out.append(f'<g class="chart-series {escape(series.css)}">')
         banded = [(x, b) for (x, _), b in zip(series.points, series.band, strict=False) if b is not None]
