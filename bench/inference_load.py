@@ -2,7 +2,7 @@
 rate sweep with the highest rate that meets an SLA. Runs under the runner env:
 
     .venv-runner/bin/python bench/inference_load.py [--architecture small-llama] [--rate 2]
-        [--requests 100] [--sweep-requests 40] [--threads 1] [--json out.json]
+        [--requests 100] [--sweep-requests 24] [--threads 1] [--json out.json]
 
 Both parts go through ``harness.run_benchmark``, the code a learner's workload spec runs, so
 what is printed is what a results page would show (without the roofline). Part 1 runs the same
