@@ -33,12 +33,14 @@ RUNNER_SCRIPTS: list[list[str]] = [
     ["bench/quant_grader.py"],
     ["bench/run_start_latency.py"],
     ["bench/inference_overhead.py"],
+    ["bench/inference_load.py"],
 ]
 QUICK_ARGS = {
     "bench/pages.py": ["--iterations", "60", "--warmup", "20"],
     "bench/team_matrix.py": ["--iterations", "60", "--warmup", "10"],
     "bench/http_load.py": ["--requests", "100", "--concurrency", "1", "8"],
     "bench/inference_overhead.py": ["--reps", "6"],
+    "bench/inference_load.py": ["--architecture", "tiny-llama", "--requests", "20", "--sweep-requests", "12"],
     "bench/run_start_latency.py": ["--runs", "5"],
     "bench/kv_grader.py": ["--repeats", "1"],
     "bench/quant_grader.py": ["--repeats", "1"],

@@ -268,8 +268,15 @@ FIELD_NOTES = {
     "slo.ttft_ms": "Limit on time to first token.",
     "slo.tpot_ms": "Limit on time per output token.",
     "slo.e2e_ms": "Limit on end-to-end latency.",
-    "arrival.kind": "Only closed loop for now.",
-    "batching": "Only static batching for now (see above).",
+    "arrival.kind": "closed (the default: concurrency levels) or an open-loop process: constant, poisson, gamma.",
+    "sla.ttft_ms": "Limit on the percentile's time to first token.",
+    "sla.tpot_ms": "Limit on the percentile's time per output token.",
+    "sla.percentile": "Which percentile the limits apply to.",
+    "sla.search_steps": "Bisection runs after the sweep.",
+    "sweep.rates": "The rates to run, requests per second.",
+    "sweep.points": "How many rates between one request at a time and saturation.",
+    "engine.cache": "dynamic (grows per token) or static (preallocated).",
+    "engine.compile": "Compile the decode step with torch.compile (GPU runners).",
 }
 
 

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import SafeString, mark_safe
 
-from portfolio.charts import Chart, Series
+from portfolio.charts import Chart, Series, XYChart, XYSeries
 from portfolio.runner.bench import metrics as bench_metrics
 from portfolio.runner.bench import results as bench_results
 from portfolio.runner.bench import roofline as bench_roofline
+from portfolio.runner.bench import stats as bench_stats
+from portfolio.runner.bench import validity as bench_validity
 from portfolio.runner.kv import catalog as kv_catalog
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_
 CHARTED = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E latency"))
 PERCENTILES = ("p50", "p95", "p99")
 MAX_CHART_RUNS = 6
+MAX_DISTRIBUTION_LEVELS = 4
 
 
 def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVReport | CaseReport | None:
@@ -120,6 +123,8 @@ class BenchmarkReport:
             levels, matches = [dict(level) for level in stored["levels"]], None
             for level, rl in zip(levels, (roofline or {}).get("levels", []), strict=False):
                 level["roofline"] = rl
+        for level in levels:
+            level["key"] = bench_validity.level_key(level)
         return cls(
             run=run,
             spec=stored["spec"],
@@ -165,7 +170,46 @@ class BenchmarkReport:
             ("Warm-up requests per level", str(spec.get("warmup_requests"))),
             ("Seed", str(spec.get("seed"))),
             ("SLOs for goodput", describe_slo(spec.get("slo"))),
+            *self.load_rows,
         ]
+
+    @property
+    def load_rows(self) -> list[tuple[str, str]]:
+        """The newer workload fields, only where the spec has them (old specs show as before)."""
+        spec, rows = self.spec, []
+        arrival = spec.get("arrival") or {}
+        if arrival.get("kind", "closed") != "closed":
+            text = f"{arrival['kind']}" + (f", burstiness {arrival['burstiness']:g}" if "burstiness" in arrival else "")
+            if arrival.get("rate") is not None:
+                text += f", {arrival['rate']:g} requests/s"
+            text += (
+                f", at most {arrival['max_concurrency']} in flight" if arrival.get("max_concurrency") else ", no cap"
+            )
+            rows.append(("Arrivals", text + f" (seed {arrival.get('seed')})"))
+            if arrival.get("ramp_up_requests"):
+                rows.append(("Ramp-up requests (not measured)", str(arrival["ramp_up_requests"])))
+        if spec.get("sweep"):
+            sweep = spec["sweep"]
+            rows.append(
+                (
+                    "Rate sweep",
+                    ", ".join(f"{r:g}" for r in sweep["rates"]) + " requests/s"
+                    if "rates" in sweep
+                    else f"{sweep['points']} rates between one at a time and saturation",
+                )
+            )
+        if spec.get("sla"):
+            sla = spec["sla"]
+            limits = ", ".join(f"{k[:4].upper()} ≤ {sla[k]:g} ms" for k in ("ttft_ms", "tpot_ms") if k in sla)
+            rows.append(("SLA", f"p{sla['percentile']} {limits}; {sla['search_steps']} search steps"))
+        if spec.get("trials", 1) > 1:
+            rows.append(("Trials per level", str(spec["trials"])))
+        if spec.get("engine"):
+            engine = spec["engine"]
+            rows.append(
+                ("Engine", f"{engine['cache']} cache" + (", compiled decode step" if engine["compile"] else ""))
+            )
+        return rows
 
     @property
     def weight_bytes(self) -> dict[str, int]:
@@ -189,30 +233,172 @@ class BenchmarkReport:
         return [(key, label) for key, label in LATENCIES]
 
     def latency_rows(self) -> list[dict[str, Any]]:
-        """Per level: its concurrency and, per latency metric, the p50/p95/p99 cells."""
+        """Per level: its label and, per latency metric, the p50/p95/p99 cells.
+
+        A cell holds the percentile (data-value, as before) and what the page shows: the value, or
+        the maximum when fewer requests than the percentile's minimum were measured, its sample
+        count and its bootstrap interval. Runs stored before intervals existed show the value only.
+        """
         return [
             {
                 "level": level,
-                "cells": [
-                    {"metric": key, "stat": p, "value": _stat(level, key, p)}
-                    for key, _ in LATENCIES
-                    for p in PERCENTILES
-                ],
+                "cells": [_cell(level, key, p) for key, _ in LATENCIES for p in PERCENTILES],
             }
             for level in self.levels
         ]
+
+    @property
+    def has_intervals(self) -> bool:
+        return any((level.get("ttft_ms") or {}).get("reported") for level in self.levels)
+
+    @property
+    def interval_method(self) -> str:
+        return bench_stats.INTERVAL_METHOD
+
+    @property
+    def policy(self) -> str:
+        return str(self.batching.get("description") or "")
+
+    def sweep(self) -> dict[str, Any] | None:
+        """The sweep and its SLA answer, recomputed from the levels shown (so from the raw timings)."""
+        if not self.spec.get("sweep"):
+            return None
+        return bench_stats.sweep_summary(self.levels, self.spec.get("sla"))
+
+    def trials(self) -> list[dict[str, Any]]:
+        """Levels run more than once: per level, the spread of its figures between trials."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for level in self.levels:
+            if level.get("trial"):
+                groups.setdefault(_base_key(level), []).append(level)
+        return [
+            {"label": key, "trials": len(levels), "rows": bench_stats.trial_spread(levels)}
+            for key, levels in groups.items()
+            if len(levels) > 1
+        ]
+
+    def sweep_charts(self) -> list[SafeString]:
+        sweep = self.sweep()
+        if not sweep or not sweep["points"]:
+            return []
+        sla = sweep["sla"] or {}
+        p = f"p{sla.get('percentile', 99)}"
+        points = bench_stats.sweep_points(self.levels, sweep["sla"])
+        charts = []
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+            series = []
+            for stat, css in (("p50", "c-p50"), (p, "c-p99")):
+                pts, band = [], []
+                for point in points:
+                    shown = ((point["level"].get(key) or {}).get("reported") or {}).get(stat)
+                    if shown is None:
+                        continue
+                    pts.append((point["sustained_rps"], shown["value"]))
+                    band.append(tuple(shown["ci"]) if shown.get("ci") else None)
+                series.append(XYSeries(f"{label} {stat}", pts, css, band))
+            limit = (sla[key], f"SLA {label} {p} ≤ {sla[key]:g} ms") if key in sla else None
+            answer = sweep["max_rate_meeting_sla"]
+            charts.append(
+                XYChart(
+                    f"{label} against throughput, 95 % intervals",
+                    "milliseconds",
+                    "requests per second sustained",
+                    series,
+                    hline=limit,
+                    vline=(answer, f"highest rate meeting the SLA: {answer:.3g}/s") if answer else None,
+                )
+            )
+        offered = [pt for pt in sweep["points"] if pt["rate"] is not None]
+        good = [(pt["rate"], pt["goodput_rps"]) for pt in offered if pt["goodput_rps"] is not None]
+        charts.append(
+            XYChart(
+                "Sustained and goodput vs offered rate",
+                "requests per second",
+                "offered requests per second",
+                [
+                    XYSeries("sustained", [(pt["rate"], pt["sustained_rps"]) for pt in offered], "c-tput"),
+                    *([XYSeries("goodput (SLOs met)", good, "c-p95")] if good else []),
+                    XYSeries("offered", [(pt["rate"], pt["rate"]) for pt in offered], "c-p50", markers=False),
+                ],
+            )
+        )
+        return [mark_safe(chart.svg()) for chart in charts]  # noqa: S308 - xy_chart escapes all text
+
+    def distribution_charts(self) -> list[SafeString]:
+        """TTFT and TPOT as empirical distributions (share of requests at or below), a line per level."""
+        raw_levels = self._raw_levels()
+        if not raw_levels:
+            return []
+        shown = list(zip(self.levels, raw_levels, strict=False))[:MAX_DISTRIBUTION_LEVELS]
+        colours = ("c-p50", "c-p99", "c-tput", "c-p95")
+        charts = []
+        for key, label in (("ttft", "TTFT"), ("tpot", "TPOT")):
+            series = []
+            for (level, raw_level), css in zip(shown, colours, strict=False):
+                records, _ = bench_metrics.requests_from_harness_level(raw_level)
+                values = sorted(
+                    v * 1000
+                    for v in (
+                        (r["ttft_s"] if key == "ttft" else bench_metrics.tpot_s(r)) for r in records if not r["error"]
+                    )
+                    if v is not None
+                )
+                if values:
+                    n = len(values)
+                    series.append(
+                        XYSeries(
+                            level["key"],
+                            [(v, (i + 1) / n) for i, v in enumerate(values)],
+                            css,
+                            step=True,
+                            markers=False,
+                        )
+                    )
+            if series:
+                charts.append(XYChart(f"{label} distribution", "share of requests at or below", "milliseconds", series))
+        return [mark_safe(chart.svg()) for chart in charts]  # noqa: S308 - xy_chart escapes all text
+
+    def timeline_charts(self) -> list[SafeString]:
+        """Requests in flight (arrived, not finished) over each level's time, for up to four levels."""
+        charts = []
+        for level, raw_level in list(zip(self.levels, self._raw_levels(), strict=False))[:MAX_DISTRIBUTION_LEVELS]:
+            events = []
+            for r in raw_level["requests"]:
+                if r.get("not_run") or r.get("start_ns") is None:
+                    continue
+                events += [(r["start_ns"], 1), (r["end_ns"], -1)]
+            if not events:
+                continue
+            events.sort()
+            t0, count, points = events[0][0], 0, []
+            for t, d in events:
+                count += d
+                points.append(((t - t0) / 1e9, count))
+            charts.append(
+                XYChart(
+                    f"Requests in flight, {level['key']}",
+                    "requests",
+                    "seconds into the level",
+                    [XYSeries("arrived, not finished", points, "c-tput", step=True, markers=False)],
+                )
+            )
+        return [mark_safe(chart.svg()) for chart in charts]  # noqa: S308 - xy_chart escapes all text
+
+    def _raw_levels(self) -> list[dict[str, Any]]:
+        raw = (self.run.raw or {}).get("benchmark") or {}
+        return list(raw.get("levels") or [])
 
     def charts(self) -> list[SafeString]:
         runs = [(self, "", "this run")]
         if self.earlier is not None:
             runs.append((self.earlier, "dashed", f"run #{self.earlier.run.pk}"))
-        categories = sorted({level["concurrency"] for report, *_ in runs for level in report.levels})
-        labels = [str(c) for c in categories]
+        categories = list(dict.fromkeys(level["key"] for report, *_ in runs for level in _ordered(report.levels)))
+        labels = categories
         charts = []
         for key, label in CHARTED:
             series = []
             for report, dash, name in runs:
-                by_c = {level["concurrency"]: level for level in report.levels}
+                by_c = {level["key"]: level for level in report.levels}
                 for p in PERCENTILES:
                     values = [_stat(by_c.get(c), key, p) for c in categories]
                     series.append(Series(f"{p} · {name}", values, f"c-{p}", dash))
@@ -221,7 +407,7 @@ class BenchmarkReport:
             )
         tput = []
         for report, dash, name in runs:
-            by_c = {level["concurrency"]: level for level in report.levels}
+            by_c = {level["key"]: level for level in report.levels}
             values = [by_c[c]["output_tokens_per_s"] if c in by_c else None for c in categories]
             tput.append(Series(f"output tok/s · {name}", values, "c-tput", dash))
         charts.append(
@@ -233,15 +419,24 @@ class BenchmarkReport:
         """Per concurrency level present in either run: this run, the earlier one and the change."""
         if self.earlier is None:
             return []
-        mine = {level["concurrency"]: level for level in self.levels}
-        theirs = {level["concurrency"]: level for level in self.earlier.levels}
+        mine = {level["key"]: level for level in self.levels}
+        theirs = {level["key"]: level for level in self.earlier.levels}
         groups = []
-        for c in sorted(set(mine) | set(theirs)):
+        for c in dict.fromkeys([*mine, *theirs]):
             rows = []
-            for label, unit, lower_is_better, read in COMPARED:
+            for label, unit, lower_is_better, read, interval in COMPARED:
                 a = read(mine[c]) if c in mine else None
                 b = read(theirs[c]) if c in theirs else None
-                rows.append({"label": label, "unit": unit, "this": a, "earlier": b, **_delta(a, b, lower_is_better)})
+                spread = (interval(mine[c]), interval(theirs[c])) if c in mine and c in theirs else (None, None)
+                rows.append(
+                    {
+                        "label": label + _max_note(mine.get(c), label),
+                        "unit": unit,
+                        "this": a,
+                        "earlier": b,
+                        **_delta(a, b, lower_is_better, *spread),
+                    }
+                )
             groups.append(
                 {
                     "concurrency": c,
@@ -257,11 +452,11 @@ def recompute_levels(
 ) -> list[dict[str, Any]]:
     """Every level's metrics and roofline from the raw timings, with the runner's own code."""
     levels = bench_metrics.metrics_from_harness_raw(raw, slo)["levels"]
-    by_c = {rl["concurrency"]: rl for rl in (roofline or {}).get("levels", [])}
-    for level, raw_level in zip(levels, raw["levels"], strict=True):
+    stored_levels = (roofline or {}).get("levels", [])
+    for i, (level, raw_level) in enumerate(zip(levels, raw["levels"], strict=True)):
         level["peak_memory"] = raw_level.get("peak_memory")
-        stored = by_c.get(level["concurrency"])
-        if stored and raw_level.get("batches"):
+        stored = stored_levels[i] if i < len(stored_levels) else None
+        if stored and (raw_level.get("batches") or raw_level.get("steps")):
             again = bench_roofline.level_roofline(
                 raw_level,
                 stored["weight_bytes_read_per_step"],
@@ -274,12 +469,70 @@ def recompute_levels(
 
 
 def _same(recomputed: list[dict[str, Any]], stored: list[dict[str, Any]]) -> bool:
-    def strip(levels: list[dict[str, Any]]) -> str:
-        return json.dumps(
-            [{k: v for k, v in level.items() if k not in ("peak_memory", "roofline")} for level in levels]
+    """Whether the stored metrics equal the recomputation, on the fields the stored ones have.
+
+    Runs stored before a field existed (the intervals, a level's rate) lack it, and are compared on
+    what they stored; the recomputation's extra fields are shown but not held against them.
+    """
+
+    def strip(levels: list[dict[str, Any]]) -> list[Any]:
+        return json.loads(
+            json.dumps(
+                [{k: v for k, v in level.items() if k not in ("peak_memory", "roofline", "key")} for level in levels]
+            )
         )
 
-    return json.loads(strip(recomputed)) == json.loads(strip(stored))
+    return len(recomputed) == len(stored) and all(
+        _subset(mine, theirs) for mine, theirs in zip(strip(recomputed), strip(stored), strict=True)
+    )
+
+
+def _subset(recomputed: Any, stored: Any) -> bool:
+    if isinstance(stored, dict):
+        return isinstance(recomputed, dict) and all(
+            k in recomputed and _subset(recomputed[k], v) for k, v in stored.items()
+        )
+    return bool(recomputed == stored)
+
+
+def _ordered(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Levels in the order of the charts' x axis: by concurrency for closed loops, then by rate."""
+    return sorted(
+        levels,
+        key=lambda lv: (lv.get("rate") is not None, lv.get("rate") or 0, lv["concurrency"], lv.get("trial") or 0),
+    )
+
+
+def _base_key(level: dict[str, Any]) -> str:
+    return bench_validity.level_key({k: v for k, v in level.items() if k != "trial"})
+
+
+def _cell(level: dict[str, Any], key: str, stat: str) -> dict[str, Any]:
+    shown = ((level.get(key) or {}).get("reported") or {}).get(stat)
+    return {
+        "metric": key,
+        "stat": stat,
+        "value": _stat(level, key, stat),
+        "shown": shown["value"] if shown else _stat(level, key, stat),
+        "n": shown["n"] if shown else None,
+        "is_max": bool(shown and shown["is_max"]),
+        "min_n": shown["min_n"] if shown else None,
+        "ci": shown["ci"] if shown else None,
+    }
+
+
+def _max_note(level: dict[str, Any] | None, label: str) -> str:
+    """ " (max of 24)" after a percentile row whose level measured too few requests for it."""
+    names = {"TTFT": "ttft_ms", "TPOT": "tpot_ms", "E2E": "e2e_ms"}
+    name, _, stat = label.partition(" ")
+    if level is None or name not in names or stat not in PERCENTILES:
+        return ""
+    cell = _cell(level, names[name], stat)
+    return f" (max of {cell['n']})" if cell["is_max"] else ""
+
+
+def _interval(key: str, stat: str) -> Any:
+    return lambda level: (((level.get(key) or {}).get("reported") or {}).get(stat) or {}).get("ci")
 
 
 def _stat(level: dict[str, Any] | None, key: str, stat: str) -> float | None:
@@ -288,30 +541,45 @@ def _stat(level: dict[str, Any] | None, key: str, stat: str) -> float | None:
     return (level.get(key) or {}).get(stat)
 
 
-def _delta(a: float | None, b: float | None, lower_is_better: bool) -> dict[str, Any]:
+def _delta(
+    a: float | None,
+    b: float | None,
+    lower_is_better: bool,
+    a_interval: list[float] | None = None,
+    b_interval: list[float] | None = None,
+) -> dict[str, Any]:
+    """The change from b to a and its verdict. Where both runs have a bootstrap interval for the
+    figure, a change is only called better or worse when the intervals do not overlap; otherwise it
+    is "within noise". Figures without intervals keep the old rule (under 0.5 % is the same)."""
     if a is None or b is None:
         return {"change": None, "verdict": ""}
     if b == 0:
         return {"change": None, "verdict": "" if a == 0 else ("worse" if lower_is_better else "better")}
     change = (a - b) / abs(b)
-    if abs(change) < 0.005:
+    if bench_stats.intervals_overlap(a_interval, b_interval):
+        verdict = "noise"
+    elif abs(change) < 0.005:
         verdict = "same"
     else:
         verdict = "better" if (change < 0) == lower_is_better else "worse"
     return {"change": change, "verdict": verdict}
 
 
-COMPARED: tuple[tuple[str, str, bool, Any], ...] = (
+def _none(level: dict[str, Any]) -> None:
+    return None
+
+
+COMPARED: tuple[tuple[str, str, bool, Any, Any], ...] = (
     *(
-        (f"{label} {p}", "ms", True, lambda level, k=key, p=p: _stat(level, k, p))
+        (f"{label} {p}", "ms", True, lambda level, k=key, p=p: _cell(level, k, p)["shown"], _interval(key, p))
         for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E"))
         for p in PERCENTILES
     ),
-    ("ITL p50", "ms", True, lambda level: _stat(level, "itl_ms", "p50")),
-    ("Output tokens/s", "tok/s", False, lambda level: level.get("output_tokens_per_s")),
-    ("Requests/s", "req/s", False, lambda level: level.get("requests_per_s")),
-    ("Goodput", "req/s", False, lambda level: level.get("goodput_rps")),
-    ("Peak memory", "bytes", True, lambda level: (level.get("peak_memory") or {}).get("bytes")),
+    ("ITL p50", "ms", True, lambda level: _stat(level, "itl_ms", "p50"), _none),
+    ("Output tokens/s", "tok/s", False, lambda level: level.get("output_tokens_per_s"), _none),
+    ("Requests/s", "req/s", False, lambda level: level.get("requests_per_s"), _none),
+    ("Goodput", "req/s", False, lambda level: level.get("goodput_rps"), _none),
+    ("Peak memory", "bytes", True, lambda level: (level.get("peak_memory") or {}).get("bytes"), _none),
 )
 
 

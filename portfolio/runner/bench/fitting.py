@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import catalog, lengths, model_config
+from . import catalog, lengths, model_config, workload
 
 GiB = 1024**3
 
@@ -73,13 +73,23 @@ def estimate(spec: dict[str, Any]) -> dict[str, Any]:
     layers = config["n_layer"] if config["model_type"] == "gpt2" else config["num_hidden_layers"]
     dense = params - model_config.embedding_params(config)
     seconds = 0.0
-    for c in spec["concurrency"]:
+    # Open loop and continuous batching: estimated as static batches at the cap (continuous
+    # batching prefills more often but never idles a row), with a run lasting at least as long
+    # as its arrivals take; a sweep of measured points is estimated as that many runs at
+    # concurrency 1, the slowest.
+    runs = workload.runs_per_level(spec.get("sweep"), spec.get("sla")) * spec.get("trials", 1)
+    rates = [spec["arrival"]["rate"]] if "rate" in spec["arrival"] else list((spec.get("sweep") or {}).get("rates", []))
+    n_requests = spec["requests"] + (spec["arrival"].get("ramp_up_requests") or 0)
+    for c in spec["concurrency"] if not spec.get("sweep") or rates else [1]:
         sizes = [c] * (spec["requests"] // c) + ([spec["requests"] % c] if spec["requests"] % c else [])
         sizes += [c] * math.ceil(spec["warmup_requests"] / c)
+        level_s = 0.0
         for rows in sizes:
             prefill = rows * p_max * (2 * dense + 2 * p_max * hidden * layers)
             step = max(dense * b / CPU_BYTES_PER_S, rows * 2 * dense / CPU_DECODE_FLOP_PER_S) + CPU_STEP_OVERHEAD_S
-            seconds += prefill / CPU_PREFILL_FLOP_PER_S + (o_max - 1) * step
+            level_s += prefill / CPU_PREFILL_FLOP_PER_S + (o_max - 1) * step
+        arrivals_s = max(((n_requests - 1) / r for r in rates), default=0.0)
+        seconds += max(level_s, arrivals_s) * runs
     return {
         "params": params,
         "weight_bytes": weights,
@@ -111,6 +121,11 @@ def fits(spec: dict[str, Any], device: dict[str, Any]) -> tuple[bool, str]:
             return (
                 False,
                 "float16 is not offered on a CPU runner (slow, partly emulated kernels); use float32 or bfloat16",
+            )
+        if (spec.get("engine") or {}).get("compile"):
+            return False, (
+                "engine.compile is offered on GPU runners only: compiling the decode step takes minutes on a "
+                "CPU runner (about 2 to 4 minutes per batch shape for tiny-llama on the 2-core development machine)"
             )
     est = estimate(spec)
     if kind == "cpu" and est["params"] > CPU_MAX_PARAMS:

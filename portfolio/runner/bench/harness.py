@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import fitting, metrics, model_config, planning, workload
+from . import engine, fitting, metrics, model_config, planning, stats, validity, workload
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -135,6 +135,7 @@ class StepClock:
     """
 
     def __init__(self, torch_device: str) -> None:
+        self.device = torch_device
         self.cuda = torch_device.startswith("cuda")
         self._host: list[int] = []
         self._events: list[Any] = []
@@ -151,15 +152,17 @@ class StepClock:
         self._origin_ns = time.perf_counter_ns()
         return self._origin_ns
 
-    def mark(self) -> None:
+    def mark(self) -> int:
+        """Record now (host) or queue an event (CUDA); return the mark's index into times()."""
         if self.cuda:
             import torch
 
             event = torch.cuda.Event(enable_timing=True)
             event.record()
             self._events.append(event)
-        else:
-            self._host.append(time.perf_counter_ns())
+            return len(self._events) - 1
+        self._host.append(time.perf_counter_ns())
+        return len(self._host) - 1
 
     def times(self) -> list[int]:
         if not self.cuda:
@@ -199,19 +202,32 @@ def decode_batch(
     position_ids: Any,
     steps: int,
     torch_device: str,
+    options: dict[str, Any] | None = None,
+    tokens_out: list[Any] | None = None,
 ) -> tuple[int, list[int]]:
     """Prefill then decode ``steps`` tokens per row in total (1 from the prefill + steps - 1).
 
     Returns (start_ns, token_ns): the clock before the prefill, and when each step's token
     exists (one entry per step, shared by every row of the batch; see StepClock). Inference mode,
-    greedy argmax, a fresh DynamicCache built from the model's config.
+    greedy argmax, a fresh DynamicCache built from the model's config; with the engine option
+    ``cache: static`` a StaticCache sized to the batch (positions passed explicitly), and with
+    ``compile`` the model's forward compiled once (``compiled_forward``). ``tokens_out``, when
+    given, receives each step's tokens (tests compare the cache variants with it).
     """
     import torch
-    from transformers import DynamicCache
+    from transformers import DynamicCache, StaticCache
 
+    options = options or workload.DEFAULT_ENGINE
+    static = options["cache"] == "static"
+    forward = compiled_forward(model, torch_device) if options["compile"] else model
+    width = input_ids.shape[1]
     clock = StepClock(torch_device)
     with torch.inference_mode():
-        cache = DynamicCache(config=model.config)
+        if static:
+            cache = StaticCache(config=model.config, max_cache_len=width + steps)
+            extra = {"cache_position": torch.arange(width, device=input_ids.device)}
+        else:
+            cache, extra = DynamicCache(config=model.config), {}
         start = clock.start()
         out = model(
             input_ids=input_ids,
@@ -220,27 +236,50 @@ def decode_batch(
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **extra,
         )
         token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
         clock.mark()
+        if tokens_out is not None:
+            tokens_out.append(token[:, 0].tolist())
         if attention_mask is not None:
             ones = attention_mask.new_ones((attention_mask.shape[0], 1))
             position_ids = position_ids[:, -1:]
-        for _ in range(steps - 1):
+        elif static:
+            position_ids = torch.full((input_ids.shape[0], 1), width - 1, device=input_ids.device)
+        for step in range(steps - 1):
             if attention_mask is not None:
                 attention_mask = torch.cat([attention_mask, ones], dim=1)
+            if position_ids is not None:
                 position_ids = position_ids + 1
-            out = model(
+            if static:
+                extra = {"cache_position": torch.tensor([width + step], device=input_ids.device)}
+            out = forward(
                 input_ids=token,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 past_key_values=cache,
                 use_cache=True,
+                **extra,
             )
             token = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)
             clock.mark()
+            if tokens_out is not None:
+                tokens_out.append(token[:, 0].tolist())
         times = clock.times()
     return start, times
+
+
+def compiled_forward(model: Any, torch_device: str) -> Any:
+    """The model's forward under torch.compile, made once per model: CUDA graphs on a GPU
+    ("reduce-overhead"), inductor's default on a CPU. Only decode steps go through it; the
+    prefill stays eager (its shape changes with every batch)."""
+    import torch
+
+    if getattr(model, "_bench_compiled", None) is None:
+        mode = "reduce-overhead" if torch_device.startswith("cuda") else "default"
+        model._bench_compiled = torch.compile(model.forward, mode=mode, dynamic=False, fullgraph=False)
+    return model._bench_compiled
 
 
 class PeakMemory:
@@ -316,6 +355,7 @@ def run_level(
     level_index: int,
     origin_ns: int,
     progress: Progress | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Warm up, then run one level's measured requests; return its raw section."""
     import torch
@@ -330,7 +370,7 @@ def run_level(
             torch_device,
             seed + 1_000_000 + 1000 * level_index + b,
         )
-        decode_batch(model, *inputs, max(warm[i][1] for i in ids), torch_device)
+        decode_batch(model, *inputs, max(warm[i][1] for i in ids), torch_device, options)
     gc.collect()
     memory = PeakMemory(torch_device)
     memory.reset()
@@ -348,7 +388,7 @@ def run_level(
         times: list[int] = []
         try:
             inputs = make_batch_inputs(prompt_lens, vocab, torch_device, seed + 1000 * level_index + b)
-            start, times = decode_batch(model, *inputs, steps, torch_device)
+            start, times = decode_batch(model, *inputs, steps, torch_device, options)
             end = times[-1]
         except (torch.OutOfMemoryError, MemoryError) as exc:
             # Running out of memory fails this batch's requests and the run goes on (the level
@@ -393,6 +433,230 @@ def run_level(
         "requests": requests,
         "peak_memory": memory.read(),
     }
+
+
+def describe_batching(spec: dict[str, Any]) -> str:
+    if spec["batching"] == "static" and spec["arrival"]["kind"] == "closed":
+        return BATCHING_DESCRIPTION
+    arrival = spec["arrival"]
+    if arrival["kind"] == "closed":
+        how = "closed loop: `concurrency` requests in flight, each finished request replaced at once by the next"
+    else:
+        cap = arrival.get("max_concurrency")
+        how = (
+            f"open loop, {arrival['kind']} arrivals"
+            + (f" (burstiness {arrival['burstiness']:g})" if arrival["kind"] == "gamma" else "")
+            + (f", at most {cap} in flight" if cap else ", no cap on requests in flight")
+            + "; latency counts from each request's scheduled arrival, so queueing shows"
+        )
+    return f"{engine.POLICY[spec['batching']]}; {how}"
+
+
+def describe_engine(spec: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
+    options = spec.get("engine") or workload.DEFAULT_ENGINE
+    compiled = bool(options["compile"])
+    return {
+        "cache": options["cache"],
+        "compile": compiled,
+        "compile_mode": (
+            ("reduce-overhead (CUDA graphs)" if device["kind"] == "cuda" else "default (inductor)")
+            if compiled
+            else None
+        ),
+        "scheduler": "transformers model.forward, greedy argmax, our iteration-level scheduler"
+        if spec["batching"] == "continuous" or spec["arrival"]["kind"] != "closed"
+        else "transformers model.forward, greedy argmax, fixed static batches",
+    }
+
+
+def _engine_level(
+    model: Any,
+    spec: dict[str, Any],
+    level_plan: dict[str, Any],
+    *,
+    torch_device: str,
+    level_index: int,
+    origin_ns: int,
+    rate: float | None,
+    role: str,
+    should_stop: Any = None,
+) -> dict[str, Any]:
+    """One level through engine.serve: closed loop (rate None) or open loop at rate (inf: all at once)."""
+    import math
+
+    cap = level_plan["concurrency"] if role != "sync" else 1
+    closed = rate is None
+    warm = level_plan["warmup"]
+    seed = spec["seed"]
+    if warm:
+        clock = StepClock(torch_device)
+        engine.serve(
+            model,
+            [engine.Request(id=i, prompt_tokens=p, output_tokens=o) for i, (p, o) in enumerate(warm)],
+            mode=spec["batching"],
+            cap=cap,
+            clock=clock,
+            origin_ns=clock.start(),
+            prompt_seed=seed + 1_000_000 + 1000 * level_index,
+            closed=True,
+        )
+    gc.collect()
+    memory = PeakMemory(torch_device)
+    memory.reset()
+    measured = level_plan["requests"]
+    ramp = level_plan.get("ramp_up", []) if not closed else []
+    requests = [
+        engine.Request(id=len(measured) + i, prompt_tokens=p, output_tokens=o, ramp_up=True)
+        for i, (p, o) in enumerate(ramp)
+    ] + [engine.Request(id=i, prompt_tokens=p, output_tokens=o) for i, (p, o) in enumerate(measured)]
+    clock = StepClock(torch_device)
+    clock.start()
+    if not closed:
+        assert rate is not None
+        begin = time.perf_counter_ns() + 1_000_000
+        offsets = planning.arrival_offsets_s(spec["arrival"], len(requests), rate)
+        for r, offset in zip(requests, offsets, strict=True):
+            r.arrival_ns = begin + round(offset * 1e9)
+    out = engine.serve(
+        model,
+        requests,
+        mode=spec["batching"],
+        cap=cap,
+        clock=clock,
+        origin_ns=origin_ns,
+        prompt_seed=seed + 1000 * level_index,
+        closed=closed,
+        should_stop=should_stop,
+    )
+    return {
+        "concurrency": cap,
+        "rate": None if rate is None or math.isinf(rate) else rate,
+        "role": role,
+        "batching": spec["batching"],
+        "arrival": "closed" if closed else ("all at once" if math.isinf(rate or 0) else spec["arrival"]["kind"]),
+        "warmup_requests": len(warm),
+        **out,
+        "peak_memory": memory.read(),
+    }
+
+
+def _sla_stopper(spec: dict[str, Any], n: int) -> Any:
+    """engine.serve's should_stop for a sweep point: stats.sla_already_broken over the finished requests."""
+    sla = spec.get("sla")
+    if not sla:
+        return None
+    return lambda observed: stats.sla_already_broken(observed, n, sla)
+
+
+def run_levels(
+    model: Any,
+    spec: dict[str, Any],
+    plan: list[dict[str, Any]],
+    *,
+    torch_device: str,
+    origin_ns: int,
+    emit: Progress,
+) -> list[dict[str, Any]]:
+    """Every level of the spec, each trial, and a sweep with its SLA search; raw levels in run order."""
+    trials = spec.get("trials", 1)
+    levels: list[dict[str, Any]] = []
+    static_closed = spec["batching"] == "static" and spec["arrival"]["kind"] == "closed"
+
+    def run(level_plan: dict[str, Any], index: int, rate: float | None, role: str) -> list[dict[str, Any]]:
+        done = []
+        for t in range(trials):
+            emit(
+                {
+                    "stage": "level",
+                    "status": "start",
+                    "concurrency": level_plan["concurrency"],
+                    "rate": rate,
+                    "role": role,
+                    "trial": t + 1,
+                    "index": len(levels) + 1,
+                }
+            )
+            if static_closed:
+                level = run_level(
+                    model,
+                    level_plan,
+                    torch_device=torch_device,
+                    seed=spec["seed"],
+                    level_index=index,
+                    origin_ns=origin_ns,
+                    progress=emit,
+                    options=spec.get("engine"),
+                )
+            else:
+                stopper = _sla_stopper(spec, len(level_plan["requests"])) if role in ("sweep", "search") else None
+                level = _engine_level(
+                    model,
+                    spec,
+                    level_plan,
+                    torch_device=torch_device,
+                    level_index=index,
+                    origin_ns=origin_ns,
+                    rate=rate,
+                    role=role,
+                    should_stop=stopper,
+                )
+            if trials > 1:
+                level["trial"] = t + 1
+            levels.append(level)
+            done.append(level)
+            summary = metrics.compute_level(*metrics.requests_from_harness_level(level), spec["slo"])
+            emit(
+                {
+                    "stage": "level",
+                    "status": "done",
+                    "concurrency": level["concurrency"],
+                    "rate": level.get("rate"),
+                    "index": len(levels),
+                    "tpot_ms_mean": summary["tpot_ms"]["mean"],
+                    "failed": summary["failed"],
+                }
+            )
+        return done
+
+    if not workload.is_open_loop(spec):
+        for i, level_plan in enumerate(plan):
+            run(level_plan, i, None, "level")
+        return levels
+    level_plan = plan[0]
+    sweep, sla = spec.get("sweep"), spec.get("sla")
+    if sweep is None:
+        run(level_plan, 0, spec["arrival"]["rate"], "level")
+        return levels
+    import math
+
+    if "rates" in sweep:
+        rates = list(sweep["rates"])
+    else:
+        low = _achieved(run(level_plan, 0, None, "sync"), spec["slo"])
+        high = _achieved(run(level_plan, 1, math.inf, "saturation"), spec["slo"])
+        n = sweep["points"]
+        rates = [low + (high - low) * (k + 1) / (n + 1) for k in range(n)] if high > low else [low]
+    for k, rate in enumerate(rates):
+        run(level_plan, 2 + k, rate, "sweep")
+    for step in range(sla["search_steps"] if sla else 0):
+        points = stats.rate_points(
+            metrics.metrics_from_harness_raw({"batching": spec["batching"], "levels": levels}, spec["slo"])["levels"],
+            sla,
+        )
+        rate = stats.next_search_rate(points)
+        if rate is None:
+            break
+        run(level_plan, 100 + step, rate, "search")
+    return levels
+
+
+def _achieved(levels: list[dict[str, Any]], slo: dict[str, float]) -> float:
+    """The mean request rate the trials of a level sustained."""
+    rates = [
+        metrics.compute_level(*metrics.requests_from_harness_level(level), slo)["requests_per_s"] or 0.0
+        for level in levels
+    ]
+    return sum(rates) / len(rates)
 
 
 def environment(device: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -491,39 +755,7 @@ def run_benchmark(
     plan = planning.plan_requests(spec)
 
     origin = time.perf_counter_ns()
-    levels = []
-    for i, level_plan in enumerate(plan):
-        emit(
-            {
-                "stage": "level",
-                "status": "start",
-                "concurrency": level_plan["concurrency"],
-                "index": i + 1,
-                "of": len(plan),
-            }
-        )
-        level = run_level(
-            model,
-            level_plan,
-            torch_device=dev["torch_device"],
-            seed=spec["seed"],
-            level_index=i,
-            origin_ns=origin,
-            progress=emit,
-        )
-        levels.append(level)
-        done = metrics.compute_level(*metrics.requests_from_harness_level(level), spec["slo"])
-        emit(
-            {
-                "stage": "level",
-                "status": "done",
-                "concurrency": level_plan["concurrency"],
-                "index": i + 1,
-                "of": len(plan),
-                "tpot_ms_mean": done["tpot_ms"]["mean"],
-                "failed": done["failed"],
-            }
-        )
+    levels = run_levels(model, spec, plan, torch_device=dev["torch_device"], origin_ns=origin, emit=emit)
     raw = {
         "time_unit": "ns",
         "clock": "time.perf_counter_ns, relative to one origin per run",
@@ -535,7 +767,7 @@ def run_benchmark(
     result_metrics = metrics.metrics_from_harness_raw(raw, spec["slo"])
     for lm, level in zip(result_metrics["levels"], levels, strict=True):
         lm["peak_memory"] = level["peak_memory"]
-    checks = {str(level["concurrency"]): metrics.check_harness_level(level) for level in levels}
+    checks = {validity.level_key(level): validity.check_level(level) for level in levels}
     report = None
     if bandwidth is not None:
         report = rl.roofline_report(
@@ -545,15 +777,17 @@ def run_benchmark(
             bandwidth,
         )
     env = environment(dev, spec)
+    env["engine"] = describe_engine(spec, dev)
     return {
         "status": "ok",
         "message": f"{len(levels)} levels on {dev['name']}",
         "spec": spec,
         "batching": {
             "mode": spec["batching"],
-            "description": BATCHING_DESCRIPTION,
+            "description": describe_batching(spec),
             "arrival": spec["arrival"]["kind"],
         },
+        "sweep": stats.sweep_summary(result_metrics["levels"], spec.get("sla")) if spec.get("sweep") else None,
         "metrics": result_metrics,
         "raw": raw,
         "roofline": report,

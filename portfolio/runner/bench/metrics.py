@@ -20,6 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import stats
+from .stats import percentile
+
 PERCENTILE_METHOD = (
     "linear interpolation between closest ranks (numpy.percentile's default, 'linear'): for n "
     "sorted values and percentile p, the virtual index is (n - 1) * p / 100 and the result "
@@ -41,28 +44,6 @@ ABS_TOL = {"ms": 0.01, "per_s": 0.01, "s": 0.01, "count": 0.0}
 # ---------------------------------------------------------------------------------------------
 # Basic statistics
 # ---------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile (0..100) of values, numpy's default linear method exactly."""
-    if not values:
-        raise ValueError("percentile of an empty sequence")
-    if not 0 <= p <= 100:
-        raise ValueError(f"percentile must be in 0..100, got {p}")
-    xs = sorted(values)
-    n = len(xs)
-    virtual = (n - 1) * (p / 100.0)
-    lo = math.floor(virtual)
-    hi = min(lo + 1, n - 1)
-    lo = min(lo, n - 1)
-    gamma = virtual - lo
-    a, b = xs[lo], xs[hi]
-    diff = b - a
-    # numpy's _lerp computes from the nearer end to keep the result inside [a, b] in floating
-    # point; doing the same makes the results equal bit for bit.
-    if gamma >= 0.5:
-        return b - diff * (1 - gamma)
-    return a + diff * gamma
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:
@@ -107,11 +88,15 @@ def requests_from_harness_level(
 
     TTFT = first token time - start; the gaps between consecutive token times are the ITLs;
     latency = end - start, where end is the time of the last token. Duration runs from the
-    first request's start to the last request's end.
+    first request's start to the last request's end. A request's start is its batch's prefill
+    (static batching, closed loop) or its scheduled arrival (every other mode), so time spent
+    queued counts. Ramp-up requests, and requests a level stopped early never ran, are left out.
     """
     records = []
     starts, ends = [], []
     for req in level["requests"]:
+        if req.get("ramp_up") or req.get("not_run"):
+            continue
         start, tokens, end = req["start_ns"], req["token_ns"], req["end_ns"]
         starts.append(start)
         ends.append(end)
@@ -161,6 +146,27 @@ def check_harness_level(level: dict[str, Any]) -> list[str]:
         if tokens and req["end_ns"] != tokens[-1]:
             problems.append(f"request {rid}: end is not the last token's time")
     return problems
+
+
+def from_arrival(records: list[dict[str, Any]], arrivals: Sequence[float]) -> tuple[list[dict[str, Any]], float]:
+    """The same records measured from each request's scheduled arrival, and their duration.
+
+    The time a request waited between its arrival and being sent is added to its TTFT and its
+    latency (ITLs and TPOT do not change); the duration runs from the earliest arrival to the
+    latest end.
+    """
+    out = []
+    ends = []
+    for r, arrival in zip(records, arrivals, strict=True):
+        wait = r["start_s"] - float(arrival)
+        moved = dict(r, start_s=float(arrival))
+        if not r["error"]:
+            moved.update(ttft_s=r["ttft_s"] + wait, latency_s=r["latency_s"] + wait)
+            ends.append(r["start_s"] + r["latency_s"])
+        else:
+            ends.append(r["start_s"])
+        out.append(moved)
+    return out, max(ends) - min(float(a) for a in arrivals)
 
 
 def requests_from_arrays(
@@ -264,10 +270,10 @@ def compute_level(
         "failed": len(failed),
         "errors": dict(Counter(r["error"] for r in failed).most_common(10)),
         "duration_s": duration_s,
-        "ttft_ms": summarize(ttfts),
-        "tpot_ms": summarize(tpots),
-        "itl_ms": summarize(itls),
-        "e2e_ms": summarize(e2es),
+        "ttft_ms": {**summarize(ttfts), "reported": stats.reported(ttfts)},
+        "tpot_ms": {**summarize(tpots), "reported": stats.reported(tpots)},
+        "itl_ms": {**summarize(itls), "reported": stats.reported(itls, interval=False)},
+        "e2e_ms": {**summarize(e2es), "reported": stats.reported(e2es)},
         "total_output_tokens": out_tokens,
         "total_input_tokens": in_tokens,
         "requests_per_s": rate(len(done)),
@@ -289,10 +295,16 @@ def metrics_from_harness_raw(raw: dict[str, Any], slo: dict[str, float] | None =
             {
                 "concurrency": level["concurrency"],
                 "batching": raw["batching"],
+                **{key: level[key] for key in LEVEL_LABELS if key in level},
                 **compute_level(records, duration, slo),
             }
         )
     return {"percentile_method": PERCENTILE_METHOD, "levels": levels}
+
+
+# What a raw level says about itself, copied into its metrics: the offered rate (open loop), the
+# trial, its part in a sweep (sync, saturation, sweep, search) and why it stopped early.
+LEVEL_LABELS = ("rate", "trial", "role", "stopped_early")
 
 
 # ---------------------------------------------------------------------------------------------

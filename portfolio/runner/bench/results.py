@@ -34,6 +34,7 @@ CLAIM_KEYS: tuple[str, ...] = (
 # Per-request raw arrays, as vLLM's --save-detailed writes them: times in seconds.
 RAW_ARRAYS: dict[str, str] = {
     "start_times": "number",
+    "arrival_times": "number",
     "ttfts": "number",
     "itls": "array",
     "latencies": "number",
@@ -100,6 +101,14 @@ RESULTS_SCHEMA: dict[str, Any] = {
             "description": "Per-request arrays (vLLM --save-detailed layout), one entry per measured request, times in seconds.",
             "properties": {
                 "start_times": {"type": "array", "items": {"type": "number"}},
+                "arrival_times": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": (
+                        "When each request was scheduled to arrive (s, the clock of start_times; open-loop "
+                        "load). With it, latencies are also recomputed from the arrival, queueing included."
+                    ),
+                },
                 "ttfts": {"type": "array", "items": {"type": "number", "minimum": 0}},
                 "itls": {
                     "type": "array",
@@ -268,6 +277,19 @@ def _validate_raw(errors: Errors, raw: Any) -> dict[str, Any] | None:
             add_error(errors, "raw.duration", "must be a positive number of seconds")
         else:
             out["duration"] = float(raw["duration"])
+    if "arrival_times" in out:
+        if "start_times" not in out:
+            add_error(errors, "raw.arrival_times", "needs raw.start_times (when each request was actually sent)")
+        else:
+            late = [
+                i for i, (a, st) in enumerate(zip(out["arrival_times"], out["start_times"], strict=False)) if a > st
+            ]
+            if late:
+                add_error(
+                    errors,
+                    f"raw.arrival_times[{late[0]}]",
+                    "is after the request's start time: a request cannot be sent before it arrives",
+                )
     if "duration" not in out and "start_times" not in out:
         add_error(
             errors,

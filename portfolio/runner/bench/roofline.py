@@ -141,6 +141,8 @@ def level_roofline(level: dict[str, Any], weight_read: int, kv_per_token: int, b
     floor TPOT is the mean floor over its own decode steps, matching how its TPOT averages
     its own gaps; the level's efficiency is mean floor TPOT / mean measured TPOT.
     """
+    if "steps" in level:
+        return _step_roofline(level, weight_read, kv_per_token, bandwidth_gb_s)
     bandwidth = bandwidth_gb_s * 1e9
     by_id = {r["id"]: r for r in level["requests"]}
     batches = []
@@ -193,6 +195,32 @@ def level_roofline(level: dict[str, Any], weight_read: int, kv_per_token: int, b
         "measured_tpot_ms_mean": None if measured_mean is None else measured_mean * 1000.0,
         "efficiency": (floor_mean / measured_mean) if floor_mean and measured_mean else None,
         "batches": batches,
+    }
+
+
+def _step_roofline(level: dict[str, Any], weight_read: int, kv_per_token: int, bandwidth_gb_s: float) -> dict[str, Any]:
+    """The same for an engine level (continuous batching, open loop), from its step log.
+
+    Each decode step reads the weights once and rows x width cached tokens (the batch's cache is
+    left-padded to its widest row, and padding is read, then masked). Efficiency is the summed
+    floor over the summed measured time of the decode steps; prefill steps are left out.
+    """
+    bandwidth = bandwidth_gb_s * 1e9
+    decode = [s for s in level["steps"] if s["kind"] == "decode"]
+    floors = [step_floor_s(weight_read, kv_per_token, s["rows"], s["width"], bandwidth) for s in decode]
+    measured = [(s["end_ns"] - s["start_ns"]) / 1e9 for s in decode]
+    floor_sum, measured_sum = math.fsum(floors), math.fsum(measured)
+    return {
+        "concurrency": level["concurrency"],
+        "rate": level.get("rate"),
+        "bandwidth_gb_per_s": bandwidth_gb_s,
+        "weight_bytes_read_per_step": weight_read,
+        "kv_bytes_per_token": kv_per_token,
+        "floor_tpot_ms_mean": floor_sum / len(decode) * 1000.0 if decode else None,
+        "measured_tpot_ms_mean": measured_sum / len(decode) * 1000.0 if decode else None,
+        "efficiency": floor_sum / measured_sum if decode and measured_sum > 0 else None,
+        "decode_steps": len(decode),
+        "batches": [],
     }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from portfolio.runner import protocol
-from portfolio.runner.bench import metrics, uploads
+from portfolio.runner.bench import metrics, uploads, validity
 from portfolio.runner.bench import workload as workload_spec
 from portfolio.runner.graders.base import GradeContext, GradeReport
 
@@ -188,6 +188,16 @@ class InferenceBenchmarkGrader:
                 "; ".join(problems[:5]) or "every request has one increasing timestamp per forced output token",
             )
         )
+        # One test per validity check, so a broken run fails with the check named.
+        for name in validity.CHECKS:
+            broken = [p for p in problems if p.split(": ", 1)[-1].startswith(name)]
+            tests.append(
+                _test(
+                    f"validity: {name}",
+                    "passed" if not broken else "failed",
+                    "; ".join(broken[:3]) or "holds for every request of every level",
+                )
+            )
         tests.append(
             _test(
                 "metrics recomputed from raw",
@@ -199,11 +209,13 @@ class InferenceBenchmarkGrader:
             tpot = level["tpot_ms"]["p50"]
             tests.append(
                 _test(
-                    f"concurrency {level['concurrency']}",
+                    f"concurrency {validity.level_key(level)}",
                     "passed" if level["failed"] == 0 else "failed",
-                    f"{level['completed']} completed, {level['failed']} failed; TTFT p50 {level['ttft_ms']['p50']:.2f} ms, "
+                    f"{level['completed']} completed, {level['failed']} failed; "
+                    + (f"TTFT p50 {level['ttft_ms']['p50']:.2f} ms, " if level["ttft_ms"]["p50"] is not None else "")
                     + (f"TPOT p50 {tpot:.3f} ms, " if tpot is not None else "")
-                    + f"{level['output_tokens_per_s']:.1f} output tokens/s",
+                    + f"{level['output_tokens_per_s'] or 0:.1f} output tokens/s"
+                    + (f"; stopped early ({level['stopped_early']})" if level.get("stopped_early") else ""),
                     observed={
                         "ttft_ms_p50": level["ttft_ms"]["p50"],
                         "tpot_ms_p50": tpot,
@@ -216,6 +228,7 @@ class InferenceBenchmarkGrader:
                 "spec": output["spec"],
                 "batching": output["batching"],
                 "levels": output["metrics"]["levels"],
+                "sweep": output.get("sweep"),
                 "percentile_method": output["metrics"]["percentile_method"],
                 "roofline": _roofline_summary(output.get("roofline")),
                 "model": output["model"],

@@ -58,8 +58,15 @@ def test_example_spec_normalises_with_defaults() -> None:
         ({"slo": {"ttft_ms": -5}}, "slo.ttft_ms"),
         ({"slo": {"p99_ms": 3}}, "slo.p99_ms"),
         ({"slo": 5}, "slo"),
-        ({"arrival": {"kind": "poisson", "rate": 2}}, "arrival.kind"),
-        ({"batching": "continuous"}, "batching"),
+        ({"arrival": {"kind": "uniform", "rate": 2}}, "arrival.kind"),
+        ({"arrival": {"kind": "poisson", "rate": 2}}, "concurrency"),  # levels are rates in an open loop
+        ({"arrival": {"kind": "closed", "rate": 2}}, "arrival.rate"),
+        ({"batching": "dynamic"}, "batching"),
+        ({"trials": 0}, "trials"),
+        ({"sweep": {"points": 3}}, "sweep"),  # closed loop has no rate to sweep
+        ({"engine": {"compile": True}}, "engine.compile"),  # needs the static cache
+        ({"engine": {"cache": "static"}, "batching": "continuous"}, "engine.cache"),
+        ({"engine": {"graphs": True}}, "engine.graphs"),
         ({"spec_version": "9"}, "spec_version"),
         ({"temperature": 0.7}, "temperature"),
         ({"requests": 4096, "output_tokens": 1000, "concurrency": [1, 2, 4]}, "requests"),  # too many timed tokens
@@ -84,3 +91,56 @@ def test_several_errors_are_reported_together() -> None:
 def test_context_limit() -> None:
     # tiny-gpt2 has 1024 positions.
     assert "output_tokens" in paths({**BASE, "architecture": "tiny-gpt2", "prompt_tokens": 1000, "output_tokens": 100})
+
+
+OPEN = {k: v for k, v in BASE.items() if k != "concurrency"}
+
+
+@pytest.mark.parametrize(
+    ("arrival", "extra", "path"),
+    [
+        ({"kind": "poisson"}, {}, "arrival.rate"),
+        ({"kind": "poisson", "rate": 0}, {}, "arrival.rate"),
+        ({"kind": "constant", "rate": "fast"}, {}, "arrival.rate"),
+        ({"kind": "gamma", "rate": 2}, {}, "arrival.burstiness"),
+        ({"kind": "gamma", "rate": 2, "burstiness": -1}, {}, "arrival.burstiness"),
+        ({"kind": "poisson", "rate": 2, "burstiness": 0.5}, {}, "arrival.burstiness"),
+        ({"kind": "poisson", "rate": 2, "max_concurrency": 0}, {}, "arrival.max_concurrency"),
+        ({"kind": "poisson", "rate": 2, "ramp_up_requests": -1}, {}, "arrival.ramp_up_requests"),
+        ({"kind": "poisson", "rate": 2}, {"sweep": {"points": 3}}, "arrival.rate"),  # both
+        ({"kind": "poisson"}, {"sweep": {"points": 1}}, "sweep.points"),
+        ({"kind": "poisson"}, {"sweep": {"rates": [1, -2]}}, "sweep.rates[1]"),
+        ({"kind": "poisson"}, {"sweep": {"rates": [1], "points": 2}}, "sweep"),
+        ({"kind": "poisson", "rate": 2}, {"sla": {"ttft_ms": 100}}, "sla"),  # no sweep
+        ({"kind": "poisson"}, {"sweep": {"points": 3}, "sla": {"percentile": 99}}, "sla.ttft_ms"),
+        ({"kind": "poisson"}, {"sweep": {"points": 3}, "sla": {"ttft_ms": 100, "percentile": 98}}, "sla.percentile"),
+    ],
+)
+def test_each_invalid_open_loop_field_is_named(arrival: dict[str, Any], extra: dict[str, Any], path: str) -> None:
+    assert path in paths({**OPEN, "arrival": arrival, **extra})
+
+
+def test_open_loop_spec_normalises_with_its_cap_as_the_level() -> None:
+    norm = valid({**OPEN, "arrival": {"kind": "gamma", "rate": 3, "burstiness": 0.5, "max_concurrency": 2}})
+    assert norm["concurrency"] == [2]
+    assert norm["arrival"] == {
+        "kind": "gamma",
+        "rate": 3.0,
+        "burstiness": 0.5,
+        "max_concurrency": 2,
+        "seed": 0,
+        "ramp_up_requests": 0,
+    }
+    uncapped = valid({**OPEN, "arrival": {"kind": "poisson"}, "sweep": {"rates": [2, 1]}, "sla": {"tpot_ms": 50}})
+    assert uncapped["concurrency"] == [OPEN["requests"]]  # every request may be in flight
+    assert uncapped["sweep"] == {"rates": [1.0, 2.0]}
+    assert uncapped["sla"] == {"tpot_ms": 50.0, "percentile": 99, "search_steps": 2}
+
+
+def test_a_spec_without_the_new_fields_normalises_as_before() -> None:
+    norm = valid(BASE)
+    assert not {"sweep", "sla", "trials", "engine"} & set(norm)
+    assert valid({**BASE, "trials": 3, "engine": {"cache": "static", "compile": True}})["engine"] == {
+        "cache": "static",
+        "compile": True,
+    }
