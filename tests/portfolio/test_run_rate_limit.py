@@ -31,6 +31,12 @@ def finish(run: Run) -> None:
 class RunRateLimitTests(IsolatedMediaMixin, TestCase):
     def setUp(self) -> None:
         super().setUp()
+        # The limit counts in fixed hourly windows: a test that straddled the top of the hour (or ran
+        # in its last minute, when the message says "1 minute") would fail for no reason. Ten minutes
+        # into a window, every test of the class sees one window with 50 minutes left.
+        clock = patch("core.ratelimit.time.time", return_value=1_800_000_600.0)
+        clock.start()
+        self.addCleanup(clock.stop)
         self.artifact = create_runnable_artifact()
         self.owner = self.artifact.owner
         self.version = create_version(artifact=self.artifact)
@@ -98,19 +104,18 @@ class RunRateLimitTests(IsolatedMediaMixin, TestCase):
         page_artifact, api_artifact = create_runnable_artifact(), create_runnable_artifact()
         _, raw = create_token(user=api_artifact.owner)
         self.client.force_login(page_artifact.owner)
-        with patch("core.ratelimit.time.time", return_value=1_800_000_000.0):  # one window for both
-            for artifact in (page_artifact, api_artifact):
-                version = create_version(artifact=artifact)
-                for _ in range(2):
-                    finish(version.request_run(by=artifact.owner))
-            page = self.client.post(
-                f"/artifacts/{page_artifact.pk}/versions/new/", {"file": SimpleUploadedFile("main.py", b"print(4)\n")}
-            )
-            api = self.client.post(
-                f"/api/v1/artifacts/{api_artifact.pk}/versions",
-                {"file": SimpleUploadedFile("main.py", b"print(4)\n")},
-                headers={"Authorization": f"Bearer {raw}"},
-            )
+        for artifact in (page_artifact, api_artifact):
+            version = create_version(artifact=artifact)
+            for _ in range(2):
+                finish(version.request_run(by=artifact.owner))
+        page = self.client.post(
+            f"/artifacts/{page_artifact.pk}/versions/new/", {"file": SimpleUploadedFile("main.py", b"print(4)\n")}
+        )
+        api = self.client.post(
+            f"/api/v1/artifacts/{api_artifact.pk}/versions",
+            {"file": SimpleUploadedFile("main.py", b"print(4)\n")},
+            headers={"Authorization": f"Bearer {raw}"},
+        )
 
         warnings = [str(m) for m in get_messages(page.wsgi_request) if m.level_tag == "warning"]
         assert warnings == [api.json()["run_refused"]], (warnings, api.json())
