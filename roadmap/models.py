@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.db.models import Count, Q
@@ -313,6 +314,10 @@ class ArtifactSpec(CurriculumModel):
     def is_runnable(self) -> bool:
         return self.kind in self.RUNNABLE_KINDS
 
+    def template_file(self, name: str) -> str | None:
+        """`name` when it is one of the files this spec offers as a template, else None."""
+        return name if any(t.get("file") == name for t in self.templates) else None
+
 
 class EvaluationGateQuerySet(CurrentQuerySet):
     def for_layer(self, roadmap_slug: str, layer_slug: str) -> Self:
@@ -448,3 +453,9 @@ class Resource(CurriculumModel):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def source(self) -> str:
+        """Where the link leads, as a reader recognises it: the host name without "www."."""
+        host = urlsplit(self.url).hostname or ""
+        return host.removeprefix("www.")
