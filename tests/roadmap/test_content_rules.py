@@ -221,3 +221,18 @@ class RealContentRuleTests(TestCase):
     def test_the_inference_path_lists_its_outside_prerequisites(self):
         path = LearningPath.objects.get(roadmap__slug="llm-systems-engineering", slug="inference-and-serving")
         assert "tokenization" in path.outside_prerequisites.values_list("slug", flat=True)
+
+    def test_the_api_serves_the_folded_in_fields_and_template_links_that_download(self):
+        data = self.client.get("/api/v1/roadmaps/llm-systems-engineering").json()
+
+        topics = {t["slug"]: t for layer in data["layers"] for t in layer["topics"]}
+        assert 2 <= len(topics["kv-cache"]["self_check"]) <= 3
+        level3 = next(lv for lv in data["competency_levels"] if lv["level"] == 3)
+        assert level3["ability_gates"]["estimates KV cache memory"] == "kv-cache-long-context"
+        path = next(p for p in data["learning_paths"] if p["slug"] == "inference-and-serving")
+        assert "tokenization" in path["outside_prerequisites"]
+        cost = next(a for a in data["artifacts"] if a["code"] == "16")
+        assert [t["file"] for t in cost["templates"]] == ["cost-model.md"]
+        response = self.client.get(cost["templates"][0]["url"])
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == 'attachment; filename="cost-model.md"'
