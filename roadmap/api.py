@@ -6,6 +6,7 @@ from typing import Annotated
 
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from ninja import Router, Schema
 
 from accounts.api import choices
@@ -42,6 +43,7 @@ class TopicOut(Schema):
     title: str
     summary: str
     prerequisites: list[str]
+    self_check: list[str]
 
 
 class GateOut(Schema):
@@ -63,6 +65,12 @@ class LayerOut(Schema):
     topics: list[TopicOut]
 
 
+class TemplateOut(Schema):
+    title: str
+    file: str
+    url: str
+
+
 class ArtifactSpecOut(Schema):
     code: str
     slug: str
@@ -71,6 +79,7 @@ class ArtifactSpecOut(Schema):
     kind: Annotated[ArtifactSpec.Kind, choices(ArtifactSpec.Kind)]
     runnable: bool
     layers: list[str]
+    templates: list[TemplateOut]
 
 
 class LevelOut(Schema):
@@ -78,6 +87,7 @@ class LevelOut(Schema):
     title: str
     summary: str
     abilities: list[str]
+    ability_gates: dict[str, str | None]
     limit: str
     gates: list[str]
 
@@ -89,6 +99,7 @@ class PathOut(Schema):
     estimated_time: str
     after: str | None
     topics: list[str]
+    outside_prerequisites: list[str]
 
 
 class RoadmapOut(Schema):
@@ -171,7 +182,8 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
                 queryset=PathStep.objects.filter(topic__retired=False)
                 .select_related("topic")
                 .only("order", "path_id", "topic__slug"),
-            )
+            ),
+            Prefetch("outside_prerequisites", queryset=current_topics.only("slug")),
         )
     )
     return RoadmapOut(
@@ -190,6 +202,14 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
                 kind=a.kind,
                 runnable=a.is_runnable,
                 layers=[layer.slug for layer in a.layers.all()],
+                templates=[
+                    TemplateOut(
+                        title=t["title"],
+                        file=t["file"],
+                        url=reverse("roadmap:artifact-template", args=[roadmap.slug, a.code, t["file"]]),
+                    )
+                    for t in a.templates
+                ],
             )
             for a in artifacts
         ],
@@ -202,6 +222,7 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
                 estimated_time=p.estimated_time,
                 after=p.after.slug if p.after else None,
                 topics=[s.topic.slug for s in p.steps.all()],
+                outside_prerequisites=[t.slug for t in p.outside_prerequisites.all()],
             )
             for p in paths
         ],
@@ -232,6 +253,7 @@ def _layer(layer: Layer) -> LayerOut:
                 title=t.title,
                 summary=t.summary,
                 prerequisites=[p.slug for p in t.prerequisites.all()],
+                self_check=t.self_check,
             )
             for t in layer.topics.all()
         ],
@@ -244,6 +266,7 @@ def _level(level: CompetencyLevel) -> LevelOut:
         title=level.title,
         summary=level.summary,
         abilities=level.abilities,
+        ability_gates=level.ability_gates,
         limit=level.limit,
         gates=[g.layer.slug for g in level.gates.all()],
     )

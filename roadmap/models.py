@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.db.models import Count, Q
@@ -215,6 +216,9 @@ class Topic(CurriculumEntry, Prose):
     layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="topics")
     order = models.PositiveIntegerField(default=0)
     prerequisites = models.ManyToManyField("self", symmetrical=False, related_name="unlocks", blank=True)
+    self_check = models.JSONField(
+        default=list, blank=True, help_text='"Check yourself" questions, one line each; not graded.'
+    )
 
     objects = TopicQuerySet.as_manager()
 
@@ -234,6 +238,11 @@ class CompetencyLevel(CurriculumModel):
     title = models.CharField(max_length=120)
     summary = models.TextField(blank=True)
     abilities = models.JSONField(default=list, blank=True)
+    ability_gates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Ability -> the slug of the layer whose gate checks it (none at level 0).",
+    )
     limit = models.TextField(blank=True)
 
     class Meta:
@@ -245,6 +254,11 @@ class CompetencyLevel(CurriculumModel):
 
     def __str__(self) -> str:
         return f"Level {self.number}: {self.title}"
+
+    def checked_abilities(self, layers: dict[str, Layer]) -> list[tuple[str, Layer | None]]:
+        """Each ability with the layer whose gate checks it, from `layers` (slug -> layer); None
+        where no gate does (level 0) or the layer is not among them."""
+        return [(ability, layers.get(self.ability_gates.get(ability) or "")) for ability in self.abilities]
 
 
 class ArtifactSpecQuerySet(RoadmapPartQuerySet):
@@ -275,6 +289,9 @@ class ArtifactSpec(CurriculumModel):
     kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.DOCUMENT)
     layers = models.ManyToManyField(Layer, related_name="artifact_specs", blank=True)
     topics = models.ManyToManyField(Topic, related_name="artifact_specs", blank=True)
+    templates = models.JSONField(
+        default=list, blank=True, help_text="Markdown templates offered for download: [{title, file}]."
+    )
 
     description_html = markdown_html("description")
 
@@ -296,6 +313,10 @@ class ArtifactSpec(CurriculumModel):
     @property
     def is_runnable(self) -> bool:
         return self.kind in self.RUNNABLE_KINDS
+
+    def template_file(self, name: str) -> str | None:
+        """`name` when it is one of the files this spec offers as a template, else None."""
+        return name if any(t.get("file") == name for t in self.templates) else None
 
 
 class EvaluationGateQuerySet(CurrentQuerySet):
@@ -356,6 +377,12 @@ class LearningPath(CurriculumEntry):
     )
     order = models.PositiveIntegerField(default=0)
     topics = models.ManyToManyField(Topic, through="PathStep", related_name="paths")
+    outside_prerequisites = models.ManyToManyField(
+        Topic,
+        related_name="assumed_by_paths",
+        blank=True,
+        help_text="Topics the path's steps need that neither it nor the paths before it contain.",
+    )
 
     objects = LearningPathQuerySet.as_manager()
 
@@ -406,6 +433,8 @@ class Resource(CurriculumModel):
         BOOK = "book", "Book"
         ARTICLE = "article", "Article"
         BENCHMARK = "benchmark", "Benchmark"
+        VIDEO = "video", "Video"
+        CODE = "code", "Code"
 
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="resources")
     title = models.CharField(max_length=300)
@@ -424,3 +453,9 @@ class Resource(CurriculumModel):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def source(self) -> str:
+        """Where the link leads, as a reader recognises it: the host name without "www."."""
+        host = urlsplit(self.url).hostname or ""
+        return host.removeprefix("www.")

@@ -25,6 +25,11 @@ urlpatterns = [
         views.artifact_detail,
         name="artifact-detail",
     ),
+    path(
+        "roadmaps/<slug:roadmap_slug>/artifacts/<str:code>/templates/<str:name>",
+        views.artifact_template,
+        name="artifact-template",
+    ),
     path("roadmaps/<slug:roadmap_slug>/levels/", views.level_list, name="level-list"),
     path("roadmaps/<slug:roadmap_slug>/paths/", views.path_list, name="path-list"),
     path("roadmaps/<slug:roadmap_slug>/paths/<slug:slug>/", views.path_detail, name="path-detail"),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from accounts.http import Request
+from roadmap.content.read import templates_dir
 from roadmap.models import Layer, Roadmap, Topic
 from roadmap.overlays import with_overlays
 
@@ -114,10 +116,30 @@ def artifact_detail(request: Request, roadmap_slug: str, code: str) -> HttpRespo
 
 @login_not_required
 @require_GET
+def artifact_template(request: Request, roadmap_slug: str, code: str, name: str) -> FileResponse:
+    """One of the Markdown templates a spec offers, as a download. Any other name is a 404, so no
+    file outside fixtures/templates (or in it but not offered) can be reached."""
+    roadmap = _roadmap(roadmap_slug)
+    spec = get_object_or_404(roadmap.artifact_specs.current(), code=code)
+    offered = spec.template_file(name)
+    folder = templates_dir(settings.CONTENT_DIR).resolve()
+    file = (folder / offered).resolve() if offered else None
+    if file is None or file.parent != folder or not file.is_file():
+        raise Http404("No such template.")
+    response = FileResponse(file.open("rb"), as_attachment=True, filename=file.name)
+    response["Content-Type"] = "text/markdown; charset=utf-8"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_not_required
+@require_GET
 def level_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
     levels = roadmap.levels.current().prefetch_related("gates__layer__roadmap")
-    return render(request, "roadmap/level_list.html", {"roadmap": roadmap, "levels": levels})
+    layers = {layer.slug: layer for layer in roadmap.layers.current().select_related("roadmap")}
+    checked = [(level, level.checked_abilities(layers)) for level in levels]
+    return render(request, "roadmap/level_list.html", {"roadmap": roadmap, "levels": checked})
 
 
 @login_not_required
@@ -134,7 +156,8 @@ def path_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
     path = get_object_or_404(roadmap.paths.current().select_related("after"), slug=slug)
     steps = path.steps.filter(topic__retired=False).select_related("topic", "topic__layer", "topic__roadmap")
-    context = {"roadmap": roadmap, "path": path, "steps": steps}
+    outside = path.outside_prerequisites.current().select_related("roadmap", "layer")
+    context = {"roadmap": roadmap, "path": path, "steps": steps, "outside": outside}
     return render(request, "roadmap/path_detail.html", with_overlays(request, "path", context))
 
 

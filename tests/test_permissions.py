@@ -386,6 +386,7 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     "roadmap:topic-detail": one(Case(args=lambda w: ["llm", w.topic.slug], get=PUBLIC)),
     "roadmap:artifact-list": one(Case(args=lambda w: ["llm"], get=PUBLIC)),
     "roadmap:artifact-detail": one(Case(args=lambda w: ["llm", w.spec.code], get=PUBLIC)),
+    "roadmap:artifact-template": one(Case(args=lambda w: ["llm", w.spec.code, "cost-model.md"], get=PUBLIC)),
     "roadmap:level-list": one(Case(args=lambda w: ["llm"], get=PUBLIC)),
     "roadmap:path-list": one(Case(args=lambda w: ["llm"], get=PUBLIC)),
     "roadmap:path-detail": one(Case(args=lambda w: ["llm", w.path.slug], get=PUBLIC)),
@@ -527,7 +528,12 @@ class PermissionMatrixTests(TestCase):
         layer3 = create_layer(roadmap=roadmap, number=3, slug="serving")
         cls.topic = create_topic(layer=cls.layer1, slug="paged-attention")
         cls.path = create_path(roadmap=roadmap, topics=(cls.topic,), slug="fast-track")
-        cls.spec = create_artifact_spec(roadmap=roadmap, kind=ArtifactSpec.Kind.KV_CALCULATOR, code="09")
+        cls.spec = create_artifact_spec(
+            roadmap=roadmap,
+            kind=ArtifactSpec.Kind.KV_CALCULATOR,
+            code="09",
+            templates=[{"title": "Cost model template", "file": "cost-model.md"}],
+        )
         gate1 = create_gate(layer=cls.layer1, level=level, artifacts=(cls.spec,))
         gate2 = create_gate(layer=layer2, level=level)
         gate3 = create_gate(layer=layer3, level=level)

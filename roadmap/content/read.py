@@ -57,6 +57,26 @@ class RoadmapSource:
         """The items of every layer's topics list, mappings or not, in file order."""
         return [topic for layer in self.layers for topic in layer_topic_entries(layer)]
 
+    def path_steps(self) -> dict[str, list[str]]:
+        """Each learning path's topic slugs in order, by path slug. `remaining: true` appends, in
+        roadmap order, every topic no earlier path lists. Tolerates malformed entries (validation
+        reports them), so checks may call it before the fields are known to be right."""
+        numbered = [(lay.data.get("number"), i, t.get("slug")) for lay, i, t in self.topics()]
+        in_roadmap_order = [
+            slug for number, _, slug in sorted(numbered, key=lambda x: (x[0] if isinstance(x[0], int) else 0, x[1]))
+        ]
+        listed: set[str] = set()
+        steps: dict[str, list[str]] = {}
+        for path in self.data.get("learning_paths") or []:
+            if not isinstance(path, dict):
+                continue
+            topics = [t for t in path.get("topics") or [] if isinstance(t, str)]
+            if path.get("remaining"):
+                topics += [s for s in in_roadmap_order if isinstance(s, str) and s not in listed and s not in topics]
+            listed.update(topics)
+            steps[str(path.get("slug"))] = topics
+        return steps
+
     def topics(self) -> Iterator[tuple[Entry, int, dict[str, Any]]]:
         """(layer, position in the layer, topic) for every topic that is a mapping, in file order."""
         for layer in self.layers:
@@ -69,6 +89,11 @@ def layer_topic_entries(layer: Entry) -> list[Entry]:
     return [
         Entry(layer.file, item, entry_name("topics", i, item)) for i, item in enumerate(layer.data.get("topics") or [])
     ]
+
+
+def templates_dir(content_dir: Path) -> Path:
+    """Where the artifact templates live: `templates/` beside the roadmaps folder."""
+    return content_dir.parent / "templates"
 
 
 def display_path(path: Path) -> str:

@@ -25,9 +25,17 @@ LEVEL_FIELDS = {
     "level": F(INT, required=True),
     "title": F(STR, required=True),
     "summary": F(STR),
-    "abilities": F(LIST, items=str),
+    "abilities": F(LIST, items=dict),
     "limit": F(STR),
     "gates": F(LIST, items=str),
+}
+ABILITY_FIELDS = {
+    "ability": F(STR, required=True),
+    "gate": F((STR, type(None))),  # the layer whose gate checks it; none at level 0
+}
+TEMPLATE_FIELDS = {
+    "title": F(STR, required=True),
+    "file": F(STR, required=True),  # a file name in fixtures/templates/
 }
 ARTIFACT_FIELDS = {
     "code": F(STR, required=True),
@@ -38,6 +46,7 @@ ARTIFACT_FIELDS = {
     "description": F(STR),
     "layers": F(LIST, items=str),
     "topics": F(LIST, items=str),
+    "templates": F(LIST, items=dict),
 }
 CHECKLIST_FIELDS = {
     "slug": F(STR, required=True),
@@ -55,6 +64,7 @@ PATH_FIELDS = {
     "after": F((STR, type(None))),
     "topics": F(LIST, items=str),
     "remaining": F(BOOL),
+    "outside_prerequisites": F(LIST, items=str),
 }
 RESOURCE_FIELDS = {
     "title": F(STR, required=True),
@@ -90,6 +100,7 @@ TOPIC_FIELDS = {
     "body": F(STR),
     "prerequisites": F(LIST, items=str),
     "source_url": F(STR),
+    "self_check": F(LIST, items=str),
 }
 LAYER_FIELDS = {
     "number": F(INT, required=True),

@@ -14,13 +14,15 @@ import re
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from roadmap.content.errors import ContentError
-from roadmap.content.read import Entry, RoadmapSource, layer_topic_entries
+from roadmap.content.read import Entry, RoadmapSource, layer_topic_entries, templates_dir
 from roadmap.content.schema import (
+    ABILITY_FIELDS,
     ARTIFACT_FIELDS,
     CHECKLIST_FIELDS,
     GATE_FIELDS,
@@ -30,6 +32,7 @@ from roadmap.content.schema import (
     RESOURCE_FIELDS,
     ROADMAP_FIELDS,
     SOURCE_FIELDS,
+    TEMPLATE_FIELDS,
     TOPIC_FIELDS,
     F,
     check_fields,
@@ -38,6 +41,7 @@ from roadmap.graph import prerequisite_graph
 from roadmap.models import Layer
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+TEMPLATE_FILE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.md$")
 
 
 def validate(sources: list[RoadmapSource]) -> list[ContentError]:
@@ -73,6 +77,7 @@ class Names:
     artifact_codes: set[Any]
     path_slugs: set[Any]
     gate_claims: dict[str, GateClaim]  # layer slug -> the first level counting that layer's gate
+    templates: Path  # the folder artifact templates name their files in
 
     @classmethod
     def of(cls, src: RoadmapSource) -> Names:
@@ -87,6 +92,7 @@ class Names:
             artifact_codes={e.data.get("code") for e in src.entries("artifacts", "code") if isinstance(e.data, dict)},
             path_slugs={e.data.get("slug") for e in src.entries("learning_paths") if isinstance(e.data, dict)},
             gate_claims=_gate_claims(src, layers, gated),
+            templates=templates_dir(src.directory.parent),
         )
 
 
@@ -194,6 +200,56 @@ def level_gates_count_once(level: Entry, names: Names) -> Iterator[ContentError]
                 yield ContentError(level.file, level.name, message)
 
 
+def abilities_keep_their_fields(level: Entry, names: Names) -> Iterator[ContentError]:
+    for i, ability in enumerate(level.data.get("abilities") or []):
+        yield from check_fields(ability, ABILITY_FIELDS, level.file, f"{level.name} abilities[{i}]")
+
+
+def abilities_are_checked_at_or_below(level: Entry, names: Names) -> Iterator[ContentError]:
+    """Every ability names the layer whose gate checks it, and that gate counts toward this level or
+    a lower one; only level 0, which no gate verifies, lists abilities without one."""
+    number = level.data.get("level")
+    if not isinstance(number, int):
+        return
+    for i, ability in enumerate(level.data.get("abilities") or []):
+        if not isinstance(ability, dict):
+            continue
+        where, gate = f"{level.name} abilities[{i}]", ability.get("gate")
+        if gate is None:
+            if number > 0:
+                yield ContentError(level.file, where, "names no gate; give the layer whose gate checks this ability")
+        elif not isinstance(gate, str):
+            continue  # check_fields reports the type
+        elif gate not in names.gate_claims:
+            yield ContentError(level.file, where, f"gate {gate!r} counts toward no competency level")
+        elif (claimed := names.gate_claims[gate].number) > number:
+            yield ContentError(
+                level.file, where, f"the gate of {gate!r} counts toward level {claimed}, above this level {number}"
+            )
+
+
+def templates_keep_their_fields(artifact: Entry, names: Names) -> Iterator[ContentError]:
+    for i, template in enumerate(artifact.data.get("templates") or []):
+        yield from check_fields(template, TEMPLATE_FIELDS, artifact.file, f"{artifact.name} templates[{i}]")
+
+
+def template_files_exist(artifact: Entry, names: Names) -> Iterator[ContentError]:
+    """A template's file is a plain Markdown file name inside the templates folder."""
+    for i, template in enumerate(artifact.data.get("templates") or []):
+        file = template.get("file") if isinstance(template, dict) else None
+        if not isinstance(file, str) or not file:
+            continue
+        where = f"{artifact.name} templates[{i}]"
+        if not TEMPLATE_FILE_RE.match(file):
+            yield ContentError(artifact.file, where, f"file {file!r} must be a lowercase name ending in .md")
+        elif not (names.templates / file).is_file():
+            yield ContentError(artifact.file, where, f"file {file!r} is not in {names.templates.name}/")
+
+
+def outside_prerequisites_are_known(path: Entry, names: Names) -> Iterator[ContentError]:
+    yield from _unknown(path, "outside_prerequisites", "outside prerequisite", names.topics, "topic")
+
+
 def layers_are_known(entry: Entry, names: Names) -> Iterator[ContentError]:
     yield from _unknown(entry, "layers", "layer", names.layers, "layer")
 
@@ -230,10 +286,24 @@ LAYER = Rules(
         layer_topics_keep_their_rules,
     ),
 )
-LEVEL = Rules(LEVEL_FIELDS, (level_is_0_to_6, level_gates_count_once))
-ARTIFACT = Rules(ARTIFACT_FIELDS, (layers_are_known, topics_are_known))
+LEVEL = Rules(
+    LEVEL_FIELDS,
+    (level_is_0_to_6, level_gates_count_once, abilities_keep_their_fields, abilities_are_checked_at_or_below),
+)
+ARTIFACT = Rules(
+    ARTIFACT_FIELDS, (layers_are_known, topics_are_known, templates_keep_their_fields, template_files_exist)
+)
 CHECKLIST = Rules(CHECKLIST_FIELDS, (layers_are_known,))
-PATH = Rules(PATH_FIELDS, (topics_are_known, path_lists_each_topic_once, path_after_is_known, path_lists_topics))
+PATH = Rules(
+    PATH_FIELDS,
+    (
+        topics_are_known,
+        path_lists_each_topic_once,
+        path_after_is_known,
+        path_lists_topics,
+        outside_prerequisites_are_known,
+    ),
+)
 RESOURCE = Rules(RESOURCE_FIELDS, (layers_are_known, topics_are_known))
 
 
@@ -290,6 +360,58 @@ def gate_artifacts_are_known(src: RoadmapSource, names: Names) -> Iterator[Conte
                     yield ContentError(layer.file, "gate", f"artifact {code!r} names no artifact in roadmap.yaml")
 
 
+def topics_have_a_resource(src: RoadmapSource, names: Names) -> Iterator[ContentError]:
+    """Every topic has something to study from: a resource in roadmap.yaml lists it."""
+    covered = {t for r in src.data.get("resources") or [] if isinstance(r, dict) for t in r.get("topics") or []}
+    for topic in src.topic_entries():
+        slug = topic.data.get("slug") if isinstance(topic.data, dict) else None
+        if isinstance(slug, str) and slug not in covered:
+            yield ContentError(
+                topic.file, topic.name, "has no resource: list it in a resource's topics in roadmap.yaml"
+            )
+
+
+def paths_keep_prerequisite_order(src: RoadmapSource, names: Names) -> Iterator[ContentError]:
+    """No path topic comes before one of its prerequisites in the same path."""
+    prerequisites = _prerequisites(src)
+    all_steps = src.path_steps()
+    for path in src.entries("learning_paths"):
+        steps = all_steps.get(str(path.data.get("slug")), []) if isinstance(path.data, dict) else []
+        position = {slug: i for i, slug in enumerate(steps)}
+        for i, slug in enumerate(steps):
+            for pre in prerequisites.get(slug, []):
+                if position.get(pre, -1) > i:
+                    yield ContentError(path.file, path.name, f"topic {slug!r} comes before its prerequisite {pre!r}")
+
+
+def paths_list_outside_prerequisites(src: RoadmapSource, names: Names) -> Iterator[ContentError]:
+    """A path's topics need only topics in it, in the paths it comes after, or in its
+    outside_prerequisites; and it lists as outside only topics it needs from outside."""
+    prerequisites = _prerequisites(src)
+    all_steps = src.path_steps()
+    after = {
+        str(e.data.get("slug")): e.data.get("after") for e in src.entries("learning_paths") if isinstance(e.data, dict)
+    }
+    for path in src.entries("learning_paths"):
+        if not isinstance(path.data, dict):
+            continue
+        slug = str(path.data.get("slug"))
+        covered, seen, before = set(all_steps.get(slug, [])), {slug}, after.get(slug)
+        while isinstance(before, str) and before not in seen:  # a loop of `after`s ends here
+            seen.add(before)
+            covered.update(all_steps.get(before, []))
+            before = after.get(before)
+        needed = {pre for step in all_steps.get(slug, []) for pre in prerequisites.get(step, [])} - covered
+        listed = {t for t in path.data.get("outside_prerequisites") or [] if isinstance(t, str)}
+        if missing := sorted(needed - listed):
+            message = f"needs topics outside it; list them in outside_prerequisites: {', '.join(missing)}"
+            yield ContentError(path.file, path.name, message)
+        if extra := sorted(listed - needed):
+            yield ContentError(
+                path.file, path.name, f"outside_prerequisites lists topics it does not need: {', '.join(extra)}"
+            )
+
+
 def prerequisites_have_no_cycle(src: RoadmapSource, names: Names) -> Iterator[ContentError]:
     """Each cycle once, named by its nodes, at the entry of the topic it starts from."""
     graph = prerequisite_graph(
@@ -322,6 +444,9 @@ ROADMAP_CHECKS: tuple[RoadmapCheck, ...] = (
     unique("learning_paths", "slug", "duplicate learning path slug {!r}"),
     each("resources", "title", RESOURCE),
     unique("resources", "url", "duplicate resource url {!r}"),
+    topics_have_a_resource,
+    paths_keep_prerequisite_order,
+    paths_list_outside_prerequisites,
     prerequisites_have_no_cycle,
 )
 
@@ -343,6 +468,15 @@ def _unknown(entry: Entry, field: str, label: str, known: Container[str], what: 
     for value in entry.data.get(field) or []:
         if isinstance(value, str) and value not in known:
             yield ContentError(entry.file, entry.name, f"{label} {value!r} names no {what} in this roadmap")
+
+
+def _prerequisites(src: RoadmapSource) -> dict[str, list[str]]:
+    """Topic slug -> the slugs it names as prerequisites, skipping malformed entries."""
+    return {
+        t["slug"]: [p for p in t.get("prerequisites") or [] if isinstance(p, str)]
+        for _, _, t in src.topics()
+        if isinstance(t.get("slug"), str) and isinstance(t.get("prerequisites") or [], list)
+    }
 
 
 def _duplicates(values: Iterable[Any]) -> set[Any]:

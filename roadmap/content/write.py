@@ -124,6 +124,7 @@ def write_topics(
             "body": _text(td.get("body")),
             "order": i,
             "source_url": _text(td.get("source_url")) or layer.source_url,
+            "self_check": [q.strip() for q in td.get("self_check") or []],
             "retired": False,
         }
         topics[td["slug"]] = _upsert(Topic, report, {"roadmap": roadmap, "slug": td["slug"]}, values)
@@ -141,7 +142,8 @@ def write_levels(src: RoadmapSource, roadmap: Roadmap, report: LoadReport) -> di
         values = {
             "title": ld["title"].strip(),
             "summary": _text(ld.get("summary")),
-            "abilities": ld.get("abilities") or [],
+            "abilities": [a["ability"].strip() for a in ld.get("abilities") or []],
+            "ability_gates": {a["ability"].strip(): a.get("gate") for a in ld.get("abilities") or []},
             "limit": _text(ld.get("limit")),
             "retired": False,
         }
@@ -165,6 +167,7 @@ def write_artifacts(
             "purpose": _text(ad.get("purpose")),
             "description": _text(ad.get("description")),
             "kind": ad["kind"],
+            "templates": [{"title": t["title"].strip(), "file": t["file"]} for t in ad.get("templates") or []],
             "retired": False,
         }
         spec = _upsert(ArtifactSpec, report, {"roadmap": roadmap, "code": ad["code"]}, values)
@@ -209,7 +212,9 @@ def write_gates(
 def write_paths(src: RoadmapSource, roadmap: Roadmap, topics: dict[str, Topic], report: LoadReport) -> None:
     path_data = src.data.get("learning_paths") or []
     paths: dict[str, LearningPath] = {}
-    for i, (pd, steps) in enumerate(zip(path_data, path_steps(src), strict=True)):
+    all_steps = src.path_steps()
+    for i, pd in enumerate(path_data):
+        steps = all_steps[pd["slug"]]
         values = {
             "title": pd["title"].strip(),
             "summary": _text(pd.get("summary")),
@@ -220,6 +225,8 @@ def write_paths(src: RoadmapSource, roadmap: Roadmap, topics: dict[str, Topic], 
         }
         path = _upsert(LearningPath, report, {"roadmap": roadmap, "slug": pd["slug"]}, values)
         _set_steps(path, [topics[slug] for slug in steps], report)
+        outside = [topics[slug] for slug in pd.get("outside_prerequisites") or []]
+        _set_m2m(path.outside_prerequisites, outside, report, "outside prerequisites")
         paths[pd["slug"]] = path
     # Linked once every path exists: `after` may name a later one.
     for pd in path_data:
@@ -230,21 +237,6 @@ def write_paths(src: RoadmapSource, roadmap: Roadmap, topics: dict[str, Topic], 
             path.save(update_fields=["after"])
             report.count("learning paths", "relinked")
     _retire(roadmap.paths.all(), [p.pk for p in paths.values()], report, "learning paths")
-
-
-def path_steps(src: RoadmapSource) -> list[list[str]]:
-    """Each learning path's topic slugs in order. `remaining: true` appends, in roadmap order, every
-    topic no earlier path lists."""
-    in_roadmap_order = [td["slug"] for _, _, td in sorted(src.topics(), key=lambda x: (x[0].data["number"], x[1]))]
-    listed: set[str] = set()
-    all_steps = []
-    for pd in src.data.get("learning_paths") or []:
-        steps = list(pd.get("topics") or [])
-        if pd.get("remaining"):
-            steps += [slug for slug in in_roadmap_order if slug not in listed and slug not in steps]
-        listed.update(steps)
-        all_steps.append(steps)
-    return all_steps
 
 
 def write_checklists(src: RoadmapSource, roadmap: Roadmap, layers: dict[str, Layer], report: LoadReport) -> None:

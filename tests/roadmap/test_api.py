@@ -55,6 +55,7 @@ class RoadmapApiTests(TestCase):
             "kind": "kv_calculator",
             "runnable": True,
             "layers": ["first"],
+            "templates": [],
         }
         assert data["competency_levels"][0]["gates"] == ["first"]
         assert data["learning_paths"] == []

@@ -3,8 +3,8 @@
 The loader checks that content is well formed; these tests check that it can be studied from:
 every topic has a source to read, learning paths never ask for a topic before its
 prerequisites, each competency level's abilities are checked by gates it requires, and the
-primary roadmap's topics carry self-check questions. Fields the loader does not accept yet are
-read from each roadmap's `extensions.yaml` and `self_checks.yaml` (see fixtures/README.md).
+primary roadmap's topics carry self-check questions. The loader enforces most of these rules too
+(roadmap/content/validate.py); these read the YAML directly so that a failure names the content.
 """
 
 from __future__ import annotations
@@ -78,16 +78,34 @@ def _read(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def _folded(roadmap: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields that once lived in side files, gathered from where they now stand in the YAML."""
+    return {
+        "extensions": {
+            "ability_gates": {
+                lv["level"]: {a["ability"]: a.get("gate") for a in lv.get("abilities") or []}
+                for lv in roadmap.get("competency_levels") or []
+            },
+            "outside_prerequisites": {
+                p["slug"]: p["outside_prerequisites"]
+                for p in roadmap.get("learning_paths") or []
+                if p.get("outside_prerequisites")
+            },
+            "artifact_templates": {
+                a["code"]: a["templates"] for a in roadmap.get("artifacts") or [] if a.get("templates")
+            },
+        },
+        "self_checks": {t["slug"]: t["self_check"] for layer in layers for t in layer["topics"] if "self_check" in t},
+    }
+
+
 @cache
 def shipped() -> tuple[Content, ...]:
     roadmaps = []
     for folder in sorted(p for p in Path(settings.CONTENT_DIR).iterdir() if p.is_dir()):
         layers = sorted((_read(f) for f in (folder / "layers").glob("*.yaml")), key=lambda d: d["number"])
-        extra = {}
-        for name in ("extensions", "self_checks"):
-            file = folder / f"{name}.yaml"
-            extra[name] = (_read(file) or {}) if file.exists() else {}
-        roadmaps.append(Content(folder.name, _read(folder / "roadmap.yaml"), layers, **extra))
+        roadmap = _read(folder / "roadmap.yaml")
+        roadmaps.append(Content(folder.name, roadmap, layers, **_folded(roadmap, layers)))
     return tuple(roadmaps)
 
 
@@ -174,7 +192,7 @@ class LevelTests(SimpleTestCase):
         mapping = content.extensions.get("ability_gates") or {}
         problems = []
         for level in content.roadmap["competency_levels"]:
-            number, abilities = level["level"], level.get("abilities") or []
+            number, abilities = level["level"], [a["ability"] for a in level.get("abilities") or []]
             gates = mapping.get(number) or {}
             if sorted(gates) != sorted(abilities):
                 problems.append(f"level {number}: ability_gates lists {sorted(gates)}, the level {sorted(abilities)}")

@@ -105,6 +105,11 @@ class ContentDir:
         )
 
     def write(self, roadmap: dict[str, Any], layers: list[dict[str, Any]]) -> None:
+        """Without a `resources` key, one resource covers every topic (every topic needs one)."""
+        if "resources" not in roadmap:
+            slugs = [t["slug"] for layer in layers for t in layer["topics"] if isinstance(t, dict) and "slug" in t]
+            guide = {"title": "The guide", "url": "https://example.com/guide", "kind": "docs", "topics": slugs}
+            roadmap = {**roadmap, "resources": [guide]}
         folder = self.root / roadmap["slug"]
         (folder / "layers").mkdir(parents=True, exist_ok=True)
         for old in (folder / "layers").glob("*.yaml"):
