@@ -410,13 +410,16 @@ class VerifyPageTests(Issued, TestCase):
     def test_hostile_input_gets_a_clear_message(self):
         deep = "[" * 100_000 + "]" * 100_000
         cases = {
-            "{not json": "This is not valid JSON (line 1",
-            '{"n": 1e999999}': "too large to be read exactly",
-            '{"n": NaN}': "a number this page does not accept",
-            '{"n": ' + "9" * 5000 + "}": "a number this page does not accept",
-            '{"n": 9007199254740993}': "too large to be read exactly",
-            deep: "nested too deeply",
-            '{"a":' * 40 + "1" + "}" * 40: "nested too deeply",
+            "{not json": "The credential is not valid JSON (Expecting property name enclosed in double quotes at line 1",
+            '{"n": 1e999999}': "1e999999 is too large for a number",
+            '{"n": NaN}': "NaN is not a number JSON allows",
+            '{"n": ' + "9" * 5000 + "}": "an integer of 5000 digits is outside -2**53..2**53",
+            '{"n": 9007199254740993}': "an integer of 16 digits is outside -2**53..2**53",
+            '{"n": 1e300}': "The number at n is too large to be read exactly",
+            '{"n": "a\\u0000b"}': "The value at n holds a NUL character",
+            deep: "The credential is nested more than 32 levels deep",
+            '{"a":' * 40 + "1" + "}" * 40: "levels deep",
+            '{"a":' * 28 + "1" + "}" * 28: "nested too deeply at a.a.a",
             "[1, 2]": "is a JSON object",
             json.dumps({"x": list(range(6000))}): "more than 5,000 values",
             "not-a-uuid": "No credential with this id was issued here.",
