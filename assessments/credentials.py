@@ -277,16 +277,15 @@ MAX_INTEGER = 2**53  # beyond this JSON numbers stop being exact in most verifie
 
 
 def parse_document(text: str) -> tuple[Any, str]:
-    """(document, "") from pasted or uploaded JSON, or (None, why not) in words for people. JSON is
-    read by `jsondoc`, the one reader of outside documents (not JSON, with the line; NaN or
-    Infinity; integers outside +-2**53; nesting; text limits); the credential's own, tighter
-    limits (size, depth, number of values, exact numbers) are `shape_problem`'s."""
+    """(document, "") from pasted or uploaded JSON, or (None, why not) in words for people when it
+    is too big or `shape_problem` refuses it. JSON is read by `jsondoc`, the one reader of outside
+    documents: what it cannot read (not JSON, with the line; NaN or Infinity; integers outside
+    +-2**53; nesting; text limits) raises jsondoc.DocumentRefused naming the field, which the
+    verifier page shows as a form error. The credential's own, tighter limits (size, depth, number
+    of values, exact numbers) are `shape_problem`'s."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         return None, f"The credential is larger than {MAX_BYTES // 1024} KiB; an issued one is a few KiB."
-    try:
-        document = jsondoc.loads(text, field="credential", max_bytes=MAX_BYTES)
-    except jsondoc.DocumentRefused as exc:
-        return None, _refusal(exc)
+    document = jsondoc.loads(text, field="credential", max_bytes=MAX_BYTES)
     return document, shape_problem(document)
 
 
