@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from assessments import dataintegrity
 from assessments.dataintegrity import OB_CONTEXT, VC_CONTEXT, ProofError, b58decode
+from portfolio.runner import jsondoc
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -276,30 +277,28 @@ MAX_INTEGER = 2**53  # beyond this JSON numbers stop being exact in most verifie
 
 
 def parse_document(text: str) -> tuple[Any, str]:
-    """(document, "") from pasted or uploaded JSON, or (None, why not) in words for people: too
-    big, not JSON (with the line), NaN or Infinity, numbers too long, nested too deep."""
+    """(document, "") from pasted or uploaded JSON, or (None, why not) in words for people when it
+    is too big or `shape_problem` refuses it. JSON is read by `jsondoc`, the one reader of outside
+    documents: what it cannot read (not JSON, with the line; NaN or Infinity; integers outside
+    +-2**53; nesting; text limits) raises jsondoc.DocumentRefused naming the field, which the
+    verifier page shows as a form error. The credential's own, tighter limits (size, depth, number
+    of values, exact numbers) are `shape_problem`'s."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         return None, f"The credential is larger than {MAX_BYTES // 1024} KiB; an issued one is a few KiB."
-
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON number")
-
-    try:
-        document = json.loads(text, parse_constant=refuse_constant)
-    except json.JSONDecodeError as exc:
-        return None, f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
-    except RecursionError:
-        return None, f"The JSON is nested too deeply (an issued credential nests fewer than {MAX_DEPTH} levels)."
-    except ValueError as exc:  # NaN and Infinity, and integers past Python's 4,300-digit limit
-        return None, f"The JSON holds a number this page does not accept ({str(exc)[:80]})."
+    document = jsondoc.loads(text, field="credential", max_bytes=MAX_BYTES)
     return document, shape_problem(document)
 
 
 def shape_problem(document: Any) -> str:
-    """Why a parsed document is too deep, too large or holds numbers no verifier reads exactly, or "".
-    Checked before any JSON-LD processing, which recurses and canonicalises at a cost."""
+    """Why a parsed document is refused by `jsondoc.check`, or is too deep or too large for a
+    credential, or holds numbers no verifier reads exactly; "" when none of these. Checked before
+    any JSON-LD processing, which recurses and canonicalises at a cost."""
     if not isinstance(document, dict):
         return "A credential is a JSON object ({ ... }); this is not one."
+    try:
+        jsondoc.check(document, field="credential")
+    except jsondoc.DocumentRefused as exc:
+        return _refusal(exc)
     stack: list[tuple[Any, int, str]] = [(document, 1, "")]
     seen = 0
     while stack:
@@ -309,10 +308,7 @@ def shape_problem(document: Any) -> str:
             return f"The credential holds more than {MAX_VALUES:,} values; an issued one holds a few hundred."
         if depth > MAX_DEPTH:
             return f"The JSON is nested too deeply at {path} (more than {MAX_DEPTH} levels)."
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int) and abs(value) > MAX_INTEGER:
-            return f"The number at {path} is too large to be read exactly (more than 2^53)."
+        # jsondoc bounds integers at 2**53 already; a float past it is finite but not exact.
         if isinstance(value, float) and not abs(value) <= MAX_INTEGER:
             return f"The number at {path} is too large to be read exactly (more than 2^53)."
         if isinstance(value, dict):
@@ -320,3 +316,9 @@ def shape_problem(document: Any) -> str:
         elif isinstance(value, list):
             stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
     return ""
+
+
+def _refusal(exc: jsondoc.DocumentRefused) -> str:
+    if exc.path:
+        return f"The value at {exc.path} {exc.reason}."
+    return f"The credential {exc.reason}."

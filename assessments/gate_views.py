@@ -40,6 +40,7 @@ from assessments.models import (
 )
 from assessments.models.credentials import summarize
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
+from portfolio.runner import jsondoc
 from roadmap.models import EvaluationGate
 
 
@@ -507,8 +508,13 @@ def credential_verify(request: Request) -> HttpResponse:
         form = VerifyForm(request.POST, request.FILES)
     else:
         form = VerifyForm({"credential": request.GET["id"]}) if request.GET.get("id") else VerifyForm()
-    verdict = _verdict_for(form.text) if form.is_bound and form.is_valid() else None
-    status = 422 if form.is_bound and not form.is_valid() else 200
+    verdict = None
+    if form.is_bound and form.is_valid():
+        try:
+            verdict = _verdict_for(form.text)
+        except jsondoc.DocumentRefused as exc:  # not a JSON document we read: say where, keep the text
+            form.add_error("credential", f"{exc}.")
+    status = 422 if form.is_bound and form.errors else 200
     context = {"form": form, "verdict": verdict, "summary": summarize(verdict.document) if verdict else None}
     return render(request, "assessments/credential_verify.html", context, status=status)
 

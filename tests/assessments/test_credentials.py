@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from pyld import jsonld
 
 from assessments import credentials
@@ -407,16 +408,29 @@ class VerifyPageTests(Issued, TestCase):
         self.assertContains(response, '<h2 id="verdict-title">Revoked</h2>', html=True)
         self.assertContains(response, "Redoing it")
 
-    def test_hostile_input_gets_a_clear_message(self):
+    def test_json_the_one_reader_refuses_is_a_form_error_naming_the_field_and_keeps_the_text(self):
         deep = "[" * 100_000 + "]" * 100_000
         cases = {
-            "{not json": "This is not valid JSON (line 1",
-            '{"n": 1e999999}': "too large to be read exactly",
-            '{"n": NaN}': "a number this page does not accept",
-            '{"n": ' + "9" * 5000 + "}": "a number this page does not accept",
-            '{"n": 9007199254740993}': "too large to be read exactly",
-            deep: "nested too deeply",
-            '{"a":' * 40 + "1" + "}" * 40: "nested too deeply",
+            "{not json": "credential: is not valid JSON (Expecting property name enclosed in double quotes at line 1",
+            '{"n": 1e999999}': "1e999999 is too large for a number",
+            '{"n": NaN}': "NaN is not a number JSON allows",
+            '{"n": ' + "9" * 5000 + "}": "an integer of 5000 digits is outside -2**53..2**53",
+            '{"n": 9007199254740993}': "an integer of 16 digits is outside -2**53..2**53",
+            '{"n": "a\\u0000b"}': "credential.n: holds a NUL character",
+            deep: "credential: is nested more than 32 levels deep",
+            '{"a":' * 40 + "1" + "}" * 40: "levels deep",
+        }
+        for text, message in cases.items():
+            with self.subTest(text=text[:40]):
+                response = self.post(text)
+                self.assertContains(response, message, status_code=422)
+                self.assertContains(response, escape(text[:9]), status_code=422)  # the text is kept
+                self.assertNotContains(response, "verdict-title", status_code=422)
+
+    def test_json_that_is_no_credential_gets_a_clear_verdict(self):
+        cases = {
+            '{"n": 1e300}': "The number at n is too large to be read exactly",
+            '{"a":' * 28 + "1" + "}" * 28: "nested too deeply at a.a.a",
             "[1, 2]": "is a JSON object",
             json.dumps({"x": list(range(6000))}): "more than 5,000 values",
             "not-a-uuid": "No credential with this id was issued here.",

@@ -18,7 +18,7 @@ import pytest
 
 from portfolio.runner import jobs
 from portfolio.runner.protocol import Limits
-from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox import launch, seccomp
 from portfolio.runner.sandbox.command import START_MARKER
 from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 from portfolio.runner.sandbox.outcome import SandboxResult
@@ -351,3 +351,34 @@ def test_no_namespaces_can_be_made_inside_and_usr_local_is_empty(assert_healthy:
         assert seen[attempt].startswith("error:"), (attempt, seen[attempt])
     assert seen["usr_local"] == [], seen["usr_local"]
     assert_healthy()
+
+
+def test_ptrace_mount_keyctl_and_bpf_are_refused_by_the_seccomp_filter(assert_healthy: Callable[[], None]):
+    result = jobs.execute(hostile_payload("privileged.py"))
+
+    assert result["verdict"] == "passed", result["log_tail"]
+    seen = result["metrics"]
+    for call in ("ptrace_traceme", "ptrace_attach", "mount", "keyctl", "bpf"):
+        assert seen[call] == "error: Operation not permitted", (call, seen[call])
+    assert_healthy()
+
+
+def test_without_libseccomp_the_sandbox_refuses_unless_told_to_go_on(work_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    def missing() -> bytes:
+        raise seccomp.SeccompUnavailable("libseccomp could not be loaded (test)")
+
+    monkeypatch.setattr(seccomp, "filter_program", missing)
+    monkeypatch.setattr(launch, "_probe_cache", {})
+
+    with pytest.raises(SandboxUnavailable, match="RUNNER_ALLOW_NO_SECCOMP"):
+        run_python("print('hi')", work_dir)
+
+    monkeypatch.setenv("RUNNER_ALLOW_NO_SECCOMP", "1")
+    unfiltered = run_python("import ctypes; print(ctypes.CDLL(None).ptrace(0, 0, None, None))", work_dir)
+    assert (unfiltered.status, unfiltered.sandboxed, unfiltered.stdout.strip()) == ("ok", True, "0")
+
+
+def test_the_filter_is_a_bpf_program_denying_each_listed_call():
+    program = seccomp.filter_program()
+
+    assert len(program) % 8 == 0 and len(program) // 8 > len(seccomp.DENIED_SYSCALLS)

@@ -4,7 +4,7 @@ The shape of one sandboxed command (see README.md, "Sandbox"):
 
     Popen(user=RUNNER_SANDBOX_UID, start_new_session=True)      # uid dropped in C, thread-safe
       prlimit --cpu --as --nproc --fsize --nofile --core -- \\   # rlimits set as the dropped uid
-        bwrap <mounts> --unshare-all --die-with-parent ... \\
+        bwrap <mounts> --unshare-all --die-with-parent --seccomp FD ... \\
           /usr/bin/sh -c 'echo <marker> >&2; exec "$@"' sh <argv>
 
 The marker line tells our failure from the submission's: if bwrap exits without it, the command
@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from portfolio.runner.protocol import Limits
+from portfolio.runner.sandbox import seccomp
 from portfolio.runner.sandbox.config import SandboxConfig
 
 JOB_MOUNT = "/job"
@@ -42,7 +43,7 @@ def sandboxed_command(
 ) -> Iterator[tuple[list[str], tuple[int, ...]]]:
     """(the whole command line, the file descriptors it must inherit); the descriptors stay open
     until the block ends, so start and wait for the command inside it."""
-    with _passwd_files(config) as data_fds:
+    with _passwd_files(config) as data_fds, _seccomp_fd(config) as filter_fd:
         command = [
             *rlimit_prefix(config, limits),
             *bwrap_argv(
@@ -51,6 +52,7 @@ def sandboxed_command(
                 limits=limits,
                 ro_binds=ro_binds,
                 data_fds=data_fds,
+                seccomp_fd=filter_fd,
             ),
             _SHELL,
             "-c",
@@ -58,7 +60,8 @@ def sandboxed_command(
             "sh",
             *translate_argv(argv, ro_binds),
         ]
-        yield command, tuple(fd for fd, _ in data_fds)
+        fds = [fd for fd, _ in data_fds] + ([filter_fd] if filter_fd is not None else [])
+        yield command, tuple(fds)
 
 
 def strip_marker(stderr: str) -> tuple[bool, str]:
@@ -96,6 +99,7 @@ def bwrap_argv(
     limits: Limits,
     ro_binds: Sequence[tuple[str, str]] = (),
     data_fds: Sequence[tuple[int, str]] = (),
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     args = [config.bwrap, "--ro-bind", "/usr", "/usr"]
     if os.path.isdir("/usr/local"):
@@ -152,6 +156,8 @@ def bwrap_argv(
         JOB_MOUNT,
         "--clearenv",
     ]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     for key, value in sandbox_env(config, home=JOB_MOUNT, python=config.python).items():
         args += ["--setenv", key, value]
     return args
@@ -200,6 +206,26 @@ def _runtime_dirs(config: SandboxConfig) -> list[str]:
     dirs += [p for p in config.extra_ro_binds if p not in dirs and os.path.exists(p)]
     # /usr itself is bound whole; of /usr/local (hidden) only what the interpreter needs comes back.
     return [d for d in dirs if d.startswith("/usr/local/") or (d != "/usr" and not d.startswith("/usr/"))]
+
+
+@contextlib.contextmanager
+def _seccomp_fd(config: SandboxConfig) -> Iterator[int | None]:
+    """The compiled filter in a memfd for bwrap's --seccomp; None only when libseccomp is missing
+    and RUNNER_ALLOW_NO_SECCOMP says to go on without it (launch.probe refuses otherwise)."""
+    try:
+        program = seccomp.filter_program()
+    except seccomp.SeccompUnavailable:
+        if config.allow_no_seccomp:
+            yield None
+            return
+        raise
+    fd = os.memfd_create("layerwise-seccomp", 0)
+    try:
+        os.write(fd, program)
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

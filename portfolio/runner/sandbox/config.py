@@ -33,6 +33,7 @@ class SandboxConfig:
     uid: int | None = DEFAULT_SANDBOX_UID
     gid: int | None = DEFAULT_SANDBOX_UID
     allow_unsandboxed: bool = False
+    allow_no_seccomp: bool = False
     threads: int = 2
     extra_ro_binds: tuple[str, ...] = ()
     gpu_devices: tuple[str, ...] = ()
@@ -54,6 +55,7 @@ class SandboxConfig:
             uid=uid,
             gid=gid,
             allow_unsandboxed=env.get("RUNNER_ALLOW_UNSANDBOXED", "").strip().lower() in _TRUTHY,
+            allow_no_seccomp=env.get("RUNNER_ALLOW_NO_SECCOMP", "").strip().lower() in _TRUTHY,
             threads=_env_int(env, "RUNNER_THREADS", min(4, os.cpu_count() or 1)),
             extra_ro_binds=tuple(p for p in env.get("RUNNER_SANDBOX_RO_BINDS", "").split(":") if p),
             gpu_devices=tuple(sorted(p for p in glob.glob("/dev/nvidia*") if not os.path.isdir(p)))

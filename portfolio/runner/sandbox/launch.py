@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portfolio.runner.protocol import Limits
+from portfolio.runner.sandbox import seccomp
 from portfolio.runner.sandbox.command import JOB_MOUNT, rlimit_prefix, sandbox_env, sandboxed_command
 from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 from portfolio.runner.sandbox.outcome import SandboxResult
@@ -66,6 +67,15 @@ def _probe_uncached(config: SandboxConfig) -> ProbeResult:
                 False,
                 reason=f"{tool} is not an executable file; install it or set {setting}",
             )
+    missing_filter = seccomp.available()
+    if missing_filter is not None:
+        if not config.allow_no_seccomp:
+            return ProbeResult(
+                False,
+                reason=f"the seccomp filter cannot be built ({missing_filter}); install libseccomp2, "
+                "or for development only set RUNNER_ALLOW_NO_SECCOMP=1",
+            )
+        log.warning("no seccomp filter (%s); RUNNER_ALLOW_NO_SECCOMP=1, sandboxing without it", missing_filter)
     try:
         version = subprocess.run(
             [config.bwrap, "--version"],
