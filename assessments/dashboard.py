@@ -55,6 +55,9 @@ class Dashboard:
     levels: dict[int, CompetencyLevel] = field(default_factory=dict)
     verified_level: int = 0  # roadmap-wide: every gate of levels 1..L approved
     next_level_needs: list[Layer] = field(default_factory=list)
+    next_level: int = 0
+    # Layers approved above the overall verified level: they count once every lower gate is approved.
+    verified_ahead: bool = False
     radar: SafeString = field(default_factory=lambda: mark_safe(""))
     suggestions: list[Suggestion] = field(default_factory=list)
     paths: list[FollowedPath] = field(default_factory=list)
@@ -172,6 +175,8 @@ def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
     if pending:
         target = min(row.gate_level for row in pending if row.gate_level)
         board.next_level_needs = [row.layer for row in pending if row.gate_level and row.gate_level <= target]
+        board.next_level = target
+    board.verified_ahead = any(row.verified_level > board.verified_level for row in board.layers)
     axes = [RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in board.layers]
     board.radar = mark_safe(  # noqa: S308 - radar_svg escapes its text
         radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per layer")

@@ -17,6 +17,7 @@ from assessments.models import (
     PathFollow,
     PersonalLink,
     SelfAssessment,
+    Status,
     TopicNote,
     TopicProgress,
     TopicState,
@@ -38,17 +39,25 @@ def learner_overlay(request: Request, page: str, context: Mapping[str, Any]) -> 
 
 
 def _roadmap(user: User, page: Mapping[str, Any]) -> Overlay:
-    """Totals, a progress bar in each layer's card, the graph coloured by status and its marking
-    mode: two queries."""
+    """Totals, a progress bar in each layer's card, the graph coloured by status (and filtered by it)
+    and its marking mode: two queries."""
     progress = Progress.load(user, page["roadmap"])
-    return Overlay(
-        slots={
-            "progress": "assessments/_roadmap_progress.html",
-            "layer": f"{PIECES}#layer-progress",
-            "graph": "assessments/_graph_marking.html",
-        },
-        context={"progress": progress, "topic_statuses": progress.statuses},
-    )
+    slots = {
+        "progress": "assessments/_roadmap_progress.html",
+        "layer": f"{PIECES}#layer-progress",
+        "graph": "assessments/_graph_marking.html",
+    }
+    context: dict[str, Any] = {
+        "progress": progress,
+        "topic_statuses": progress.statuses,
+        "topic_status_choices": Status.choices,
+    }
+    if focus := page.get("focus"):
+        # The side panel's status, confidence and note for the topic open in it: one query more.
+        slots["panel"] = f"{PIECES}#topic-panel"
+        context["focus_state"] = progress.state(focus.pk)
+        context["focus_note"] = TopicNote.objects.of(user).filter(topic=focus).first()
+    return Overlay(slots=slots, context=context)
 
 
 def _layer(user: User, page: Mapping[str, Any]) -> Overlay:

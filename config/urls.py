@@ -3,7 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic.base import RedirectView
 
 from accounts.urls import team_urlpatterns
 from assessments.team_urls import urlpatterns as team_progress_urlpatterns
@@ -21,6 +24,8 @@ def public(patterns: Any) -> Any:
 
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page's <link rel=icon> says.
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True))),
     path("admin/", admin.site.urls),
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),

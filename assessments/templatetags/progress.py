@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from assessments.models import TopicState
+from assessments.models import CONFIDENCE_WORDS, TopicState
 from assessments.progress import Counts, Progress
 from roadmap.models import Layer, Roadmap, Topic
 
@@ -69,7 +69,7 @@ def status_form(
     dots = format_html_join(
         "",
         '<button type="submit" id="confidence-{0}-{1}" name="confidence" value="{2}" class="dot{3}" '
-        'aria-pressed="{4}">{1}</button>',
+        'aria-pressed="{4}" title="{1}: {5}" aria-label="Confidence {1}: {5}">{1}</button>',
         (
             (
                 slug,
@@ -77,6 +77,7 @@ def status_form(
                 "" if state.confidence == n else n,
                 " is-on" if state.confidence and n <= state.confidence else "",
                 "true" if state.confidence == n else "false",
+                CONFIDENCE_WORDS[n],
             )
             for n in TopicState.confidence_choices
         ),
@@ -87,7 +88,7 @@ def status_form(
         '<div class="segmented" role="group" aria-label="Status of {title}">{statuses}</div>'
         '<div class="confidence" role="group" aria-label="Confidence in {title}, 1 to 5" '
         'title="Your confidence, 1 (shaky) to 5 (could teach it)"><span class="confidence-label">Confidence</span>'
-        "{dots}</div></form>",
+        '{dots}<span class="confidence-word">{word}</span></div></form>',
         slug=slug,
         compact=" is-compact" if compact else "",
         url=url,
@@ -95,4 +96,5 @@ def status_form(
         title=topic.title,
         statuses=statuses,
         dots=dots,
+        word=CONFIDENCE_WORDS.get(state.confidence or 0, "not rated"),
     )
