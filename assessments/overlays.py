@@ -11,6 +11,7 @@ from typing import Any
 
 from accounts.http import Request
 from accounts.models import User
+from assessments.dashboard import roadmap_counts
 from assessments.forms import LinkForm, NoteForm
 from assessments.models import (
     GateRequest,
@@ -96,7 +97,14 @@ def _path(user: User, page: Mapping[str, Any]) -> Overlay:
     return Overlay(slots={"actions": "assessments/_path_follow.html"}, context={"followed": followed})
 
 
+def _roadmaps(user: User, page: Mapping[str, Any]) -> Overlay:
+    """The learner's progress bar on each roadmap's card: two queries."""
+    counts = {roadmap.pk: tally for roadmap, tally in roadmap_counts(user)}
+    return Overlay(slots={"card": f"{PIECES}#roadmap-card"}, context={"roadmap_tallies": counts})
+
+
 PAGES: dict[str, Callable[[User, Mapping[str, Any]], Overlay]] = {
+    "roadmaps": _roadmaps,
     "roadmap": _roadmap,
     "layer": _layer,
     "topic": _topic,

@@ -29,7 +29,7 @@ def _current_layers() -> Prefetch:
 @require_GET
 def roadmap_list(request: Request) -> HttpResponse:
     roadmaps = Roadmap.objects.current().with_counts()
-    return render(request, "roadmap/roadmap_list.html", {"roadmaps": roadmaps})
+    return render(request, "roadmap/roadmap_list.html", with_overlays(request, "roadmaps", {"roadmaps": roadmaps}))
 
 
 def _focus(roadmap: Roadmap, slug: str | None) -> dict[str, Any]:

@@ -3,6 +3,8 @@ views prepare the rows (the roadmap pages' part in assessments/overlays.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -98,3 +100,9 @@ def status_form(
         dots=dots,
         word=CONFIDENCE_WORDS.get(state.confidence or 0, "not rated"),
     )
+
+
+@register.filter
+def counts_for(tallies: Mapping[int, Counts] | None, roadmap: Roadmap) -> Counts | None:
+    """One roadmap's counts from the roadmap list's overlay."""
+    return (tallies or {}).get(roadmap.pk) if isinstance(tallies, Mapping) else None

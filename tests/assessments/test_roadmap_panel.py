@@ -54,3 +54,25 @@ class LearnerPanelTests(TestCase):
         response = self.client.get(self.url, {"status": "finished"})
 
         self.assertContains(response, "Status: Select a valid choice.", status_code=400)
+
+
+class RoadmapCardTests(TestCase):
+    def test_a_learner_sees_their_progress_bar_on_each_roadmap_card(self):
+        user = create_user()
+        topic = create_topic(layer=create_layer(roadmap=create_roadmap(slug="rm")))
+        create_topic(layer=topic.layer)
+        create_progress(user=user, topic=topic, status="done")
+        create_topic(layer=create_layer(roadmap=create_roadmap(slug="other")))
+        self.client.force_login(user)
+
+        response = self.client.get("/")
+
+        self.assertContains(response, "Your progress: 1 done, 0 learning, 0 skipped, of 2 topics")
+        self.assertContains(response, "You have not started it", count=1)
+
+    def test_visitors_see_no_progress_bar(self):
+        create_topic(layer=create_layer(roadmap=create_roadmap(slug="rm")))
+
+        response = self.client.get("/")
+
+        self.assertNotContains(response, "Your progress")
