@@ -62,9 +62,15 @@ class MatrixTests(MatrixFixture):
 
         response = self.client.get(url("team-matrix", self.team.slug))
 
-        self.assertContains(response, '<td class="cell lv-2"><span class="cv">2</span><span class="cs">self 4</span></td>', html=True)
-        self.assertContains(response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self 1</span></td>', html=True)
-        self.assertContains(response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self –</span></td>', html=True)
+        self.assertContains(
+            response, '<td class="cell lv-2"><span class="cv">2</span><span class="cs">self 4</span></td>', html=True
+        )
+        self.assertContains(
+            response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self 1</span></td>', html=True
+        )
+        self.assertContains(
+            response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self –</span></td>', html=True
+        )
 
     def test_rows_and_columns(self):
         matrix = build_matrix(self.team, self.roadmap, counts=True)
