@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
-from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic.base import RedirectView
 
@@ -24,8 +24,9 @@ def public(patterns: Any) -> Any:
 
 
 urlpatterns = [
-    # Browsers ask for /favicon.ico whatever the page's <link rel=icon> says.
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True))),
+    # Browsers ask for /favicon.ico whatever the page's <link rel=icon> says. The unhashed name, which
+    # collectstatic keeps beside the hashed one: the manifest is not there yet when urls load.
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),
