@@ -10,6 +10,7 @@ from tests.factories import (
     create_artifact,
     create_artifact_spec,
     create_layer,
+    create_runnable_artifact,
     create_team,
     create_topic,
     create_user,
@@ -109,6 +110,15 @@ class ArtifactDetailTests(TestCase):
         assert response.status_code == 200
         assert b"<strong>bold</strong>" in response.content and b"<script>alert" not in response.content
         assert b"Upload a version" in response.content
+
+    def test_a_runnable_artifact_says_what_a_version_is_and_what_results_are(self):
+        artifact = create_runnable_artifact()
+        self.client.force_login(artifact.owner)
+
+        response = self.client.get(artifact.get_absolute_url())
+
+        self.assertContains(response, "the runner runs each version and verifies its result")
+        self.assertContains(response, "shown as self-reported and never as verified")
 
     def test_another_user_gets_404(self):
         artifact = create_artifact()
