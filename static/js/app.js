@@ -140,3 +140,29 @@ function wireUnsaved(form) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-warn-unsaved]")) wireUnsaved(form);
 });
+
+// A search box over a long list of grouped checkboxes (the artifact form's topics): shown only with
+// JavaScript; without it every checkbox stays listed. Checked boxes always stay visible.
+function wireChecksSearch(root) {
+  for (const box of root.querySelectorAll("input[data-checks-search]")) {
+    const list = document.getElementById(box.dataset.checksSearch);
+    if (!list || box.dataset.wired) continue;
+    box.dataset.wired = "1";
+    box.hidden = false;
+    box.addEventListener("input", () => {
+      const words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+      for (const group of list.children) {
+        const title = (group.querySelector(":scope > label")?.textContent || "").toLowerCase();
+        let shown = 0;
+        for (const option of group.querySelectorAll(":scope > div")) {
+          const text = `${title} ${option.textContent.toLowerCase()}`;
+          const keep = option.querySelector("input:checked") || words.every((w) => text.includes(w));
+          option.hidden = !keep;
+          if (keep) shown += 1;
+        }
+        group.hidden = shown === 0;
+      }
+    });
+  }
+}
+document.addEventListener("DOMContentLoaded", () => wireChecksSearch(document));

@@ -80,6 +80,7 @@ class LearnerPagesBrowserTests(BrowserTestCase):
             "my-artifacts": reverse("portfolio:artifact-list"),
             "layer": self.first.layer.get_absolute_url(),
             "self-assessment": reverse("assessments:assessment-detail", args=[self.roadmap.slug, "layer-2"]),
+            "new-artifact": reverse("portfolio:artifact-create"),
         }
         for name, path in pages.items():
             with self.subTest(name):
@@ -150,3 +151,15 @@ class LearnerPagesBrowserTests(BrowserTestCase):
         page.click("text=Save rating")  # the browser asks for a level (the field is required): nothing saved
         assert page.url.endswith("/layer-2/")
         assert not SelfAssessment.objects.filter(user=self.learner).exclude(layer__slug="layer-1").exists()
+
+    def test_the_artifact_forms_topic_search_narrows_the_checkboxes(self):
+        from playwright.sync_api import expect
+
+        page = self.page_as(self.learner, viewport=SIZES["phone"])
+        page.goto(self.live_server_url + reverse("portfolio:artifact-create"))
+        page.fill("#id_topics_search", "kv cache")
+
+        expect(page.get_by_label("KV cache memory")).to_be_visible()
+        expect(page.get_by_label("Tokenization")).to_be_hidden()
+        page.screenshot(path=self.shots / "new-artifact-search-phone.png", full_page=True)
+        assert self.errors == []

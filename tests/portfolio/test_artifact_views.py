@@ -54,6 +54,15 @@ class ArtifactCreateTests(TestCase):
         assert form.initial["title"] == "KV Cache Calculator" and form.initial["topics"] == [self.topic.pk]
         assert b"KV cache sizing" in response.content
 
+    def test_a_free_form_artifact_picks_topics_from_checkboxes_grouped_by_layer_with_a_search(self):
+        response = self.client.get(reverse("portfolio:artifact-create"))
+
+        layer = self.topic.layer
+        self.assertContains(response, f"<label>{layer.roadmap.title} · {layer.label}: {layer.title}</label>")
+        self.assertContains(response, f'type="checkbox" name="topics" value="{self.topic.pk}"')
+        self.assertContains(response, 'data-checks-search="id_topics"')
+        self.assertNotContains(response, '<select name="topics"')
+
     def test_creating_an_artifact_links_spec_and_topics(self):
         response = self.client.post(
             reverse("portfolio:artifact-create"),
