@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.http import require_GET
 from django.views.generic.base import RedirectView
 
 from accounts.urls import team_urlpatterns
@@ -26,7 +27,11 @@ def public(patterns: Any) -> Any:
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page's <link rel=icon> says. The unhashed name, which
     # collectstatic keeps beside the hashed one: the manifest is not there yet when urls load.
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg"))),
+    path(
+        "favicon.ico",
+        login_not_required(require_GET(RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg"))),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),
