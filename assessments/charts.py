@@ -76,15 +76,40 @@ def radar_svg(axes: list[RadarAxis], *, size: int = 340, title: str = "Competenc
     return "".join(out)
 
 
+def _bars_open(width: int, height: int, title: str, title_id: str, css: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css}" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-labelledby="{title_id}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+    ]
+
+
+def bars_svg(axes: list[RadarAxis], *, title: str) -> str:
+    """Self-rated and verified level per axis as two bars under the axis's full title: the
+    advanced tracks, apart from the core layers' radar, each named in words."""
+    width, row = 340, 52
+    scale = width / MAX_LEVEL
+    out = _bars_open(width, max(row * len(axes), row), title, "tracks-title", "radar radar-bars")
+    for i, axis in enumerate(axes):
+        y = i * row
+        out.append(
+            f'<text class="radar-label" x="0" y="{y + 13}">{escape(axis.title)}'
+            f"<title>self-rated {axis.self_rated}, verified {axis.verified}</title></text>"
+        )
+        out.append(
+            f'<rect class="radar-self" x="0" y="{y + 19}" width="{max(axis.self_rated * scale, 1):.1f}" height="11" rx="3"/>'
+        )
+        out.append(
+            f'<rect class="radar-verified" x="0" y="{y + 32}" width="{max(axis.verified * scale, 1):.1f}" height="11" rx="3"/>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _bars_svg(axes: list[RadarAxis], *, title: str) -> str:
     width, row = 340, 44
-    height = max(row * len(axes), row)
     scale = (width - 60) / MAX_LEVEL
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="radar" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-labelledby="radar-title">',
-        f'<title id="radar-title">{escape(title)}</title>',
-    ]
+    out = _bars_open(width, max(row * len(axes), row), title, "radar-title", "radar")
     for i, axis in enumerate(axes):
         y = i * row
         out.append(f'<text class="radar-label" x="0" y="{y + 24}">{escape(axis.label)}</text>')

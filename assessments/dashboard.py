@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
-from assessments.charts import RadarAxis, heatmap_svg, radar_svg
+from assessments.charts import RadarAxis, bars_svg, heatmap_svg, radar_svg
 from assessments.models import (
     Activity,
     PathFollow,
@@ -55,7 +55,11 @@ class Dashboard:
     levels: dict[int, CompetencyLevel] = field(default_factory=dict)
     verified_level: int = 0  # roadmap-wide: every gate of levels 1..L approved
     next_level_needs: list[Layer] = field(default_factory=list)
+    next_level: int = 0
+    # Layers approved above the overall verified level: they count once every lower gate is approved.
+    verified_ahead: bool = False
     radar: SafeString = field(default_factory=lambda: mark_safe(""))
+    tracks_chart: SafeString = field(default_factory=lambda: mark_safe(""))
     suggestions: list[Suggestion] = field(default_factory=list)
     paths: list[FollowedPath] = field(default_factory=list)
     heatmap: SafeString = field(default_factory=lambda: mark_safe(""))
@@ -172,10 +176,23 @@ def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
     if pending:
         target = min(row.gate_level for row in pending if row.gate_level)
         board.next_level_needs = [row.layer for row in pending if row.gate_level and row.gate_level <= target]
-    axes = [RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in board.layers]
+        board.next_level = target
+    board.verified_ahead = any(row.verified_level > board.verified_level for row in board.layers)
+    # Core layers on the radar, advanced tracks apart as named bars: one shape of 17 axes labelled
+    # 1-12 and A-E read as noise.
+    core = [row for row in board.layers if row.layer.kind != "advanced_track"]
+    tracks = [row for row in board.layers if row.layer.kind == "advanced_track"]
+    axes = [RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in core]
     board.radar = mark_safe(  # noqa: S308 - radar_svg escapes its text
-        radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per layer")
+        radar_svg(axes, title=f"{roadmap.title}: self-rated and verified level per core layer")
     )
+    if tracks:
+        track_axes = [
+            RadarAxis(row.layer.code, str(row.layer), row.self_level or 0, row.verified_level) for row in tracks
+        ]
+        board.tracks_chart = mark_safe(  # noqa: S308 - bars_svg escapes its text
+            bars_svg(track_axes, title=f"{roadmap.title}: self-rated and verified level per advanced track")
+        )
     steps = followed_steps(user, roadmap)
     board.suggestions = next_topics(user, roadmap, progress=progress, steps=steps)
     current = set(progress.order)

@@ -32,7 +32,12 @@ class ProgressForm(forms.Form):
 
 
 class SelfAssessmentForm(forms.Form):
-    level = forms.TypedChoiceField(choices=[(n, str(n)) for n in LEVEL_RANGE], coerce=int, widget=forms.RadioSelect)
+    level = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in LEVEL_RANGE],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Level: pick the level that describes you before saving."},
+    )
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
         required=False,

@@ -11,12 +11,14 @@ from typing import Any
 
 from accounts.http import Request
 from accounts.models import User
+from assessments.dashboard import roadmap_counts
 from assessments.forms import LinkForm, NoteForm
 from assessments.models import (
     GateRequest,
     PathFollow,
     PersonalLink,
     SelfAssessment,
+    Status,
     TopicNote,
     TopicProgress,
     TopicState,
@@ -38,17 +40,25 @@ def learner_overlay(request: Request, page: str, context: Mapping[str, Any]) -> 
 
 
 def _roadmap(user: User, page: Mapping[str, Any]) -> Overlay:
-    """Totals, a progress bar in each layer's card, the graph coloured by status and its marking
-    mode: two queries."""
+    """Totals, a progress bar in each layer's card, the graph coloured by status (and filtered by it)
+    and its marking mode: two queries."""
     progress = Progress.load(user, page["roadmap"])
-    return Overlay(
-        slots={
-            "progress": "assessments/_roadmap_progress.html",
-            "layer": f"{PIECES}#layer-progress",
-            "graph": "assessments/_graph_marking.html",
-        },
-        context={"progress": progress, "topic_statuses": progress.statuses},
-    )
+    slots = {
+        "progress": "assessments/_roadmap_progress.html",
+        "layer": f"{PIECES}#layer-progress",
+        "graph": "assessments/_graph_marking.html",
+    }
+    context: dict[str, Any] = {
+        "progress": progress,
+        "topic_statuses": progress.statuses,
+        "topic_status_choices": Status.choices,
+    }
+    if focus := page.get("focus"):
+        # The side panel's status, confidence and note for the topic open in it: one query more.
+        slots["panel"] = f"{PIECES}#topic-panel"
+        context["focus_state"] = progress.state(focus.pk)
+        context["focus_note"] = TopicNote.objects.of(user).filter(topic=focus).first()
+    return Overlay(slots=slots, context=context)
 
 
 def _layer(user: User, page: Mapping[str, Any]) -> Overlay:
@@ -87,7 +97,14 @@ def _path(user: User, page: Mapping[str, Any]) -> Overlay:
     return Overlay(slots={"actions": "assessments/_path_follow.html"}, context={"followed": followed})
 
 
+def _roadmaps(user: User, page: Mapping[str, Any]) -> Overlay:
+    """The learner's progress bar on each roadmap's card: two queries."""
+    counts = {roadmap.pk: tally for roadmap, tally in roadmap_counts(user)}
+    return Overlay(slots={"card": f"{PIECES}#roadmap-card"}, context={"roadmap_tallies": counts})
+
+
 PAGES: dict[str, Callable[[User, Mapping[str, Any]], Overlay]] = {
+    "roadmaps": _roadmaps,
     "roadmap": _roadmap,
     "layer": _layer,
     "topic": _topic,

@@ -65,10 +65,13 @@ class Cell:
         self.attested = attested
         shown = "–" if self_level is None else self_level
         # Only integers go in: nothing to escape. No title attribute: at 200 members it doubled the page;
-        # the table's caption and legend say what V, S and the attested mark are.
+        # the table's caption and legend say what the two numbers and the attested mark are.
         mark = '<span class="att">*</span>' if attested else ""
         css = f"cell lv-{verified}{' is-attested' if attested else ''}"
-        self.html = mark_safe(f'<td class="{css}">V{verified}{mark} · <span class="cs">S{shown}</span></td>')  # noqa: S308
+        # Read as words: the verified level large, the self-rating small under it ("self 3", "self –").
+        self.html = mark_safe(  # noqa: S308
+            f'<td class="{css}"><span class="cv">{verified}{mark}</span><span class="cs">self {shown}</span></td>'
+        )
 
     @classmethod
     def of(cls, verified: int, attested: bool, self_level: int | None) -> Cell:

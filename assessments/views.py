@@ -95,7 +95,8 @@ def assessment_detail(request: Request, roadmap_slug: str, layer_slug: str) -> H
     layer = get_object_or_404(roadmap.layers.current(), slug=layer_slug)
     history = SelfAssessment.objects.of(request.user).filter(layer=layer)
     current = history.first()
-    initial = {"level": current.level, "justification": current.justification} if current else {"level": 0}
+    # No preselected level: a careless Save on a first visit must not record a 0.
+    initial = {"level": current.level, "justification": current.justification} if current else {}
     form = SelfAssessmentForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         row = SelfAssessment.record(request.user, layer, **form.cleaned_data)

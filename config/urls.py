@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.http import require_GET
+from django.views.generic.base import RedirectView
 
 from accounts.urls import team_urlpatterns
 from assessments.team_urls import urlpatterns as team_progress_urlpatterns
@@ -21,6 +25,13 @@ def public(patterns: Any) -> Any:
 
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page's <link rel=icon> says. The unhashed name, which
+    # collectstatic keeps beside the hashed one: the manifest is not there yet when urls load.
+    path(
+        "favicon.ico",
+        login_not_required(require_GET(RedirectView.as_view(url=f"{settings.STATIC_URL}img/favicon.svg"))),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", public(api.urls)),
     path("accounts/", include("accounts.urls")),

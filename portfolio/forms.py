@@ -48,9 +48,11 @@ class ArtifactForm(forms.ModelForm):
             topics.widget = forms.CheckboxSelectMultiple()
             group_of = lambda t: t.layer.label + ": " + t.layer.title  # noqa: E731
         else:
+            # Every topic of every roadmap: the same checkboxes, grouped by layer, with a search box
+            # (portfolio/_field.html) instead of a native multi-select of hundreds of lines.
             shown = topics.queryset.select_related("roadmap", "layer")
-            topics.widget = forms.SelectMultiple(attrs={"size": 12})
-            group_of = lambda t: t.roadmap.title  # noqa: E731
+            topics.widget = forms.CheckboxSelectMultiple()
+            group_of = lambda t: f"{t.roadmap.title} · {t.layer.label}: {t.layer.title}"  # noqa: E731
         grouped: dict[str, list[tuple[int, str]]] = {}
         for topic in shown:
             grouped.setdefault(group_of(topic), []).append((topic.pk, topic.title))

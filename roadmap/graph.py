@@ -4,14 +4,14 @@ The picture is laid out in lanes, one per layer, in roadmap order. Inside a lane
 topics are sorted by their depth in the lane's own prerequisite chain, then by
 their order in the content, and wrapped into rows, so reading left to right and
 top to bottom never meets a topic before its prerequisites in that lane. Edges
-are drawn as curves: those inside a lane plainly, those between lanes faintly, and
-a small script highlights all of a topic's edges on hover.
+are drawn as curves but shown only for the focused topic (the one open in the side panel,
+or hovered): at 150+ topics, every edge at once hides the boxes behind a web of lines.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
@@ -155,8 +155,14 @@ def render_svg(
     *,
     statuses: Mapping[int, str] | None = None,
     title: str = "Topic graph",
+    focus: int | None = None,
+    matches: Set[int] | None = None,
+    panel_url: str = "",
 ) -> str:
-    """The whole graph as one <svg> element. `statuses` maps topic pk to a progress status."""
+    """The whole graph as one <svg> element. `statuses` maps topic pk to a progress status;
+    `focus` is the topic whose edges are shown; `matches`, where given, the topics a search or filter
+    kept (the others are dimmed); `panel_url`, where given, the link of each box, with `__slug__` for
+    the topic's slug (the roadmap page's side panel) instead of the topic's own page."""
     statuses = statuses or {}
     lane_boxes, placed, width, height = layout(lanes, topics)
     where = {p.topic.pk: p for p in placed}
@@ -177,9 +183,10 @@ def render_svg(
     for p in placed:
         for pre in p.topic.prerequisites:
             if pre in where:
-                # Edges that cross lanes are faint until a topic is hovered: at 150+ topics
-                # drawing them all at full strength hides the structure inside each layer.
-                far = ' class="far"' if where[pre].topic.layer_pk != p.topic.layer_pk else ""
+                classes = ["far"] if where[pre].topic.layer_pk != p.topic.layer_pk else []
+                if focus in (pre, p.topic.pk):
+                    classes.append("is-focus")
+                far = f' class="{" ".join(classes)}"' if classes else ""
                 out.append(
                     f'<path d="{_edge_path(where[pre], p)}" data-from="{pre}" data-to="{p.topic.pk}"{far} '
                     'marker-end="url(#arrow)"/>'
@@ -192,9 +199,12 @@ def render_svg(
         text = "".join(
             f'<tspan x="{p.x + 12}" y="{first_y + i * 16:.0f}">{escape(line)}</tspan>' for i, line in enumerate(lines)
         )
+        marks = ' data-match="no"' if matches is not None and p.topic.pk not in matches else ""
+        marks += ' aria-current="true"' if focus == p.topic.pk else ""
         out.append(
-            f'<a href={quoteattr(p.topic.url)} class="graph-node status-{escape(status)}" data-topic="{p.topic.pk}" '
-            f'id="node-{escape(p.topic.slug)}">'
+            f"<a href={quoteattr(panel_url.replace('__slug__', p.topic.slug) if panel_url else p.topic.url)} "
+            f'class="graph-node status-{escape(status)}" data-topic="{p.topic.pk}" '
+            f'id="node-{escape(p.topic.slug)}" data-layer="{p.topic.layer_pk}"{marks}>'
             f"<title>{escape(p.topic.title)} ({escape(status.replace('_', ' '))})</title>"
             f'<rect x="{p.x}" y="{p.y}" width="{NODE_W}" height="{NODE_H}" rx="8"/>'
             f"<text>{text}</text></a>"

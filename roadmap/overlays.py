@@ -3,7 +3,7 @@
 `roadmap/` may not import `portfolio` or `assessments` (imports point `accounts <- roadmap <-
 portfolio <- assessments`), yet its pages show what those apps own. So the apps that own an overlay
 name a function in `settings.ROADMAP_OVERLAYS`; a roadmap view calls each with the request, the
-page ("roadmap", "layer", "topic", "path" or "artifact") and the page's context, and each answers
+page ("roadmaps", "roadmap", "layer", "topic", "path" or "artifact") and the page's context, and each answers
 with the context it prepared and the templates, of its own app, that fill the page's named slots.
 Roadmap templates only `{% include %}` what is in `slots`; they load no other app's tags, and no
 template runs a query of its own.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Prefetch
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import Request
 from roadmap.content.read import templates_dir
+from roadmap.forms import TopicFinderForm
 from roadmap.models import Layer, Roadmap, Topic
 from roadmap.overlays import with_overlays
 
@@ -28,12 +31,35 @@ def _current_layers() -> Prefetch:
 @require_GET
 def roadmap_list(request: Request) -> HttpResponse:
     roadmaps = Roadmap.objects.current().with_counts()
-    return render(request, "roadmap/roadmap_list.html", {"roadmaps": roadmaps})
+    return render(request, "roadmap/roadmap_list.html", with_overlays(request, "roadmaps", {"roadmaps": roadmaps}))
+
+
+def _focus(roadmap: Roadmap, slug: str | None) -> dict[str, Any]:
+    """The topic open in the roadmap page's side panel (?topic=slug), with what the panel lists."""
+    if not slug:
+        return {"focus": None}
+    topic = get_object_or_404(roadmap.topics.current().select_related("layer", "roadmap"), slug=slug)
+    return {
+        "focus": topic,
+        "focus_prerequisites": topic.prerequisites.current().select_related("roadmap", "layer"),
+        "focus_unlocks": topic.unlocks.current().select_related("roadmap", "layer"),
+        "focus_resources": topic.resources.current(),
+    }
+
+
+def _panel_url(request: Request, roadmap: Roadmap) -> str:
+    """Each graph box's link: this page with the topic in the panel, keeping the search and filters."""
+    query = request.GET.copy()
+    query.pop("topic", None)
+    query["topic"] = "__slug__"
+    return f"{roadmap.get_absolute_url()}?{query.urlencode(safe='_')}#topic-panel"
 
 
 @login_not_required
 @require_GET
 def roadmap_detail(request: Request, slug: str) -> HttpResponse:
+    """The roadmap, its topic graph with search and filters, and a side panel for one topic: one URL
+    for the page and, for htmx, the panel alone."""
     roadmap = _roadmap(slug)
     layers = list(roadmap.layers.current().with_topic_count())
     topics = roadmap.topics.current()
@@ -46,8 +72,16 @@ def roadmap_detail(request: Request, slug: str) -> HttpResponse:
         "paths": roadmap.paths.current().with_step_count(),
         "artifact_count": roadmap.artifact_specs.current().count(),
         "checklist_count": roadmap.checklists.current().count(),
+        "panel_url": _panel_url(request, roadmap),
+        **_focus(roadmap, request.GET.get("topic")),
     }
-    return render(request, "roadmap/roadmap_detail.html", with_overlays(request, "roadmap", context))
+    context = with_overlays(request, "roadmap", context)
+    finder = TopicFinderForm(request.GET, layers=layers, statuses=context.get("topic_status_choices", ()))
+    context["finder"] = finder
+    context["matches"] = finder.matching(context["topics"], layers, context.get("topic_statuses") or {})
+    if request.htmx:
+        return render(request, "roadmap/roadmap_detail.html#topic-panel", context)
+    return render(request, "roadmap/roadmap_detail.html", context, status=400 if finder.errors else 200)
 
 
 @login_not_required

@@ -381,6 +381,7 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     "portfolio:run-rerun": one(Case(args=lambda w: [w.finished_run.pk], post=OWNER)),
     # --- the public catalogue -------------------------------------------------------------------
     "roadmap:roadmap-list": one(Case(get=PUBLIC)),
+    "favicon": one(Case(get=PUBLIC)),
     "roadmap:roadmap-detail": one(Case(args=lambda w: ["llm"], get=PUBLIC)),
     "roadmap:layer-detail": one(Case(args=lambda w: ["llm", w.layer1.slug], get=PUBLIC)),
     "roadmap:topic-detail": one(Case(args=lambda w: ["llm", w.topic.slug], get=PUBLIC)),

@@ -17,6 +17,7 @@ from assessments.models.levels import cumulative_level, with_verification
 from assessments.models.progress import (
     CLOSED,
     CONFIDENCE_RANGE,
+    CONFIDENCE_WORDS,
     KEEP,
     LEVEL_RANGE,
     Activity,
@@ -43,6 +44,7 @@ __all__ = [
     "AWAITING_REVIEW",
     "CLOSED",
     "CONFIDENCE_RANGE",
+    "CONFIDENCE_WORDS",
     "EDITABLE",
     "KEEP",
     "LEVEL_RANGE",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 LEVEL_RANGE = range(0, 7)
 CONFIDENCE_RANGE = range(1, 6)
+# What each confidence means, shown beside the 1-5 buttons wherever they appear.
+CONFIDENCE_WORDS = {1: "shaky", 2: "know the basics", 3: "can use it", 4: "confident", 5: "could teach it"}
 
 
 class _Keep:

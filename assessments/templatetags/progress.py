@@ -3,12 +3,14 @@ views prepare the rows (the roadmap pages' part in assessments/overlays.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from assessments.models import TopicState
+from assessments.models import CONFIDENCE_WORDS, TopicState
 from assessments.progress import Counts, Progress
 from roadmap.models import Layer, Roadmap, Topic
 
@@ -69,7 +71,7 @@ def status_form(
     dots = format_html_join(
         "",
         '<button type="submit" id="confidence-{0}-{1}" name="confidence" value="{2}" class="dot{3}" '
-        'aria-pressed="{4}">{1}</button>',
+        'aria-pressed="{4}" title="{1}: {5}" aria-label="Confidence {1}: {5}">{1}</button>',
         (
             (
                 slug,
@@ -77,6 +79,7 @@ def status_form(
                 "" if state.confidence == n else n,
                 " is-on" if state.confidence and n <= state.confidence else "",
                 "true" if state.confidence == n else "false",
+                CONFIDENCE_WORDS[n],
             )
             for n in TopicState.confidence_choices
         ),
@@ -87,7 +90,7 @@ def status_form(
         '<div class="segmented" role="group" aria-label="Status of {title}">{statuses}</div>'
         '<div class="confidence" role="group" aria-label="Confidence in {title}, 1 to 5" '
         'title="Your confidence, 1 (shaky) to 5 (could teach it)"><span class="confidence-label">Confidence</span>'
-        "{dots}</div></form>",
+        '{dots}<span class="confidence-word">{word}</span></div></form>',
         slug=slug,
         compact=" is-compact" if compact else "",
         url=url,
@@ -95,4 +98,11 @@ def status_form(
         title=topic.title,
         statuses=statuses,
         dots=dots,
+        word=CONFIDENCE_WORDS.get(state.confidence or 0, "not rated"),
     )
+
+
+@register.filter
+def counts_for(tallies: Mapping[int, Counts] | None, roadmap: Roadmap) -> Counts | None:
+    """One roadmap's counts from the roadmap list's overlay."""
+    return (tallies or {}).get(roadmap.pk) if isinstance(tallies, Mapping) else None

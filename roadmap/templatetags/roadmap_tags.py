@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 from django import template
 from django.urls import reverse
@@ -20,8 +20,13 @@ def topic_graph(
     topics: Iterable[Topic],
     statuses: Mapping[int, str] | None = None,
     prerequisites: Iterable[tuple[int, int]] | None = None,
+    *,
+    focus: int | None = None,
+    matches: Set[int] | None = None,
+    panel_url: str = "",
 ) -> SafeString:
-    """The roadmap's prerequisite graph.
+    """The roadmap's prerequisite graph (roadmap/graph.py's render_svg says what focus, matches and
+    panel_url do).
 
     `prerequisites` holds (topic pk, prerequisite pk) pairs (TopicQuerySet.prerequisite_pairs);
     without it, topics must have their prerequisites prefetched.
@@ -46,9 +51,35 @@ def topic_graph(
         )
         for t in topics
     ]
-    return mark_safe(render_svg(lanes, nodes, statuses=statuses, title=f"Topic graph of {roadmap.title}"))  # noqa: S308 - every text is escaped by render_svg
+    svg = render_svg(
+        lanes,
+        nodes,
+        statuses=statuses,
+        title=f"Topic graph of {roadmap.title}",
+        focus=focus,
+        matches=matches,
+        panel_url=panel_url,
+    )
+    return mark_safe(svg)  # noqa: S308 - every text is escaped by render_svg
 
 
 @register.filter
 def markdown(source: str) -> SafeString:
     return render_markdown(source or "")
+
+
+@register.filter
+def status_of(statuses: Mapping[int, str] | None, topic: Topic) -> str:
+    """A topic's status from the `topic_statuses` an overlay supplied; not_started without one."""
+    return (statuses or {}).get(topic.pk, "not_started") if isinstance(statuses, Mapping) else "not_started"
+
+
+@register.filter
+def slug_in(url: str, slug: str) -> str:
+    """A side-panel link (the view's panel_url, with `__slug__` in it) for one topic."""
+    return url.replace("__slug__", slug)
+
+
+@register.filter
+def status_word(status: str) -> str:
+    return status.replace("_", " ")

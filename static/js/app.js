@@ -24,6 +24,43 @@ function wireAll(root) {
 document.addEventListener("DOMContentLoaded", () => wireAll(document));
 document.addEventListener("htmx:afterSettle", (event) => wireAll(event.target));
 
+// The roadmap's side panel: a topic link in the work area (a graph box, a list item, a prerequisite
+// in the panel) opens the topic in the panel while the graph stays. Each link is this page's own URL
+// with ?topic=, which without JavaScript loads the whole page with the panel open.
+function focusEdges(pk) {
+  for (const edge of document.querySelectorAll(".graph-edges path")) {
+    edge.classList.toggle("is-focus", edge.dataset.from === pk || edge.dataset.to === pk);
+  }
+  for (const node of document.querySelectorAll(".graph-node")) {
+    if (node.dataset.topic === pk) node.setAttribute("aria-current", "true");
+    else node.removeAttribute("aria-current");
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("#topics a[href*='topic=']");
+  const panel = document.getElementById("topic-panel");
+  const graph = document.getElementById("topic-graph");
+  if (!link || !panel || !window.htmx || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (graph && graph.classList.contains("is-marking") && link.closest("#topic-graph")) return;
+  event.preventDefault();
+  const href = link.getAttribute("href");
+  htmx.ajax("GET", href, { target: "#topic-panel", swap: "outerHTML" }).then(() => {
+    history.pushState({}, "", href);
+    const fresh = document.getElementById("topic-panel");
+    if (link.dataset.topic) focusEdges(link.dataset.topic);
+    else {
+      const slug = new URL(href, location.href).searchParams.get("topic");
+      const node = slug && document.getElementById(`node-${slug}`);
+      if (node) focusEdges(node.dataset.topic);
+    }
+    if (fresh && window.matchMedia("(max-width: 860px)").matches) fresh.scrollIntoView({ block: "start" });
+  });
+});
+window.addEventListener("popstate", () => {
+  if (document.getElementById("topic-panel")) location.reload();
+});
+
 // Marking mode on the topic graph: with a status chosen, a click on a topic sets it instead of
 // opening the topic. The toolbar stays hidden without JavaScript, where a click opens the topic page.
 function wireMarking(toolbar) {
@@ -103,3 +140,29 @@ function wireUnsaved(form) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-warn-unsaved]")) wireUnsaved(form);
 });
+
+// A search box over a long list of grouped checkboxes (the artifact form's topics): shown only with
+// JavaScript; without it every checkbox stays listed. Checked boxes always stay visible.
+function wireChecksSearch(root) {
+  for (const box of root.querySelectorAll("input[data-checks-search]")) {
+    const list = document.getElementById(box.dataset.checksSearch);
+    if (!list || box.dataset.wired) continue;
+    box.dataset.wired = "1";
+    box.hidden = false;
+    box.addEventListener("input", () => {
+      const words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+      for (const group of list.children) {
+        const title = (group.querySelector(":scope > label")?.textContent || "").toLowerCase();
+        let shown = 0;
+        for (const option of group.querySelectorAll(":scope > div")) {
+          const text = `${title} ${option.textContent.toLowerCase()}`;
+          const keep = option.querySelector("input:checked") || words.every((w) => text.includes(w));
+          option.hidden = !keep;
+          if (keep) shown += 1;
+        }
+        group.hidden = shown === 0;
+      }
+    });
+  }
+}
+document.addEventListener("DOMContentLoaded", () => wireChecksSearch(document));

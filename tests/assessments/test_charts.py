@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import date
 
-from assessments.charts import RadarAxis, heatmap_svg, radar_svg
+from assessments.charts import RadarAxis, bars_svg, heatmap_svg, radar_svg
 from assessments.progress import heatmap
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -58,3 +58,11 @@ def test_the_heatmap_is_well_formed_with_one_cell_per_day():
     busiest = [c for c in cells if c.get("data-day") == today.isoformat()]
     assert busiest[0].get("class") == "heat-4"
     assert busiest[0].find(f"{SVG}title").text == "3 changes on Wed 2026-03-18"
+
+
+def test_the_tracks_chart_names_each_track_in_words_and_escapes_them():
+
+    svg = bars_svg([RadarAxis("A", "Track A: Multimodal <LLMs>", 3, 0)], title="Tracks")
+
+    assert "Track A: Multimodal &lt;LLMs&gt;" in svg and "<LLMs>" not in svg
+    assert 'class="radar-self" x="0" y="19" width="170.0"' in svg

@@ -62,7 +62,7 @@ class DashboardTests(TestCase):
     def test_the_verified_column_never_shows_the_self_rating(self):
         response = self.client.get(reverse("assessments:dashboard") + "?roadmap=rm")
 
-        self.assertContains(response, 'level-badge level-verified" title="Verified by a reviewer">0<', count=3)
+        self.assertContains(response, 'level-badge level-verified level-none" title="Not verified yet">0<', count=3)
         self.assertContains(response, 'level-badge level-self">3<', count=1)
 
     def test_an_unknown_roadmap_goes_back_to_the_plain_dashboard(self):

@@ -42,6 +42,8 @@ class WholeLoopTests(GateWorld, TestCase):
         inbox = c.get(reverse("gates:review-list"))
         self.assertContains(inbox, "Lena Learner")
         self.assertContains(inbox, "1 of 1 verified")
+        # What the two numbers count, beside everything pinned (issue 14: "0 of 1 verified" with two pinned).
+        self.assertContains(inbox, "required runnable artifact with a passing run; 1 item pinned in all")
         review = c.get(r.get_review_url())
         self.assertContains(review, self.version.sha256)
         self.assertContains(review, "runner-1")  # the run's environment

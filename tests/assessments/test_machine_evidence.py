@@ -184,7 +184,9 @@ class AttestedEverywhereTests(GateWorld, TestCase):
     def test_the_team_matrix_marks_the_cell_and_explains_the_mark(self):
         self.client.force_login(self.lead)
         response = self.client.get(reverse("teams:team-matrix", args=[self.team.slug]) + "?roadmap=llm")
-        self.assertContains(response, '<td class="cell lv-1 is-attested">V1<span class="att">*</span>')
+        self.assertContains(
+            response, '<td class="cell lv-1 is-attested"><span class="cv">1<span class="att">*</span></span>'
+        )
         self.assertContains(response, "attested: approved on a reviewer's attestation, not machine-verified evidence")
 
     def test_the_credential_and_its_public_page_say_attested_with_the_reason(self):

@@ -71,3 +71,13 @@ class SelfAssessmentTests(TestCase):
     def test_anonymous_visitors_are_sent_to_log_in(self):
         self.client.logout()
         assert self.client.get(self.url).status_code == 302
+
+    def test_a_first_visit_preselects_no_level_and_a_bare_save_records_nothing(self):
+        page = self.client.get(self.url)
+        self.assertNotContains(page, "checked")
+
+        response = self.client.post(self.url, {"justification": "kept"})
+
+        self.assertContains(response, "Level: pick the level that describes you before saving.")
+        self.assertContains(response, "kept")
+        assert not SelfAssessment.objects.filter(user=self.user).exists()

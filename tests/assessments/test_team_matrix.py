@@ -62,9 +62,15 @@ class MatrixTests(MatrixFixture):
 
         response = self.client.get(url("team-matrix", self.team.slug))
 
-        self.assertContains(response, '<td class="cell lv-2">V2 · <span class="cs">S4</span></td>', html=True)
-        self.assertContains(response, '<td class="cell lv-0">V0 · <span class="cs">S1</span></td>', html=True)
-        self.assertContains(response, '<td class="cell lv-0">V0 · <span class="cs">S–</span></td>', html=True)
+        self.assertContains(
+            response, '<td class="cell lv-2"><span class="cv">2</span><span class="cs">self 4</span></td>', html=True
+        )
+        self.assertContains(
+            response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self 1</span></td>', html=True
+        )
+        self.assertContains(
+            response, '<td class="cell lv-0"><span class="cv">0</span><span class="cs">self –</span></td>', html=True
+        )
 
     def test_rows_and_columns(self):
         matrix = build_matrix(self.team, self.roadmap, counts=True)

@@ -10,6 +10,7 @@ from tests.factories import (
     create_artifact,
     create_artifact_spec,
     create_layer,
+    create_runnable_artifact,
     create_team,
     create_topic,
     create_user,
@@ -52,6 +53,15 @@ class ArtifactCreateTests(TestCase):
         form = response.context["form"]
         assert form.initial["title"] == "KV Cache Calculator" and form.initial["topics"] == [self.topic.pk]
         assert b"KV cache sizing" in response.content
+
+    def test_a_free_form_artifact_picks_topics_from_checkboxes_grouped_by_layer_with_a_search(self):
+        response = self.client.get(reverse("portfolio:artifact-create"))
+
+        layer = self.topic.layer
+        self.assertContains(response, f"<label>{layer.roadmap.title} · {layer.label}: {layer.title}</label>")
+        self.assertContains(response, f'type="checkbox" name="topics" value="{self.topic.pk}"')
+        self.assertContains(response, 'data-checks-search="id_topics"')
+        self.assertNotContains(response, '<select name="topics"')
 
     def test_creating_an_artifact_links_spec_and_topics(self):
         response = self.client.post(
@@ -109,6 +119,15 @@ class ArtifactDetailTests(TestCase):
         assert response.status_code == 200
         assert b"<strong>bold</strong>" in response.content and b"<script>alert" not in response.content
         assert b"Upload a version" in response.content
+
+    def test_a_runnable_artifact_says_what_a_version_is_and_what_results_are(self):
+        artifact = create_runnable_artifact()
+        self.client.force_login(artifact.owner)
+
+        response = self.client.get(artifact.get_absolute_url())
+
+        self.assertContains(response, "the runner runs each version and verifies its result")
+        self.assertContains(response, "shown as self-reported and never as verified")
 
     def test_another_user_gets_404(self):
         artifact = create_artifact()

@@ -96,7 +96,8 @@ class RoadmapPageTests(TestCase):
         response = self.client.get(roadmap.get_absolute_url())
 
         self.assertContains(response, 'class="topic-graph"', count=1)
-        self.assertContains(response, f'href="{a.get_absolute_url()}"')
+        # A box opens the topic in the page's side panel; the panel links to the topic's own page.
+        self.assertContains(response, f'href="/roadmaps/rm/?topic={a.slug}#topic-panel"', count=2)
         self.assertContains(response, "Tokens &amp; &lt;things&gt;")
         self.assertNotContains(response, "<things>")
 
