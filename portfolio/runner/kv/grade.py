@@ -70,7 +70,7 @@ def relative_error(observed: int, expected: int) -> float:
     return float(abs(Fraction(observed) - expected) / abs(expected))
 
 
-def _percent(value: float) -> str:
+def percent_text(value: float) -> str:
     """A relative error as a plain percentage: two decimals below 1%, one below 100%, whole
     percents (with thousands separators) above; never exponent notation."""
     pct = value * 100
@@ -136,7 +136,7 @@ def _judged(
         rel = relative_error(value, expected)
         ok = within(value, expected, tolerance)
         if hidden:
-            message = ("within " if ok else "off by ") + (_percent(tolerance) if ok else _percent(rel))
+            message = ("within " if ok else "off by ") + (percent_text(tolerance) if ok else percent_text(rel))
             if ok:
                 message += " of the measured value"
             return protocol.make_test(
@@ -148,10 +148,10 @@ def _judged(
                 details=details,
             )
         if ok:
-            message = f"within {_percent(tolerance)} (relative error {_percent(rel)})"
+            message = f"within {percent_text(tolerance)} (relative error {percent_text(rel)})"
         else:
             more = "more" if value > expected else "less"
-            message = f"your answer is {_percent(rel)} {more} than the measured value"
+            message = f"your answer is {percent_text(rel)} {more} than the measured value"
         return protocol.make_test(
             item["name"],
             "passed" if ok else "failed",

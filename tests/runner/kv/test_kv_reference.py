@@ -334,7 +334,7 @@ def test_compare_tolerance_is_one_percent_inclusive() -> None:
 
 
 def test_relative_errors_read_as_plain_percentages() -> None:
-    assert [grade._percent(x) for x in (0.0, 0.0042, 0.465, 23.9, 1e9)] == [
+    assert [grade.percent_text(x) for x in (0.0, 0.0042, 0.465, 23.9, 1e9)] == [
         "0.00%",
         "0.42%",
         "46.5%",
