@@ -31,6 +31,24 @@ def kv_run(name: str = "kv_cpu_result_no_window.json", **change) -> Run:
     return finish_with(create_run(version=version), name, **change)
 
 
+def categorised(run: Run) -> Run:
+    """A recorded grader-1 run as grader 2 words it: each case's category, hint (failing), why and
+    printed output (public ones), from the case table itself."""
+    tests = []
+    for t in run.tests:
+        item = cases.case(t["name"])
+        details = {**t["details"], "category": item["category"]}
+        if t["status"] != "passed":
+            details["hint"] = cases.CATEGORY_HINTS[item["category"]]
+        if t["visibility"] == "visible":
+            details["why"] = item["why"]
+            details["output_tail"] = "debug: heads=32" if t["status"] == "failed" else ""
+        tests.append({**t, "details": details})
+    Run.objects.filter(pk=run.pk).update(tests=tests, grader_version="2")
+    run.refresh_from_db()
+    return run
+
+
 def rows(html: str, table_class: str) -> list[str]:
     table = re.search(rf'<table class="{table_class}">(.*?)</table>', html, re.S).group(1)
     return re.findall(r"<tr class=\"case-\w+\">(.*?)</tr>", table, re.S)
@@ -103,18 +121,7 @@ class KVCategoryTests(TestCase):
     """Grader 2: each case's category and, failing, its hint; a public case's why and printed output."""
 
     def test_categories_hints_why_and_printed_output_show_and_hidden_inputs_do_not(self):
-        run = kv_run()
-        tests = []
-        for t in run.tests:
-            item = cases.case(t["name"])
-            details = {**t["details"], "category": item["category"]}
-            if t["status"] != "passed":
-                details["hint"] = cases.CATEGORY_HINTS[item["category"]]
-            if t["visibility"] == "visible":
-                details["why"] = item["why"]
-                details["output_tail"] = "debug: heads=32" if t["status"] == "failed" else ""
-            tests.append({**t, "details": details})
-        Run.objects.filter(pk=run.pk).update(tests=tests, grader_version="2")
+        run = categorised(kv_run())
         self.client.force_login(run.version.artifact.owner)
         html = self.client.get(run.get_absolute_url()).content.decode()
         window = next(r for r in rows(html, "cases") if "mistral-7b-6k-past-window-fp32" in r)
