@@ -468,9 +468,7 @@ def decide_gate_request(request: HttpRequest, request_id: int, payload: Decision
     current grader; otherwise it is refused (422 naming `evidence` and the spec) unless an
     `attest_reason` records why you vouch for it anyway. Requesting changes needs a `comment`."""
     user = _user(request)
-    gate_request = get_object_or_404(
-        GateRequest.objects.visible_to(user).select_related("gate__layer__roadmap", "learner"), pk=request_id
-    )
+    gate_request = _visible_request(request, request_id)
     try:
         if payload.decision == "approve":
             review = gate_request.approve(
