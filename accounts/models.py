@@ -339,6 +339,7 @@ class Notification(models.Model):
         GATE_SUBMITTED = "gate_submitted", "Gate request submitted"
         GATE_DECIDED = "gate_decided", "Gate request decided"
         GATE_EVIDENCE_FAILING = "gate_evidence_failing", "Gate evidence no longer passes"
+        GATE_REPLY = "gate_reply", "Reply on a gate request"
         RUN_FINISHED = "run_finished", "Run finished"
         RUN_FAILED = "run_failed", "Run failed"
         TEAM_INVITE = "team_invite", "Invited to a team"

@@ -19,6 +19,7 @@ from accounts.models import Membership, User
 from assessments.models import (
     KEEP,
     MARKS,
+    AuditEvent,
     GateError,
     GateRequest,
     GateStatus,
@@ -27,6 +28,7 @@ from assessments.models import (
     TopicProgress,
 )
 from assessments.models import Status as TopicStatus
+from assessments.models.states import REPLY_MAX_LENGTH
 from assessments.progress import Progress
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate, Layer, Roadmap, Topic
@@ -227,6 +229,23 @@ class CriterionOut(Schema):
     ticked: bool
 
 
+class ReplyIn(Schema):
+    body: str = Field(description="Markdown", max_length=REPLY_MAX_LENGTH)
+
+
+class ReplyOut(Schema):
+    id: int
+    author: str | None = Field(description="username; null once that account is deleted")
+    at: datetime
+    status: GateStatusChoice = Field(description="the request's status when the reply was written")
+    body: str
+
+
+def _reply_out(event: AuditEvent) -> ReplyOut:
+    author = event.actor.username if event.actor else None
+    return ReplyOut(id=event.pk, author=author, at=event.created_at, status=event.to_status, body=event.payload["body"])
+
+
 class GateRequestOut(Schema):
     id: int
     learner: str
@@ -255,6 +274,7 @@ class GateRequestOut(Schema):
     submitted_at: datetime | None
     decided_at: datetime | None
     reviewer: str | None
+    replies: list[ReplyOut] = Field(description="the conversation on the request, oldest first")
     url: str
     review_url: str
 
@@ -288,6 +308,8 @@ class DecisionIn(Schema):
         description="only to approve without machine evidence (see machine_evidence_gaps): why you vouch for "
         "the work; kept in the audit trail, and the gate is labelled attested",
     )
+
+    quote: int | None = Field(None, description="id of a reply of the request's conversation the decision answers")
 
     @model_validator(mode="after")
     def attest_only_to_approve(self) -> DecisionIn:
@@ -335,6 +357,7 @@ def _request_out(request: HttpRequest, gate_request: GateRequest) -> GateRequest
         submitted_at=gate_request.submitted_at,
         decided_at=gate_request.decided_at,
         reviewer=gate_request.reviewer.username if gate_request.reviewer else None,
+        replies=[_reply_out(event) for event in gate_request.thread()],
         url=request.build_absolute_uri(gate_request.get_absolute_url()),
         review_url=request.build_absolute_uri(gate_request.get_review_url()),
     )
@@ -394,14 +417,15 @@ def create_gate_request(request: HttpRequest, roadmap: str, layer: str, payload:
     return Status(200 if existed else 201, _request_out(request, gate_request))
 
 
+def _visible_request(request: HttpRequest, request_id: int) -> GateRequest:
+    related = ("gate__layer__roadmap", "learner", "reviewer")
+    return get_object_or_404(GateRequest.objects.visible_to(_user(request)).select_related(*related), pk=request_id)
+
+
 @gates_router.get("/gate-requests/{request_id}", response=GateRequestOut, summary="A gate request")
 def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
     """Yours, or one of a learner of a team you review or lead (404 otherwise)."""
-    gate_request = get_object_or_404(
-        GateRequest.objects.visible_to(_user(request)).select_related("gate__layer__roadmap", "learner", "reviewer"),
-        pk=request_id,
-    )
-    return _request_out(request, gate_request)
+    return _request_out(request, _visible_request(request, request_id))
 
 
 @gates_router.get("/reviews/pending", response=list[PendingOut], summary="Your review inbox, oldest first")
@@ -444,16 +468,20 @@ def decide_gate_request(request: HttpRequest, request_id: int, payload: Decision
     current grader; otherwise it is refused (422 naming `evidence` and the spec) unless an
     `attest_reason` records why you vouch for it anyway. Requesting changes needs a `comment`."""
     user = _user(request)
-    gate_request = get_object_or_404(
-        GateRequest.objects.visible_to(user).select_related("gate__layer__roadmap", "learner"), pk=request_id
-    )
+    gate_request = _visible_request(request, request_id)
     try:
         if payload.decision == "approve":
             review = gate_request.approve(
-                by=user, marks=payload.marks, comment=payload.comment, attest_reason=payload.attest_reason
+                by=user,
+                marks=payload.marks,
+                comment=payload.comment,
+                attest_reason=payload.attest_reason,
+                quote=payload.quote,
             )
         else:
-            review = gate_request.request_changes(by=user, marks=payload.marks, comment=payload.comment)
+            review = gate_request.request_changes(
+                by=user, marks=payload.marks, comment=payload.comment, quote=payload.quote
+            )
     except NotAllowed as exc:
         return _gate_error(exc, status=403)
     except GateError as exc:
@@ -461,3 +489,23 @@ def decide_gate_request(request: HttpRequest, request_id: int, payload: Decision
     return Status(
         200, DecisionOut(review=review.pk, decision=review.decision, request=_request_out(request, gate_request))
     )
+
+
+@gates_router.post(
+    "/gate-requests/{request_id}/replies",
+    response={201: ReplyOut, 403: GateErrorOut, 409: GateErrorOut, 422: GateErrorOut},
+    summary="Reply on a gate request",
+)
+@decorate_view(atomic_write)
+def create_reply(request: HttpRequest, request_id: int, payload: ReplyIn) -> Status[Any]:
+    """The learner and the reviewers and leads of their teams reply, once the request is submitted
+    and until it is withdrawn (409 otherwise); the other side is notified."""
+    user = _user(request)
+    gate_request = _visible_request(request, request_id)
+    try:
+        event = gate_request.reply(by=user, body=payload.body)
+    except NotAllowed as exc:
+        return _gate_error(exc, status=403)
+    except GateError as exc:
+        return _gate_error(exc, status=409 if exc.field == "status" else 422)
+    return Status(201, _reply_out(event))

@@ -8,6 +8,7 @@ from django import forms
 
 from assessments import credentials
 from assessments.models import MARKS, GateRequest, Review
+from assessments.models.states import REPLY_MAX_LENGTH
 
 
 class TickField(forms.TypedMultipleChoiceField):
@@ -61,8 +62,21 @@ class DecisionForm(forms.Form):
         "audit trail; the gate is labelled attested wherever it shows.",
     )
 
+    quote = forms.TypedChoiceField(
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Quote a reply",
+        help_text="The reply of the conversation this decision answers; it is shown with your decision.",
+    )
+
     def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        replies = [
+            (r.pk, f"{r.actor_name}, {r.created_at:%d %b %H:%M}: {r.payload.get('body', '')[:60]}")
+            for r in gate_request.thread()
+        ]
+        self.fields["quote"].choices = [("", "No quote"), *replies]
         self.criteria = [item["criterion"] for item in gate_request.checklist]
         for i, criterion in enumerate(self.criteria):
             self.fields[f"mark_{i}"] = forms.ChoiceField(
@@ -77,6 +91,18 @@ class DecisionForm(forms.Form):
 
     def marks(self) -> list[str]:
         return [self.cleaned_data.get(f"mark_{i}", "") for i in range(len(self.criteria))]
+
+
+class ReplyForm(forms.Form):
+    """A reply in a gate request's conversation."""
+
+    # GateRequest.reply checks it (empty, too long), so the page and the API refuse it in the same words.
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": REPLY_MAX_LENGTH}),
+        required=False,
+        label="Your reply",
+        help_text="Markdown. The other side is notified; the conversation is kept in the gate's history.",
+    )
 
 
 class KeepApprovalForm(forms.Form):

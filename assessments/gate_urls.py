@@ -18,6 +18,7 @@ urlpatterns = [
     path("gates/requests/<int:pk>/submit/", views.request_submit, name="request-submit"),
     path("gates/requests/<int:pk>/withdraw/", views.request_withdraw, name="request-withdraw"),
     path("gates/requests/<int:pk>/reopen/", views.request_reopen, name="request-reopen"),
+    path("gates/requests/<int:pk>/replies/", views.reply_create, name="reply-create"),
     path("gates/requests/<int:pk>/history/", views.history_detail, name="history-detail"),
     path("gates/requests/<int:pk>/history.json", views.history_export, {"fmt": "json"}, name="history-json"),
     path("gates/requests/<int:pk>/history.csv", views.history_export, {"fmt": "csv"}, name="history-csv"),

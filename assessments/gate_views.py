@@ -25,11 +25,12 @@ from accounts.http import Request
 from assessments import credentials
 from assessments.diffs import changes_since
 from assessments.downloads import csv_download
-from assessments.gate_forms import DecisionForm, KeepApprovalForm, ReopenForm, RequestForm, VerifyForm
+from assessments.gate_forms import DecisionForm, KeepApprovalForm, ReopenForm, ReplyForm, RequestForm, VerifyForm
 from assessments.models import (
     AuditEvent,
     Check,
     Credential,
+    GateActions,
     GateError,
     GateRequest,
     NotAllowed,
@@ -131,6 +132,7 @@ def _request_context(request: Request, gate_request: GateRequest, **extra: Any) 
         "reviews": gate_request.reviews.select_related("reviewer"),
         "credential": gate_request.credentials.active().first(),
         "events": AuditEvent.objects.filter(request_id=gate_request.pk).select_related("actor"),
+        **_thread_context(gate_request, actions, extra.pop("reply_form", None)),
         **extra,
     }
 
@@ -244,6 +246,53 @@ def request_reopen(request: Request, pk: int) -> HttpResponse:
     )
 
 
+# --- the conversation ---------------------------------------------------------------------------
+
+
+def _thread_context(
+    gate_request: GateRequest, actions: GateActions, form: ReplyForm | None = None, *, on_review: bool = False
+) -> dict[str, Any]:
+    return {
+        "gate_request": gate_request,
+        "actions": actions,
+        "replies": gate_request.thread(),
+        "reply_form": form or ReplyForm(),
+        "on_review": on_review,
+    }
+
+
+@require_POST
+def reply_create(request: Request, pk: int) -> HttpResponse:
+    """A reply in the request's thread, by the learner or a decider (GateRequest.reply says who
+    and what). With htmx the thread comes back; without, the page it was written on."""
+    gate_request = _visible(request, pk)
+    on_review = request.POST.get("next") == "review" and not gate_request.is_learner(request.user)
+    form = ReplyForm(request.POST)
+    try:
+        gate_request.reply(by=request.user, body=request.POST.get("body", ""))
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        form.add_error("body" if exc.field == "body" else None, exc.message)
+    else:
+        if not request.htmx:
+            messages.success(request, "Replied; the other side has been notified.")
+            page = gate_request.get_review_url() if on_review else gate_request.get_absolute_url()
+            return redirect(page + "#gate-thread")
+        form = ReplyForm()
+    if request.htmx:  # a refusal comes back in the fragment (htmx swaps 2xx only), what was typed kept
+        context = _thread_context(gate_request, gate_request.actions_for(request.user), form, on_review=on_review)
+        return render(request, "assessments/_gate_thread.html", context)
+    if on_review:
+        return _review_page(request, gate_request, reply_form=form)
+    return render(
+        request,
+        "assessments/gate_request_detail.html",
+        _request_context(request, gate_request, reply_form=form),
+        status=422,
+    )
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
@@ -337,9 +386,11 @@ def _review_page(
     gate_request: GateRequest,
     form: DecisionForm | None = None,
     keep_form: KeepApprovalForm | None = None,
+    reply_form: ReplyForm | None = None,
 ) -> HttpResponse:
     evidence = gate_request.evidence_list()
     previous = gate_request.previous_review()
+    actions = gate_request.actions_for(request.user)
     context = {
         "gate_request": gate_request,
         "gate": gate_request.gate,
@@ -353,12 +404,14 @@ def _review_page(
         "self_rating": SelfAssessment.objects.of(gate_request.learner).filter(layer=gate_request.gate.layer).first(),
         "reviews": gate_request.reviews.select_related("reviewer"),
         "events": AuditEvent.objects.filter(request_id=gate_request.pk).select_related("actor"),
-        "actions": gate_request.actions_for(request.user),
+        "actions": actions,
+        **_thread_context(gate_request, actions, reply_form, on_review=True),
         "form": form or DecisionForm(gate_request=gate_request),
         "reopen_form": ReopenForm(),
         "keep_form": keep_form or KeepApprovalForm(),
     }
-    return render(request, "assessments/review_detail.html", context, status=422 if form or keep_form else 200)
+    refused = form or keep_form or reply_form
+    return render(request, "assessments/review_detail.html", context, status=422 if refused else 200)
 
 
 @require_POST
@@ -383,9 +436,15 @@ def review_decide(request: Request, pk: int) -> HttpResponse:
     def decide() -> Review:
         if data["decision"] == Review.Decision.APPROVE:
             return gate_request.approve(
-                by=request.user, marks=form.marks(), comment=data["comment"], attest_reason=data["attest_reason"]
+                by=request.user,
+                marks=form.marks(),
+                comment=data["comment"],
+                attest_reason=data["attest_reason"],
+                quote=data["quote"],
             )
-        return gate_request.request_changes(by=request.user, marks=form.marks(), comment=data["comment"])
+        return gate_request.request_changes(
+            by=request.user, marks=form.marks(), comment=data["comment"], quote=data["quote"]
+        )
 
     try:
         review = decide()

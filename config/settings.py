@@ -313,7 +313,7 @@ CELERY_BEAT_SCHEDULE = {
 # RUNNER_GRADERS="kv_calculator=script:1" points a kind at another grader, for example the trivial
 # `script` grader to smoke-test the pipeline before a real grader is deployed on the runners.
 RUNNER_GRADERS: dict[str, tuple[str, str]] = {
-    "kv_calculator": ("kv_calculator", "1"),
+    "kv_calculator": ("kv_calculator", "2"),
     "inference_benchmark": ("inference_benchmark", "1"),
     "tiny_transformer": ("tiny_transformer", "1"),
 }

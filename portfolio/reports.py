@@ -26,6 +26,7 @@ from portfolio.runner.bench import roofline as bench_roofline
 from portfolio.runner.bench import stats as bench_stats
 from portfolio.runner.bench import validity as bench_validity
 from portfolio.runner.kv import catalog as kv_catalog
+from portfolio.runner.kv import grade as kv_grade
 
 if TYPE_CHECKING:
     from portfolio.models import ResultUpload, Run
@@ -617,10 +618,14 @@ class KVReport(_PublicHidden):
             return None
         public, hidden = [], []
         for test in tests:
+            details = test.get("details") or {}
+            # The same row as CaseReport's (name, status, category, hint), plus the figures of a
+            # KV case; runs graded before categories (grader 1) have none and show without.
+            row = {**test, **_case_row(test), "error": _error_text(test.get("rel_error"))}
             if test.get("visibility") == "hidden":
-                hidden.append(test)
+                hidden.append(row)
             else:
-                public.append({**test, **_kv_inputs(test.get("details") or {})})
+                public.append({**row, **_kv_inputs(details), "why": details.get("why", "")})
         return cls(run=run, public=public, hidden=hidden, facts=_kv_facts(run.metrics or {}))
 
     @property
@@ -631,6 +636,13 @@ class KVReport(_PublicHidden):
     def semantics_url(self) -> str:
         spec = self.run.version.artifact.spec
         return f"{spec.get_absolute_url()}#semantics" if spec is not None else ""
+
+
+def _error_text(rel_error: Any) -> str:
+    """A relative error as the grader words it: a plain percentage, never exponent notation."""
+    if not isinstance(rel_error, int | float) or isinstance(rel_error, bool):
+        return ""
+    return kv_grade.percent_text(float(rel_error))
 
 
 def _kv_inputs(details: dict[str, Any]) -> dict[str, Any]:
@@ -848,6 +860,17 @@ def _count(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _case_row(test: dict[str, Any]) -> dict[str, Any]:
+    """What every graded case shows: its name, verdict, category and (when it failed) hint."""
+    details = test.get("details") or {}
+    return {
+        "name": test["name"],
+        "status": test["status"],
+        "category": details.get("category", ""),
+        "hint": details.get("hint", ""),
+    }
+
+
 @dataclass
 class CaseReport(_PublicHidden):
     """A run of a grader whose tests each carry a category and, when they fail, a hint
@@ -867,12 +890,7 @@ class CaseReport(_PublicHidden):
         public, hidden = [], []
         for test in tests:
             details = test.get("details") or {}
-            row = {
-                "name": test["name"],
-                "status": test["status"],
-                "category": details.get("category"),
-                "hint": details.get("hint", ""),
-            }
+            row = _case_row(test)
             if test.get("visibility") == "hidden":
                 hidden.append(row)
             else:

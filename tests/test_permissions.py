@@ -293,6 +293,20 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     "gates:request-reopen": one(
         Case(args=lambda w: [w.approved.pk], post=row(OK, 404, 404, OK, OK, 403), data=lambda w: {"reason": "A bug."})
     ),
+    "gates:reply-create": one(
+        Case(
+            args=lambda w: [w.submitted.pk],
+            post=row(OK, 404, 404, OK, OK, 403),
+            data=lambda w: {"body": "A question about the evidence."},
+            why="the learner and the deciders talk; staff read only",
+        ),
+        Case(
+            args=lambda w: [w.draft.pk],
+            post=row(422, 404, 404, 422, 422, 403),
+            data=lambda w: {"body": "Too early."},
+            why="a draft's thread is not open yet: the refusal shows on the page (422); staff never write in it",
+        ),
+    ),
     "gates:history-detail": one(Case(args=lambda w: [w.submitted.pk], get=GATE_READERS)),
     "gates:history-json": one(Case(args=lambda w: [w.submitted.pk], get=GATE_READERS)),
     "gates:history-csv": one(Case(args=lambda w: [w.submitted.pk], get=GATE_READERS)),
@@ -418,6 +432,19 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     ),
     "api-1:get_gate_request": one(Case(args=lambda w: [w.submitted.pk], get=api_row(200, 404, 404, 200, 200, 200))),
     "api-1:pending_reviews": one(Case(get=API_SIGNED_IN)),
+    "api-1:create_reply": one(
+        Case(
+            args=lambda w: [w.submitted.pk],
+            post=api_row(201, 404, 404, 201, 201, 403),
+            data=lambda w: {"body": "A question about the evidence."},
+        ),
+        Case(
+            args=lambda w: [w.draft.pk],
+            post=api_row(409, 404, 404, 409, 409, 403),
+            data=lambda w: {"body": "Too early."},
+            why="a draft's thread is not open yet (the state, 409); staff never write in it (403)",
+        ),
+    ),
     "api-1:decide_gate_request": one(
         Case(
             args=lambda w: [w.submitted.pk],
@@ -573,6 +600,7 @@ class PermissionMatrixTests(TestCase):
         cls.draft = create_gate_request(learner=cls.owner, gate=gate1, explanation=explanation, versions=(cls.version,))
         cls.evidence = cls.draft.evidence.get()
         cls.submitted = create_gate_request(learner=cls.owner, gate=gate2, explanation=explanation, submit=True)
+        cls.submitted.reply(by=cls.owner, body=HOSTILE_MARKDOWN)
         cls.approved = create_gate_request(learner=cls.owner, gate=gate3, explanation=explanation, submit=True)
         cls.approved.approve(by=cls.reviewer, marks=["met", "met"], comment=HOSTILE_MARKDOWN)
         cls.credential = cls.approved.issue_credential(by=cls.owner)

@@ -29,8 +29,10 @@ from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,
     MARKS,
+    REPLY_MAX_LENGTH,
     REVIEW_STARTS,
     SIGNED_OFF,
+    THREAD_OPEN,
     UNFLAGGED,
     WITHDRAWABLE,
     GateError,
@@ -192,6 +194,7 @@ class GateActions:
     can_reopen: bool
     can_issue_credential: bool
     can_keep_approval: bool  # an approval whose evidence a regrade found failing: keep it by attestation
+    can_reply: bool = False  # write in the request's thread: the learner and the deciders, once submitted
 
 
 class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
@@ -335,6 +338,7 @@ class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
             can_reopen=(learner or decider) and status in SIGNED_OFF,
             can_issue_credential=learner and status in SIGNED_OFF,
             can_keep_approval=decider and status in SIGNED_OFF and self.evidence_no_longer_passes,
+            can_reply=(learner or decider) and status in THREAD_OPEN,
         )
 
     def _require_learner(self, user: User, doing: str) -> None:
@@ -497,22 +501,35 @@ class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
             fields={"reviewer": by},
         )
 
-    def approve(self, *, by: User, marks: Sequence[str], comment: str = "", attest_reason: str = "") -> Review:
+    def approve(
+        self, *, by: User, marks: Sequence[str], comment: str = "", attest_reason: str = "", quote: int | None = None
+    ) -> Review:
         """Sign off: every criterion must be marked met, and every required runnable spec needs a
         pinned version that passed on the current grader (machine_evidence_gaps). Without that
         evidence only an attestation approves: `attest_reason` says why the reviewer vouches for
         it, and the gate is labelled attested wherever it shows."""
-        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment, attest_reason=attest_reason)
+        return self._decide(
+            Review.Decision.APPROVE, by=by, marks=marks, comment=comment, attest_reason=attest_reason, quote=quote
+        )
 
-    def request_changes(self, *, by: User, comment: str, marks: Sequence[str] = ()) -> Review:
-        """Send it back to the learner; the comment says what to change."""
-        return self._decide(Review.Decision.CHANGES_REQUESTED, by=by, marks=marks, comment=comment)
+    def request_changes(self, *, by: User, comment: str, marks: Sequence[str] = (), quote: int | None = None) -> Review:
+        """Send it back to the learner; the comment says what to change. `quote`: a reply of the
+        thread the decision answers (its id), kept with the review."""
+        return self._decide(Review.Decision.CHANGES_REQUESTED, by=by, marks=marks, comment=comment, quote=quote)
 
     def _decide(
-        self, decision: str, *, by: User, marks: Sequence[str], comment: str, attest_reason: str = ""
+        self,
+        decision: str,
+        *,
+        by: User,
+        marks: Sequence[str],
+        comment: str,
+        attest_reason: str = "",
+        quote: int | None = None,
     ) -> Review:
         self._require_decider(by)
         self.refresh_from_db()
+        quoted = self.quoting(quote)
         marks = list(marks) or [""] * len(self.checklist)
         if len(marks) != len(self.checklist):
             raise GateError(f"Give one mark per criterion ({len(self.checklist)}), not {len(marks)}.", field="marks")
@@ -559,8 +576,11 @@ class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
                 evidence=evidence,
                 attestation_reason=attest_reason,
                 attested_gaps=gaps,
+                quote=quoted,
             )
             payload: dict[str, Any] = {"review": review.pk, "marks": review.marks, "evidence": evidence}
+            if quoted:
+                payload["quote"] = quoted["reply"]
             if attest_reason:
                 payload["attestation"] = {"reason": attest_reason, "gaps": gaps}
             self._transition(
@@ -628,6 +648,71 @@ class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
                     body=reason,
                 )
         return event
+
+    # -- the conversation (the learner and the deciders) --
+
+    def thread(self) -> QuerySet[AuditEvent]:
+        """The replies on this request, oldest first: they are audit events, so the thread is part
+        of the history and exports with it."""
+        return AuditEvent.objects.filter(request_id=self.pk).replies()
+
+    def reply(self, *, by: User, body: str) -> AuditEvent:
+        """Write in the request's thread (Markdown). Who may is `actions_for(by).can_reply`; a reply
+        by the learner notifies the deciders, one by a decider notifies the learner."""
+        if not (self.is_learner(by) or self.can_be_decided_by(by)):
+            raise NotAllowed("Only the learner and the reviewers and leads of their teams can reply on this request.")
+        body = body.strip()
+        if not body:
+            raise GateError("Write your reply first; it cannot be empty.", field="body")
+        if len(body) > REPLY_MAX_LENGTH:
+            raise GateError(
+                f"A reply holds at most {REPLY_MAX_LENGTH:,} characters; this one has {len(body):,}. "
+                "Shorten it or split it in two.",
+                field="body",
+            )
+        with transaction.atomic():
+            current = GateRequest.objects.select_for_update().filter(pk=self.pk).values_list("status", flat=True).get()
+            if current not in THREAD_OPEN:
+                raise GateError(
+                    f"This request is {GateStatus(current).label.lower()}, so its thread is closed: "
+                    "a thread opens when the request is submitted and closes when it is withdrawn."
+                )
+            event = AuditEvent.objects.create(
+                request_id=self.pk,
+                actor=by,
+                action=AuditEvent.Action.REPLIED,
+                from_status=current,
+                to_status=current,
+                payload={"body": body},
+            )
+            layer = self.gate.layer
+            if self.is_learner(by):
+                title = f"{by.name} replied on their {layer.label} request"
+                for user in self.deciders():
+                    Notification.notify(
+                        user, Notification.Kind.GATE_REPLY, title, url=self.get_review_url(), body=body[:500]
+                    )
+            else:
+                title = f"{by.name} replied on your {layer.label} request"
+                Notification.notify(
+                    self.learner, Notification.Kind.GATE_REPLY, title, url=self.get_absolute_url(), body=body[:500]
+                )
+        return event
+
+    def quoting(self, reply_id: int | None) -> dict[str, Any]:
+        """What a decision keeps of the reply it quotes (empty without one); GateError names
+        `quote` when the id is not a reply on this request."""
+        if not reply_id:
+            return {}
+        reply = self.thread().filter(pk=reply_id).first()
+        if reply is None:
+            raise GateError(f"No reply {reply_id} on this request to quote.", field="quote")
+        return {
+            "reply": reply.pk,
+            "author": reply.actor_name,
+            "at": reply.created_at.isoformat(),
+            "body": reply.payload.get("body", ""),
+        }
 
     def issue_credential(self, *, by: User) -> Credential:
         """The approved gate as a signed credential the learner can share (the same one until revoked)."""

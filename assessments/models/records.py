@@ -231,6 +231,11 @@ class Review(models.Model):
     attested_gaps = models.JSONField(
         default=list, blank=True, help_text="What the machine evidence lacked when it was attested."
     )
+    quote = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The reply of the request\'s thread the decision answers, as it was: {"reply", "author", "at", "body"}.',
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -248,6 +253,10 @@ class Review(models.Model):
     def comment_html(self) -> SafeString:
         return render_markdown(self.comment)
 
+    @cached_property
+    def quote_html(self) -> SafeString:
+        return render_markdown(self.quote.get("body", ""))
+
     @property
     def is_approval(self) -> bool:
         return self.decision == self.Decision.APPROVE
@@ -263,6 +272,10 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AuditImmutable("audit events are append-only")
+
+    def replies(self) -> AuditEventQuerySet:
+        """The conversation on requests: each reply is an audit event (GateRequest.reply), oldest first."""
+        return self.filter(action=AuditEvent.Action.REPLIED).select_related("actor").order_by("created_at", "pk")
 
     def of_gate(self, learner_id: int, gate_id: int) -> AuditEventQuerySet:
         """The history of one learner's requests for one gate, oldest first."""
@@ -295,6 +308,7 @@ class AuditEvent(models.Model):
         CREDENTIAL_ISSUED = "credential_issued", "Issued a credential"
         REGRADED = "regraded", "Regraded the evidence"
         APPROVAL_KEPT = "approval_kept", "Kept the approval by attestation"
+        REPLIED = "replied", "Replied"
 
         @property
         def verb(self) -> str:
@@ -310,6 +324,7 @@ class AuditEvent(models.Model):
                 "credential_issued": "issue a credential for",
                 "regraded": "regrade",
                 "approval_kept": "keep the approval of",
+                "replied": "reply to",
             }[self.value]
 
     request = models.ForeignKey(
@@ -345,6 +360,15 @@ class AuditEvent(models.Model):
     @property
     def actor_name(self) -> str:
         return self.actor.name if self.actor else "a deleted account"
+
+    @property
+    def is_reply(self) -> bool:
+        return self.action == AuditEvent.Action.REPLIED
+
+    @cached_property
+    def body_html(self) -> SafeString:
+        """A reply's Markdown, sanitised."""
+        return render_markdown(self.payload.get("body", ""))
 
     @property
     def evidence_hashes(self) -> list[str]:

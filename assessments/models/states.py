@@ -44,6 +44,9 @@ AWAITING_REVIEW = (GateStatus.SUBMITTED, GateStatus.IN_REVIEW)  # decided from t
 REVIEW_STARTS = (GateStatus.SUBMITTED,)
 WITHDRAWABLE = (*EDITABLE, *AWAITING_REVIEW)
 SIGNED_OFF = (GateStatus.APPROVED,)  # reopened, or shared as a credential, from this
+# The learner and the deciders talk on a request once it has been submitted, until it is withdrawn.
+THREAD_OPEN = tuple(s for s in GateStatus if s not in (GateStatus.DRAFT, GateStatus.WITHDRAWN))
+REPLY_MAX_LENGTH = 10_000
 MARKS = {"met": "Met", "not_met": "Not met"}
 
 # A regrade's flag lasts until the next decision on the request (or its withdrawal).

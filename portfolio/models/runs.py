@@ -466,10 +466,10 @@ class RunAttempt(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
-    def timeline(self) -> list[str]:
-        """The reported stages in the runner's order. Messages can arrive swapped (two sending
-        threads; the filesystem broker orders them by name): the runner numbers each one (`seq`),
-        and reports without numbers fall back to the order of the stages every job goes through."""
+    def _ranked(self) -> list[tuple[str, dict[str, Any]]]:
+        """(label, detail) of each reported stage in the runner's order. Messages can arrive swapped
+        (two sending threads; the filesystem broker orders them by name): the runner numbers each
+        one (`seq`), and reports without numbers fall back to the order every job goes through."""
         numbered = all(isinstance(entry.get("detail", {}).get("seq"), int) for entry in self.stages)
         ranked = []
         for i, entry in enumerate(self.stages):
@@ -480,9 +480,21 @@ class RunAttempt(models.Model):
             rank = (
                 detail["seq"] if numbered else _STAGE_RANK.get(stage, 4.5 if detail.get("status") == "started" else 5)
             )
-            ranked.append((rank, i, label))
-        labels = [label for *_, label in sorted(ranked)]
-        return [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+            ranked.append((rank, i, label, detail))
+        return [(label, detail) for _, _, label, detail in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+    def timeline(self) -> list[str]:
+        """The reported stages' names in the runner's order, repeats dropped."""
+        return _deduplicated([label for label, _ in self._ranked()])
+
+    def timeline_words(self) -> list[str]:
+        """The same in words a learner reads (stage_words): what the run page lists."""
+        return _deduplicated([stage_words(label, detail) for label, detail in self._ranked()])
+
+    def progress_words(self) -> str:
+        """What the runner is doing now, in words a learner reads ("calling your calculator on 22 cases")."""
+        ranked = self._ranked()
+        return stage_words(*ranked[-1]) if ranked else "waiting for a runner"
 
     def payload(self) -> dict[str, Any]:
         run = self.run
@@ -617,6 +629,39 @@ def _run_ended_handlers(paths: tuple[str, ...]) -> tuple[Callable[[Run], object]
 
 
 _STAGE_RANK = {"received": 0, "environment": 1, "unpacked": 2, "grading": 3, "finished": 9}
+
+# The runner's stage names (and its steps' "<step> <status>"), in the words the run page shows.
+_STAGE_WORDS = {
+    "received": "the runner has your file",
+    "environment": "preparing the runner",
+    "unpacked": "unpacking your file",
+    "grading": "grading",
+    "learner started": "starting your code in the sandbox",
+    "learner ok": "your code answered",
+    "truth started": "starting the measurement of the truth",
+    "truth ok": "the truth is measured",
+    "finished": "finished",
+}
+
+
+def _deduplicated(items: list[str]) -> list[str]:
+    return [item for i, item in enumerate(items) if i == 0 or items[i - 1] != item]
+
+
+def stage_words(label: str, detail: Mapping[str, Any]) -> str:
+    """One reported stage in words; counts from the detail where the runner sends them."""
+    total, done = detail.get("total"), detail.get("done")
+    progress = f" ({done} done)" if isinstance(done, int) and isinstance(total, int) else ""
+    if label == "call" and isinstance(total, int):
+        return f"calling your calculator on {total} cases{progress}"
+    if label == "measure" and isinstance(total, int):
+        return f"measuring the truth: building {total} models and counting their cache{progress}"
+    if label == "learner" and isinstance(total, int):
+        return f"running your code on {total} cases{progress}"
+    if label == "kv" and detail.get("stage_detail"):
+        return str(detail["stage_detail"])
+    return _STAGE_WORDS.get(label, label.replace("_", " "))
+
 
 _RESULT_STATUS = {
     protocol.OUTCOME_SUBMISSION_FAILED: Run.Status.FAILED,

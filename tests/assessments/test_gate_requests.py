@@ -179,19 +179,19 @@ class GateActionsTests(GateWorld, TestCase):
         assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw"}
         assert self.allowed(r, self.reviewer) == set() and r.actions_for(self.reviewer).is_decider
 
-        r.submit(by=self.learner)
-        assert self.allowed(r, self.learner) == {"can_withdraw"}
-        assert self.allowed(r, self.reviewer) == {"can_start_review", "can_decide"}
+        r.submit(by=self.learner)  # the conversation opens: both sides may reply from here on
+        assert self.allowed(r, self.learner) == {"can_withdraw", "can_reply"}
+        assert self.allowed(r, self.reviewer) == {"can_start_review", "can_decide", "can_reply"}
 
         r.start_review(by=self.reviewer)
-        assert self.allowed(r, self.lead) == {"can_decide"}
+        assert self.allowed(r, self.lead) == {"can_decide", "can_reply"}
 
         r.approve(by=self.reviewer, marks=["met", "met"])
-        assert self.allowed(r, self.learner) == {"can_reopen", "can_issue_credential"}
-        assert self.allowed(r, self.lead) == {"can_reopen"}
+        assert self.allowed(r, self.learner) == {"can_reopen", "can_issue_credential", "can_reply"}
+        assert self.allowed(r, self.lead) == {"can_reopen", "can_reply"}
 
         r.reopen(by=self.lead, reason="Redo the measurement.")
-        assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw"}
+        assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw", "can_reply"}
         r.withdraw(by=self.learner)
         assert self.allowed(r, self.learner) == set()
 

@@ -26,7 +26,7 @@ from tests.factories import (
 )
 
 MARKS = ["met", "met"]
-NEXT_GRADER = {"kv_calculator": ("kv_calculator", "2"), "inference_benchmark": ("inference_benchmark", "1")}
+NEXT_GRADER = {"kv_calculator": ("kv_calculator", "3"), "inference_benchmark": ("inference_benchmark", "1")}
 
 
 class ApprovalNeedsMachineEvidenceTests(GateWorld, TestCase):
@@ -64,7 +64,7 @@ class ApprovalNeedsMachineEvidenceTests(GateWorld, TestCase):
         with override_settings(RUNNER_GRADERS=NEXT_GRADER):
             message = self.refusal(request)
         assert "09 KV Cache Calculator" in message
-        assert "graded by an older grader (kv_calculator 1; kv_calculator 2 is deployed now)" in message
+        assert "graded by an older grader (kv_calculator 2; kv_calculator 3 is deployed now)" in message
 
     def test_an_unsandboxed_pass_is_no_machine_evidence(self):
         version = create_version(artifact=self.artifact, data=b"print('v4')\n", filename="kv.py")
@@ -247,7 +247,7 @@ class ApprovalOverTheApiTests(GateWorld, TestCase):
             assert done.status_code == 200, done.content
             out = done.json()["request"]
         assert out["attested"] is True and out["attestation_reason"] == "Same code."
-        assert out["evidence"][0]["run_state"] == "stale" and out["evidence"][0]["run_grader_version"] == "1"
+        assert out["evidence"][0]["run_state"] == "stale" and out["evidence"][0]["run_grader_version"] == "2"
 
     def test_an_attestation_with_a_request_for_changes_is_refused_by_name(self):
         request = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
@@ -279,7 +279,7 @@ class VerdictsShownTests(GateWorld, TestCase):
             stale = self.client.get(self.passing_run.get_absolute_url())
             assert Run.objects.get(pk=self.passing_run.pk).is_stale
         self.assertContains(stale, 'id="run-stale"')
-        self.assertContains(stale, "Graded by kv_calculator version 1")
+        self.assertContains(stale, "Graded by kv_calculator version 2")
 
     def test_a_running_run_is_neither_stale_nor_passed(self):
         run = create_run(version=self.version)
@@ -345,7 +345,7 @@ class RegradeTests(GateWorld, TestCase):
     def regraded(self, verdict: str) -> Run:
         with override_settings(RUNNER_GRADERS=NEXT_GRADER):
             done = regrade()
-            assert [(r.version_id, r.grader_version) for r in done.started] == [(self.version.pk, "2")]
+            assert [(r.version_id, r.grader_version) for r in done.started] == [(self.version.pk, "3")]
             assert regrade().started == []  # safe to run twice: the run on the current grader exists
             return finish_run(done.started[0], verdict=verdict)
 
@@ -412,8 +412,8 @@ class RegradeTests(GateWorld, TestCase):
         out = StringIO()
         with override_settings(RUNNER_GRADERS=NEXT_GRADER):
             call_command("regrade", stdout=out)
-        assert "1 run(s) started" in out.getvalue() and "on kv_calculator 2" in out.getvalue()
-        Run.objects.filter(grader_version="2").delete()
+        assert "1 run(s) started" in out.getvalue() and "on kv_calculator 3" in out.getvalue()
+        Run.objects.filter(grader_version="3").delete()
         self.staff.is_superuser = True
         self.staff.save()
         self.client.force_login(self.staff)
@@ -424,7 +424,7 @@ class RegradeTests(GateWorld, TestCase):
                 follow=True,
             )
         self.assertContains(response, "1 run(s) started on the current grader")
-        assert Run.objects.get(grader_version="2").requested_by == self.staff
+        assert Run.objects.get(grader_version="3").requested_by == self.staff
 
 
 class InboxQueriesTests(GateWorld, TestCase):

@@ -63,7 +63,7 @@ RUN_TIMEOUT_S = 120
 
 
 @override_settings(
-    RUNNER_GRADERS={"kv_calculator": ("kv_calculator", "1"), "inference_benchmark": ("inference_benchmark", "1")},
+    RUNNER_GRADERS={"kv_calculator": ("kv_calculator", "2"), "inference_benchmark": ("inference_benchmark", "1")},
     RUNNER_LIMITS=KV_LIMITS,
 )
 class JourneyTests(FlushableAuditMixin, BrowserMixin, RealWorkersTestCase, StaticLiveServerTestCase):

@@ -33,8 +33,9 @@ class RunPageTests(TestCase):
         run.current_attempt.record_progress({"stage": "step", "step": "learner", "status": "started", "seq": 2})
         self.client.force_login(run.version.artifact.owner)
         fragment = self.client.get(run.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
-        assert '<span class="muted">learner started…</span>' in fragment
-        assert "step…" not in fragment
+        # In words (issue 14), not the runner's stage name "learner started".
+        assert '<span class="muted">starting your code in the sandbox…</span>' in fragment
+        assert "step…" not in fragment and "learner started" not in fragment
 
     def test_the_fragment_is_served_by_the_same_url_and_stops_polling_when_finished(self):
         run = create_run()

@@ -31,7 +31,7 @@ DEFAULT_CALL_TIMEOUT_S = 2.0
 
 class KVCalculatorGrader:
     name = "kv_calculator"
-    version = "1"
+    version = "2"  # 2: each case's category, hint, why and printed output; plain percentages
 
     def grade(self, ctx: GradeContext) -> GradeReport:
         timeout = _call_timeout(ctx.params)

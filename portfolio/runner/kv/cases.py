@@ -50,6 +50,50 @@ K_WITHOUT_V = "k_without_v"
 MISTAKES = (Q_HEADS, HEAD_DIM_FROM_HIDDEN, NO_SLIDING_WINDOW, MLA_AS_MHA, K_WITHOUT_V)
 
 
+# What each case checks, in the words the run page shows, and the hint a failing case gets: written
+# from the category alone, so a hidden case's hint names the idea without giving away its inputs.
+CATEGORY_HINTS: dict[str, str] = {
+    "max concurrency": "max_concurrency is the budget divided by the cache of one sequence (batch 1) at this "
+    "length and dtype, rounded down: check you divide by one sequence's bytes, not a batch's, and floor.",
+    "MLA latent": "DeepSeek-style MLA caches one compressed latent (kv_lora_rank) plus one rope key "
+    "(qk_rope_head_dim) per token and layer, with no heads and no separate V: do not count per-head K and V.",
+    "sliding window past the window": "Past the sliding window a layer keeps only the last `sliding_window` "
+    "tokens: cap the cached length at the window for the layers that slide (all of them, or the ones the "
+    "config's layer pattern names).",
+    "sliding window below the window": "Below the window the window changes nothing: every token is cached, "
+    "so the cap must be min(seq_len, window), not the window itself.",
+    "head_dim from the config": "Use the config's head_dim when it has one (Gemma publishes 256); "
+    "hidden_size / num_attention_heads is only the fallback.",
+    "GQA heads": "Grouped-query attention caches num_key_value_heads heads, not num_attention_heads: "
+    "the query heads share them.",
+    "batch": "Every sequence of the batch has its own cache: multiply by batch_size.",
+    "dtype width": "Bytes per element follow the dtype: 4 for float32, 2 for float16 and bfloat16.",
+    "keys and values": "Each attention layer caches a key and a value per head and token: count both (a factor 2).",
+}
+
+
+def category(function: str, name: str, batch: int, dtype: str, catches: list[str]) -> str:
+    """The category of a case (a key of CATEGORY_HINTS), from what it is there to catch."""
+    if function == CONCURRENCY:
+        return "max concurrency"
+    for mistake, label in (
+        (MLA_AS_MHA, "MLA latent"),
+        (NO_SLIDING_WINDOW, "sliding window past the window"),
+        (HEAD_DIM_FROM_HIDDEN, "head_dim from the config"),
+    ):
+        if mistake in catches:
+            return label
+    if "below-window" in name:
+        return "sliding window below the window"
+    if batch > 1:
+        return "batch"
+    if Q_HEADS in catches:
+        return "GQA heads"
+    if dtype == "float32":
+        return "dtype width"
+    return "keys and values"
+
+
 class Case(TypedDict):
     name: str
     function: str  # BYTES or CONCURRENCY
@@ -61,6 +105,7 @@ class Case(TypedDict):
     kv_budget_bytes: int | None  # CONCURRENCY only
     catches: list[str]
     why: str
+    category: str  # a key of CATEGORY_HINTS
 
 
 def _bytes(
@@ -77,6 +122,7 @@ def _bytes(
         "kv_budget_bytes": None,
         "catches": catches,
         "why": why,
+        "category": category(BYTES, name, batch, dtype, catches),
     }
 
 
@@ -94,6 +140,7 @@ def _concurrency(
         "kv_budget_bytes": budget,
         "catches": catches,
         "why": why,
+        "category": category(CONCURRENCY, name, 1, dtype, catches),
     }
 
 

@@ -14,8 +14,12 @@ kv_cache_bytes case is the measured bytes; of a max_concurrency case, kv_budget_
 measured bytes of one sequence). A case whose call did not produce an int (exception, timeout,
 crash, wrong type) is an "error" with the reason; a wrong int is "failed".
 
-What the learner sees of a hidden case: its name, model and function, pass or fail, and the
-relative error (rounded to 3 significant digits). Its inputs, its expected value, the learner's
+Every case carries its category (cases.CATEGORY_HINTS) and, when it does not pass, that
+category's hint; a public case also its reason for being there (`why`) and what the calculator
+printed while answering it (the last 500 characters, as Exercism shows).
+
+What the learner sees of a hidden case: its name, model and function, its category, pass or
+fail with the hint, and the relative error (rounded to 3 significant digits). Its inputs, its expected value, the learner's
 own value and the learner's printed output stay out of the test dict, and the true value is not
 kept anywhere in the result (runner README: there is no private field).
 
@@ -66,8 +70,17 @@ def relative_error(observed: int, expected: int) -> float:
     return float(abs(Fraction(observed) - expected) / abs(expected))
 
 
-def _percent(value: float) -> str:
-    return f"{value * 100:.3g}%"
+def percent_text(value: float) -> str:
+    """A relative error as a plain percentage: two decimals below 1%, one below 100%, whole
+    percents (with thousands separators) above; never exponent notation."""
+    pct = value * 100
+    if pct == float("inf"):
+        return "infinitely far"
+    if pct < 1:
+        return f"{pct:.2f}%"
+    if pct < 100:
+        return f"{pct:.1f}%"
+    return f"{pct:,.0f}%"
 
 
 def _round3(value: float) -> float:
@@ -94,6 +107,24 @@ def _inputs(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _one(item: Mapping[str, Any], result: Mapping[str, Any] | None, expected: int, tolerance: float) -> dict[str, Any]:
+    test = _judged(item, result, expected, tolerance)
+    # Every case says what it checks; one that did not pass gets the hint of that category, and a
+    # public one its reason and what it printed (capped): a hidden one never its inputs or output.
+    details = test["details"]
+    details["category"] = item["category"]
+    if test["status"] != "passed":
+        details["hint"] = case_table.CATEGORY_HINTS[item["category"]]
+    if item["visibility"] != case_table.HIDDEN:
+        details["why"] = item["why"]
+        tail = str((result or {}).get("output_tail") or "")
+        if tail:
+            details["output_tail"] = tail[-OUTPUT_TAIL_SHOWN:]
+    return test
+
+
+def _judged(
+    item: Mapping[str, Any], result: Mapping[str, Any] | None, expected: int, tolerance: float
+) -> dict[str, Any]:
     hidden = item["visibility"] == case_table.HIDDEN
     if hidden:
         details: dict[str, Any] = {"function": item["function"], "model": item["model"]}
@@ -105,7 +136,7 @@ def _one(item: Mapping[str, Any], result: Mapping[str, Any] | None, expected: in
         rel = relative_error(value, expected)
         ok = within(value, expected, tolerance)
         if hidden:
-            message = ("within " if ok else "off by ") + (_percent(tolerance) if ok else _percent(rel))
+            message = ("within " if ok else "off by ") + (percent_text(tolerance) if ok else percent_text(rel))
             if ok:
                 message += " of the measured value"
             return protocol.make_test(
@@ -117,11 +148,10 @@ def _one(item: Mapping[str, Any], result: Mapping[str, Any] | None, expected: in
                 details=details,
             )
         if ok:
-            message = f"within {_percent(tolerance)} (relative error {_percent(rel)})"
+            message = f"within {percent_text(tolerance)} (relative error {percent_text(rel)})"
         else:
-            sign = "+" if value > expected else "-"
-            ratio = f"; observed / expected = {value / expected:.4g}" if expected else ""
-            message = f"off by {sign}{_percent(rel)}{ratio}"
+            more = "more" if value > expected else "less"
+            message = f"your answer is {percent_text(rel)} {more} than the measured value"
         return protocol.make_test(
             item["name"],
             "passed" if ok else "failed",
@@ -135,10 +165,6 @@ def _one(item: Mapping[str, Any], result: Mapping[str, Any] | None, expected: in
     reason = _CALL_FAILURES.get(str(status), "no usable answer")
     text = str((result or {}).get("message") or "")
     message = f"{reason}: {text}" if text else reason
-    if not hidden:
-        tail = str((result or {}).get("output_tail") or "")
-        if tail:
-            details["output_tail"] = tail[-OUTPUT_TAIL_SHOWN:]
     return protocol.make_test(
         item["name"],
         "error",

@@ -327,7 +327,25 @@ def test_compare_tolerance_is_one_percent_inclusive() -> None:
         assert result["tests"][0]["status"] == status, value
     failed = grade.compare([item], {item["name"]: _ok(4 * exact)}, measured)["tests"][0]
     assert failed["expected"] == exact and failed["observed"] == 4 * exact
-    assert failed["rel_error"] == 3.0 and "observed / expected = 4" in failed["message"]
+    assert failed["rel_error"] == 3.0 and failed["message"] == "your answer is 300% more than the measured value"
+    assert failed["details"]["category"] == item["category"]
+    assert failed["details"]["hint"] == cases.CATEGORY_HINTS[item["category"]]
+    assert failed["details"]["why"] == item["why"]
+
+
+def test_relative_errors_read_as_plain_percentages() -> None:
+    assert [grade.percent_text(x) for x in (0.0, 0.0042, 0.465, 23.9, 1e9)] == [
+        "0.00%",
+        "0.42%",
+        "46.5%",
+        "2,390%",
+        "100,000,000,000%",
+    ]
+
+
+def test_every_case_has_a_category_with_a_hint() -> None:
+    assert {c["category"] for c in cases.all_cases()} <= set(cases.CATEGORY_HINTS)
+    assert all(c["category"] for c in cases.all_cases())
 
 
 def test_compare_shows_nothing_of_a_hidden_case_but_the_verdict_and_error() -> None:
@@ -338,9 +356,11 @@ def test_compare_shows_nothing_of_a_hidden_case_but_the_verdict_and_error() -> N
         test = grade.compare([item], {item["name"]: _ok(value)}, measured)["tests"][0]
         assert test["visibility"] == "hidden"
         assert test["expected"] is None and test["observed"] is None
-        assert set(test["details"]) == {"function", "model"}
+        passed = test["status"] == "passed"
+        assert set(test["details"]) == {"function", "model", "category"} | (set() if passed else {"hint"})
         assert str(expected) not in repr(test) and str(value) not in repr(test)
     assert test["status"] == "failed" and test["rel_error"] == 1.0 and test["message"] == "off by 100%"
+    assert test["details"]["hint"] == cases.CATEGORY_HINTS[item["category"]]
 
 
 def test_compare_reports_call_failures_as_errors_with_their_reason() -> None:
