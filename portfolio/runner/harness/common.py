@@ -13,6 +13,8 @@ place relative to the script), and from the package when the grader imports the 
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
         import common
+
+        del sys.path[0], sys.modules["common"]  # a learner's own common.py stays importable
 """
 
 from __future__ import annotations
