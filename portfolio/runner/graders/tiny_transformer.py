@@ -97,7 +97,9 @@ class TinyTransformerGrader:
             outcome = grade.compare(items, answers["results"], judged.get("checks") or {})
         except grade.MissingCheck as exc:
             return GradeReport.system_error(str(exc))
-        learning = [answers["results"].get(item["name"]) or {} for item in items if item["check"] == "learning"]
+        # as the learner's step reports it (a figure for the benchmark, never a verdict's input)
+        reported = [answers["results"].get(item["name"]) for item in items if item["check"] == "learning"]
+        training_cpu_s = reported[0].get("cpu_s") if reported and isinstance(reported[0], dict) else None
         metrics = {
             "module": answers.get("module"),
             "size": params["size"],
@@ -105,7 +107,7 @@ class TinyTransformerGrader:
             "versions": judged.get("versions"),
             "check_wall_s": judged.get("wall_s"),
             "learner_wall_s": round(learner.wall_s, 3),
-            "training_cpu_s": learning[0].get("cpu_s") if learning else None,  # as the learner's step reports it
+            "training_cpu_s": training_cpu_s,
         }
         return GradeReport.compared(outcome, metrics=metrics)
 
