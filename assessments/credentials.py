@@ -1,22 +1,24 @@
-"""Signed credentials for approved gates, in the spirit of Open Badges 3.0.
+"""This site's credential key, the URLs that publish it, and the two credential formats.
 
-A credential is an `OpenBadgeCredential`-shaped JSON document (issuer, subject, achievement with
-the gate's statement and criteria, evidence by SHA-256, issuance date, an id URL on this site)
-with a `DataIntegrityProof` made the way the W3C `eddsa-jcs-2022` cryptosuite makes one: the
-document without its proof and the proof options (with the document's `@context`) are each
-canonicalised and hashed with SHA-256, and Ed25519 signs the two hashes; the proof value is
-multibase base58btc ("z..."). Canonical form here is JSON with sorted keys and no whitespace,
-which is what JCS (RFC 8785) gives for the strings, integers, booleans and nulls we put in; the
-builder writes fractional numbers as strings so float formatting never matters.
+Credentials are Open Badges 3.0 `OpenBadgeCredential`s (W3C Verifiable Credentials 2.0) with a
+`DataIntegrityProof` made with the `eddsa-rdfc-2022` cryptosuite (assessments/dataintegrity.py).
+The issuer is this site, a `Profile` at /credentials/issuer; the proof's verificationMethod is a
+`Multikey` at /credentials/keys/<key id>, both plain https URLs (no DID). Revocation is a W3C
+Bitstring Status List credential the site serves at /credentials/status/revocation.
+
+Credentials issued before Open Badges 3.0 ("legacy": our own format, proof type DataIntegrityProof
+with cryptosuite "eddsa-jcs-2022" over JSON with sorted keys, not the W3C suite of that name) keep
+verifying through `legacy_signature_problem`; `format_of` tells them apart.
 
 The signing key is `CREDENTIAL_SIGNING_KEY` (a PEM private key; the same on every web host in
 production) or, in the embedded default, a key generated once into CREDENTIAL_SIGNING_KEY_FILE
 (var/credential-signing-key.pem, mode 0600, never in git). Its public half is published as a
-JWKS at /credentials/keys.json. Rotating the key invalidates credentials signed with the old one.
+Multikey and, for the legacy format, as a JWKS at /credentials/keys.json. Rotating the key
+invalidates credentials signed with the old one.
 
 This module knows documents and keys only, never the database: the Credential model
-(assessments/models/records.py) builds a request's document, issues it, and checks that a document
-whose signature holds was issued here and is not revoked. It imports this module; not the reverse.
+(assessments/models/credentials.py) builds a request's document, issues it, and checks that a
+document whose proof holds was issued here and is not revoked. It imports this module; not the reverse.
 """
 
 from __future__ import annotations
@@ -37,16 +39,22 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from assessments import dataintegrity
+from assessments.dataintegrity import OB_CONTEXT, VC_CONTEXT, ProofError, b58decode
+
 if TYPE_CHECKING:
     from datetime import datetime
 
-CONTEXT = [
-    "https://www.w3.org/ns/credentials/v2",
-    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-]
-CRYPTOSUITE = "eddsa-jcs-2022"
+OB3 = "ob3"
+LEGACY = "legacy"
+FORMATS = {
+    OB3: "Open Badges 3.0 (W3C Verifiable Credential 2.0, Data Integrity proof eddsa-rdfc-2022)",
+    LEGACY: "Layerwise's first format (signed JSON, issued before Open Badges 3.0)",
+}
+LEGACY_CONTEXT = [VC_CONTEXT, OB_CONTEXT]
+LEGACY_CRYPTOSUITE = "eddsa-jcs-2022"
+CONTROLLER_CONTEXT = "https://www.w3.org/ns/cid/v1"
 _ID = re.compile(r"/credentials/([0-9a-fA-F-]{36})/?$")
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 # --- the key -----------------------------------------------------------------------------------
@@ -94,57 +102,90 @@ def jwks() -> dict[str, Any]:
     return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key_id(public), "use": "sig", "alg": "EdDSA"}]}
 
 
+# --- where the site publishes its issuer, key and status list -----------------------------------
+
+
 def site_url() -> str:
     return settings.SITE_URL.rstrip("/")
 
 
-def verification_method(public: Ed25519PublicKey) -> str:
-    return f"{site_url()}{reverse('gates:credential-keys')}#{key_id(public)}"
+def issuer_url() -> str:
+    return f"{site_url()}{reverse('gates:credential-issuer')}"
 
 
-# --- canonical form and base58 -----------------------------------------------------------------
+def key_url(public: Ed25519PublicKey) -> str:
+    return f"{site_url()}{reverse('gates:credential-key', args=[key_id(public)])}"
 
 
-def canonical(value: Any) -> bytes:
-    _refuse_floats(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def status_list_url() -> str:
+    return f"{site_url()}{reverse('gates:credential-status')}"
 
 
-def _refuse_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise TypeError("credential documents hold no floats; write fractional numbers as strings")
-    if isinstance(value, dict):
-        for item in value.values():
-            _refuse_floats(item)
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_floats(item)
+def multikey() -> dict[str, Any]:
+    """The public key as a Multikey verification method (W3C Controlled Identifiers 1.0)."""
+    public = signing_key().public_key()
+    return {
+        "@context": CONTROLLER_CONTEXT,
+        "id": key_url(public),
+        "type": "Multikey",
+        "controller": issuer_url(),
+        "publicKeyMultibase": dataintegrity.public_multibase(public),
+    }
 
 
-def b58encode(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+def issuer_profile() -> dict[str, Any]:
+    """The issuer: an Open Badges `Profile` that lists the key it signs with."""
+    key = {k: v for k, v in multikey().items() if k != "@context"}
+    return {
+        "@context": [VC_CONTEXT, OB_CONTEXT, CONTROLLER_CONTEXT],
+        "id": issuer_url(),
+        "type": ["Profile"],
+        "name": "Layerwise",
+        "url": f"{site_url()}/",
+        "description": "Layerwise signs the evaluation gates its reviewers approve, with the evidence they were approved on.",
+        "verificationMethod": [key],
+        "assertionMethod": [key["id"]],
+    }
 
 
-def b58decode(text: str) -> bytes:
-    n = 0
-    for char in text:
-        n = n * 58 + _B58.index(char)  # ValueError on a character outside the alphabet
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+def context() -> list[Any]:
+    """The @context of a credential: VC 2.0, Open Badges 3.0.3, and the terms this site adds for
+    its evidence (each defined, so the proof covers it), in the issuer's namespace."""
+    return [
+        VC_CONTEXT,
+        OB_CONTEXT,
+        {
+            "lw": f"{issuer_url()}#",
+            "xsd": "http://www.w3.org/2001/XMLSchema#",
+            "sha256": "lw:sha256",
+            "artifactVersion": "lw:artifactVersion",
+            "run": "lw:run",
+            "runId": "lw:runId",
+            "runStatus": "lw:runStatus",
+            "verdictState": "lw:verdictState",
+            "grader": "lw:grader",
+            "graderVersion": "lw:graderVersion",
+            "verdict": "lw:verdict",
+            "score": "lw:score",
+            "maxScore": "lw:maxScore",
+            "sandboxed": "lw:sandboxed",
+            "device": "lw:device",
+            "measured": {"@id": "lw:measured", "@container": "@list"},
+            "value": "lw:value",
+            "reviewer": "lw:reviewer",
+            "team": "lw:team",
+            "approvedAt": {"@id": "lw:approvedAt", "@type": "xsd:dateTime"},
+            "attested": "lw:attested",
+            "attestationReason": "lw:attestationReason",
+            "roadmap": "lw:roadmap",
+            "layer": "lw:layer",
+            "level": "lw:level",
+            "contentVersion": "lw:contentVersion",
+        },
+    ]
 
 
-def _signed_bytes(document: dict[str, Any], options: dict[str, Any]) -> bytes:
-    unsigned = {k: v for k, v in document.items() if k != "proof"}
-    config = {**{k: v for k, v in options.items() if k != "proofValue"}, "@context": document.get("@context")}
-    return hashlib.sha256(canonical(config)).digest() + hashlib.sha256(canonical(unsigned)).digest()
-
-
-# --- values in documents, signing, checking a signature ---------------------------------------
+# --- values in documents, signing, checking a proof ---------------------------------------------
 
 
 def timestamp(value: datetime) -> str:
@@ -152,21 +193,23 @@ def timestamp(value: datetime) -> str:
 
 
 def number(value: float | None) -> str | None:
-    """A fractional number as the string documents hold (see canonical)."""
+    """A fractional number as the string documents hold: no float formatting in a signed document."""
     return None if value is None else f"{value:g}"
 
 
 def sign(document: dict[str, Any]) -> dict[str, Any]:
     key = signing_key()
-    options = {
-        "type": "DataIntegrityProof",
-        "cryptosuite": CRYPTOSUITE,
-        "created": timestamp(timezone.now()),
-        "verificationMethod": verification_method(key.public_key()),
-        "proofPurpose": "assertionMethod",
-    }
-    signature = key.sign(_signed_bytes(document, options))
-    return {**document, "proof": {**options, "proofValue": "z" + b58encode(signature)}}
+    options = dataintegrity.proof_options(
+        verification_method=key_url(key.public_key()), created=timestamp(timezone.now())
+    )
+    return dataintegrity.sign(document, key, options, as_set=True)  # OB 3.0's schema wants an array
+
+
+def format_of(document: Any) -> str:
+    """OB3, LEGACY, or "" for a document that is neither (no proof, another cryptosuite)."""
+    proof = dataintegrity.the_proof(document)
+    suite = proof.get("cryptosuite") if proof is not None else None
+    return {dataintegrity.CRYPTOSUITE: OB3, LEGACY_CRYPTOSUITE: LEGACY}.get(suite, "") if isinstance(suite, str) else ""
 
 
 def credential_uuid(text: str) -> uuid.UUID | None:
@@ -179,21 +222,101 @@ def credential_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def signature_problem(document: Any) -> str:
-    """Why `document` is not signed with this site's key, or "" when its proof holds. Whether this
-    site issued it and still stands by it is the other half (Credential.objects.verify)."""
-    if not isinstance(document, dict) or not isinstance(document.get("proof"), dict):
-        return "This is not a signed credential: it has no proof."
-    proof = document["proof"]
+def proof_problem(document: dict[str, Any]) -> ProofError | None:
+    """Why `document`'s Open Badges 3.0 proof does not hold with this site's key, or None."""
     public = signing_key().public_key()
-    if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
-        return f"The proof is not a DataIntegrityProof with the {CRYPTOSUITE} cryptosuite."
+    proof = dataintegrity.the_proof(document) or {}
+    if proof.get("verificationMethod") != key_url(public):
+        return ProofError(f"It was signed with a key this site does not publish (this site's is {key_url(public)}).")
+    try:
+        dataintegrity.verify(document, public)
+    except ProofError as exc:
+        return exc
+    return None
+
+
+# --- the legacy format --------------------------------------------------------------------------
+
+
+def _legacy_canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _legacy_signed_bytes(document: dict[str, Any], options: dict[str, Any]) -> bytes:
+    unsigned = {k: v for k, v in document.items() if k != "proof"}
+    config = {**{k: v for k, v in options.items() if k != "proofValue"}, "@context": document.get("@context")}
+    return hashlib.sha256(_legacy_canonical(config)).digest() + hashlib.sha256(_legacy_canonical(unsigned)).digest()
+
+
+def legacy_signature_problem(document: dict[str, Any]) -> ProofError | None:
+    """Why a document in the legacy format is not signed with this site's key, or None."""
+    proof = document["proof"]
+    if not isinstance(proof, dict):
+        return ProofError("Its proof is not an object, as the legacy format writes it.")
+    public = signing_key().public_key()
     if not str(proof.get("verificationMethod", "")).endswith(f"#{key_id(public)}"):
-        return "It was signed with a key this site does not publish (see /credentials/keys.json)."
+        return ProofError("It was signed with a key this site does not publish (see /credentials/keys.json).")
     value = str(proof.get("proofValue", ""))
     try:
         signature = b58decode(value[1:]) if value.startswith("z") else b""
-        public.verify(signature, _signed_bytes(document, proof))
+        public.verify(signature, _legacy_signed_bytes(document, proof))
     except (InvalidSignature, ValueError, TypeError):
-        return "The signature does not match the content: the credential was changed after it was issued."
+        return ProofError(
+            "The signature does not match the content: the credential was changed after it was issued.", tampered=True
+        )
+    return None
+
+
+# --- what people paste --------------------------------------------------------------------------
+
+MAX_BYTES = 256 * 1024  # an issued credential is a few KiB
+MAX_DEPTH = 24  # an issued credential nests 6 deep
+MAX_VALUES = 5_000
+MAX_INTEGER = 2**53  # beyond this JSON numbers stop being exact in most verifiers
+
+
+def parse_document(text: str) -> tuple[Any, str]:
+    """(document, "") from pasted or uploaded JSON, or (None, why not) in words for people: too
+    big, not JSON (with the line), NaN or Infinity, numbers too long, nested too deep."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None, f"The credential is larger than {MAX_BYTES // 1024} KiB; an issued one is a few KiB."
+
+    def refuse_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        document = json.loads(text, parse_constant=refuse_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+    except RecursionError:
+        return None, f"The JSON is nested too deeply (an issued credential nests fewer than {MAX_DEPTH} levels)."
+    except ValueError as exc:  # NaN and Infinity, and integers past Python's 4,300-digit limit
+        return None, f"The JSON holds a number this page does not accept ({str(exc)[:80]})."
+    return document, shape_problem(document)
+
+
+def shape_problem(document: Any) -> str:
+    """Why a parsed document is too deep, too large or holds numbers no verifier reads exactly, or "".
+    Checked before any JSON-LD processing, which recurses and canonicalises at a cost."""
+    if not isinstance(document, dict):
+        return "A credential is a JSON object ({ ... }); this is not one."
+    stack: list[tuple[Any, int, str]] = [(document, 1, "")]
+    seen = 0
+    while stack:
+        value, depth, path = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"The credential holds more than {MAX_VALUES:,} values; an issued one holds a few hundred."
+        if depth > MAX_DEPTH:
+            return f"The JSON is nested too deeply at {path} (more than {MAX_DEPTH} levels)."
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            return f"The number at {path} is too large to be read exactly (more than 2^53)."
+        if isinstance(value, float) and not abs(value) <= MAX_INTEGER:
+            return f"The number at {path} is too large to be read exactly (more than 2^53)."
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1, f"{path}.{key}" if path else str(key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
     return ""

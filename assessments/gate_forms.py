@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from assessments import credentials
 from assessments.models import MARKS, GateRequest, Review
 
 
@@ -51,6 +52,15 @@ class DecisionForm(forms.Form):
         help_text="Markdown. Required when you request changes: say what to change.",
     )
 
+    attest_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        label="Attestation",
+        help_text="Only to approve without machine evidence: why you vouch for the work anyway. Kept in the "
+        "audit trail; the gate is labelled attested wherever it shows.",
+    )
+
     def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.criteria = [item["criterion"] for item in gate_request.checklist]
@@ -69,6 +79,16 @@ class DecisionForm(forms.Form):
         return [self.cleaned_data.get(f"mark_{i}", "") for i in range(len(self.criteria))]
 
 
+class KeepApprovalForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        label="Attestation",
+        help_text="Why the approval stands although the evidence no longer passes. Kept in the gate's history; "
+        "the gate is labelled attested from now on.",
+    )
+
+
 class ReopenForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -78,9 +98,48 @@ class ReopenForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
+    """A credential to verify: pasted JSON or its link, or an uploaded .json file."""
+
     credential = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
-        max_length=200_000,
+        required=False,
+        max_length=credentials.MAX_BYTES,
+        error_messages={
+            "max_length": "What was pasted is %(show_value)d characters long; a credential is at most %(limit_value)d. "
+            "Paste the credential's own JSON, or upload its file."
+        },
         label="Credential",
-        help_text="Paste the credential's JSON, or its id URL.",
+        help_text="Paste the credential's JSON, or its link.",
     )
+    file = forms.FileField(
+        required=False,
+        label="Or upload it",
+        help_text=f"The .json file you downloaded (at most {credentials.MAX_BYTES // 1024} KiB).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,.jsonld,application/json,application/ld+json"}),
+    )
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            return ""
+        if upload.size > credentials.MAX_BYTES:
+            raise forms.ValidationError(
+                f"{upload.name} is {upload.size // 1024:,} KiB; a credential is at most {credentials.MAX_BYTES // 1024} KiB."
+            )
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                f"{upload.name} is not UTF-8 text; upload the credential's .json file."
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not (data.get("credential", "").strip() or data.get("file")):
+            raise forms.ValidationError("Paste a credential or its link, or upload its .json file.")
+        return data
+
+    @property
+    def text(self) -> str:
+        """What to verify: the uploaded file's text if there is one, else what was pasted."""
+        return self.cleaned_data.get("file") or self.cleaned_data.get("credential", "")

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,9 +25,10 @@ from accounts.http import Request
 from assessments import credentials
 from assessments.diffs import changes_since
 from assessments.downloads import csv_download
-from assessments.gate_forms import DecisionForm, ReopenForm, RequestForm, VerifyForm
+from assessments.gate_forms import DecisionForm, KeepApprovalForm, ReopenForm, RequestForm, VerifyForm
 from assessments.models import (
     AuditEvent,
+    Check,
     Credential,
     GateError,
     GateRequest,
@@ -35,7 +36,9 @@ from assessments.models import (
     Review,
     SelfAssessment,
     Verdict,
+    best_runs,
 )
+from assessments.models.credentials import summarize
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
 from roadmap.models import EvaluationGate
 
@@ -78,7 +81,7 @@ def _act(
 def request_open(request: Request, roadmap_slug: str, layer_slug: str) -> HttpResponse:
     """From a layer page: the learner's live request for its gate, or a new draft."""
     gate = get_object_or_404(
-        EvaluationGate.objects.for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
+        EvaluationGate.objects.current().for_layer(roadmap_slug, layer_slug).select_related("layer__roadmap")
     )
     return redirect(GateRequest.open(request.user, gate))
 
@@ -90,7 +93,8 @@ def request_list(request: Request) -> HttpResponse:
 
 
 def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
-    """The learner's artifacts of this roadmap (and free-form ones), required specs first."""
+    """The learner's artifacts of this roadmap (and free-form ones), required specs first; each
+    version carries `best_run`, the run that would be pinned with it (one query for all)."""
     roadmap = gate_request.gate.layer.roadmap
     required = set(gate_request.gate.required_artifacts.values_list("pk", flat=True))
     artifacts = list(
@@ -99,6 +103,10 @@ def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
         .select_related("spec")
         .prefetch_related("versions", "result_uploads")
     )
+    runs = best_runs(v.pk for a in artifacts for v in a.versions.all())
+    for artifact in artifacts:
+        for version in artifact.versions.all():
+            version.best_run = runs.get(version.pk)  # type: ignore[attr-defined]
     return sorted(artifacts, key=lambda a: (a.spec_id not in required, a.spec.code if a.spec else "~", a.title))
 
 
@@ -194,12 +202,25 @@ def evidence_remove(request: Request, pk: int, evidence_pk: int) -> HttpResponse
 
 @require_POST
 def request_submit(request: Request, pk: int) -> HttpResponse:
+    """Submit; when the form's fields came with it (its "Submit" button), what is on the form is
+    saved first, so no edit is lost, and a refusal of either keeps what was typed."""
     gate_request = _visible(request, pk)
+    form = RequestForm(request.POST, gate_request=gate_request) if "explanation" in request.POST else None
+    if form is not None and not form.is_valid():
+        return _request_page(request, gate_request, form)
+
+    def save_and_submit() -> None:
+        if form is not None:
+            data = form.cleaned_data
+            gate_request.edit(by=request.user, explanation=data["explanation"], ticks=data["ticks"])
+        gate_request.submit(by=request.user)
+
     return _act(
         request,
         gate_request,
-        lambda: gate_request.submit(by=request.user),
+        save_and_submit,
         "Submitted. The reviewers and leads of your teams have been notified.",
+        form=form,
     )
 
 
@@ -310,7 +331,12 @@ def review_detail(request: Request, pk: int) -> HttpResponse:
     return _review_page(request, _review_request(request, pk))
 
 
-def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm | None = None) -> HttpResponse:
+def _review_page(
+    request: Request,
+    gate_request: GateRequest,
+    form: DecisionForm | None = None,
+    keep_form: KeepApprovalForm | None = None,
+) -> HttpResponse:
     evidence = gate_request.evidence_list()
     previous = gate_request.previous_review()
     context = {
@@ -320,6 +346,7 @@ def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm
         "learner": gate_request.learner,
         "evidence": evidence,
         "requirements": gate_request.requirements(evidence),
+        "machine_gaps": gate_request.machine_evidence_gaps(evidence),
         "previous": previous,
         "changes": changes_since(previous, evidence) if previous else [],
         "self_rating": SelfAssessment.objects.of(gate_request.learner).filter(layer=gate_request.gate.layer).first(),
@@ -328,8 +355,9 @@ def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm
         "actions": gate_request.actions_for(request.user),
         "form": form or DecisionForm(gate_request=gate_request),
         "reopen_form": ReopenForm(),
+        "keep_form": keep_form or KeepApprovalForm(),
     }
-    return render(request, "assessments/review_detail.html", context, status=422 if form else 200)
+    return render(request, "assessments/review_detail.html", context, status=422 if form or keep_form else 200)
 
 
 @require_POST
@@ -353,7 +381,9 @@ def review_decide(request: Request, pk: int) -> HttpResponse:
 
     def decide() -> Review:
         if data["decision"] == Review.Decision.APPROVE:
-            return gate_request.approve(by=request.user, marks=form.marks(), comment=data["comment"])
+            return gate_request.approve(
+                by=request.user, marks=form.marks(), comment=data["comment"], attest_reason=data["attest_reason"]
+            )
         return gate_request.request_changes(by=request.user, marks=form.marks(), comment=data["comment"])
 
     try:
@@ -361,9 +391,30 @@ def review_decide(request: Request, pk: int) -> HttpResponse:
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from None
     except GateError as exc:
-        form.add_error(None, exc.message)
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _review_page(request, gate_request, form)
-    messages.success(request, f"{review.get_decision_display()}. {gate_request.learner.name} has been notified.")
+    attested = " on your attestation" if review.attested else ""
+    messages.success(
+        request, f"{review.get_decision_display()}{attested}. {gate_request.learner.name} has been notified."
+    )
+    return redirect(gate_request.get_review_url())
+
+
+@require_POST
+def review_keep(request: Request, pk: int) -> HttpResponse:
+    """Keep an approval whose regraded evidence no longer passes, on the reviewer's attestation."""
+    gate_request = _review_request(request, pk)
+    keep_form = KeepApprovalForm(request.POST)
+    if not keep_form.is_valid():
+        return _review_page(request, gate_request, keep_form=keep_form)
+    try:
+        gate_request.keep_approval(by=request.user, reason=keep_form.cleaned_data["reason"])
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        keep_form.add_error(exc.field if exc.field in keep_form.fields else None, exc.message)
+        return _review_page(request, gate_request, keep_form=keep_form)
+    messages.success(request, "The approval stands on your attestation; the gate is labelled attested.")
     return redirect(gate_request.get_review_url())
 
 
@@ -384,44 +435,93 @@ def credential_issue(request: Request, pk: int) -> HttpResponse:
     return redirect(gate_request.get_absolute_url() + f"#credential-{credential.pk}")
 
 
+def _json(document: dict[str, Any], **kwargs: Any) -> JsonResponse:
+    return JsonResponse(
+        document, content_type="application/ld+json", json_dumps_params={"indent": 2, "ensure_ascii": False}, **kwargs
+    )
+
+
 @login_not_required
 @require_GET
 def credential_detail(request: Request, pk: str) -> HttpResponse:
-    """Public: the signed credential as issued (its id URL). Revoked ones too: the verifier says so."""
+    """Public: the credential's id URL. People get a page with what it says and whether it holds;
+    wallets and verifiers asking for JSON get the signed document as issued. Revoked ones too."""
+    credential = get_object_or_404(Credential.objects.select_related("request"), pk=pk)
+    if request.get_preferred_type(["text/html", "application/ld+json", "application/json"]) != "text/html":
+        return _json(credential.document)
+    context = {
+        "credential": credential,
+        "summary": summarize(credential.document),
+        "verdict": Credential.objects.verify(credential.document),
+        "share_url": request.build_absolute_uri(credential.get_absolute_url()),
+    }
+    return render(request, "assessments/credential_detail.html", context)
+
+
+@login_not_required
+@require_GET
+def credential_download(request: Request, pk: str) -> HttpResponse:
+    """Public: the signed document as a file to keep or to add to a wallet."""
     credential = get_object_or_404(Credential, pk=pk)
-    response = JsonResponse(credential.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
-    response["Content-Disposition"] = f'inline; filename="credential-{credential.pk}.json"'
+    response = _json(credential.document)
+    response["Content-Disposition"] = f'attachment; filename="credential-{credential.pk}.json"'
     return response
 
 
 @login_not_required
 @require_GET
+def credential_issuer(request: Request) -> HttpResponse:
+    """Public: the issuer, an Open Badges Profile with the key it signs with."""
+    return _json(credentials.issuer_profile())
+
+
+@login_not_required
+@require_GET
+def credential_key(request: Request, key_id: str) -> HttpResponse:
+    """Public: the signing key as a Multikey (a credential proof's verificationMethod)."""
+    key = credentials.multikey()
+    if key["id"].rstrip("/").rsplit("/", 1)[-1] != key_id:
+        raise Http404("This site does not sign with that key.")
+    return _json(key)
+
+
+@login_not_required
+@require_GET
+def credential_status(request: Request) -> HttpResponse:
+    """Public: the revocation list, a signed Bitstring Status List credential."""
+    return _json(Credential.objects.status_list_credential(), headers={"Cache-Control": "no-cache"})
+
+
+@login_not_required
+@require_GET
 def credential_keys(request: Request) -> HttpResponse:
-    """Public: the key credentials are signed with, as a JWKS."""
+    """Public: the key as a JWKS, where credentials in the legacy format name it."""
     return JsonResponse(credentials.jwks())
 
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def credential_verify(request: Request) -> HttpResponse:
-    """Public: paste a credential (or its id URL), or follow ?id=…, and see whether it holds."""
-    text = request.POST.get("credential") or request.GET.get("id") or ""
-    form = VerifyForm({"credential": text} if text else None)
-    verdict = None
-    if text and form.is_valid():
-        verdict = _verdict_for(form.cleaned_data["credential"])
-    return render(request, "assessments/credential_verify.html", {"form": form, "verdict": verdict})
+    """Public: paste or upload a credential (or its link), or follow ?id=…, and see each check."""
+    if request.method == "POST":
+        form = VerifyForm(request.POST, request.FILES)
+    else:
+        form = VerifyForm({"credential": request.GET["id"]}) if request.GET.get("id") else VerifyForm()
+    verdict = _verdict_for(form.text) if form.is_bound and form.is_valid() else None
+    status = 422 if form.is_bound and not form.is_valid() else 200
+    context = {"form": form, "verdict": verdict, "summary": summarize(verdict.document) if verdict else None}
+    return render(request, "assessments/credential_verify.html", context, status=status)
 
 
 def _verdict_for(text: str) -> Verdict:
     text = text.strip()
-    if text.startswith("{"):
-        try:
-            return Credential.objects.verify(json.loads(text))
-        except json.JSONDecodeError as exc:
-            return Verdict("invalid", [f"This is not valid JSON (line {exc.lineno}: {exc.msg})."])
+    if text.startswith(("{", "[")):
+        document, problem = credentials.parse_document(text)
+        if problem:
+            return Verdict.failed("invalid", [], Check("structure", False, problem))
+        return Credential.objects.verify(document)
     pk = credentials.credential_uuid(text)
     stored = Credential.objects.filter(pk=pk).first() if pk else None
     if stored is None:
-        return Verdict("invalid", ["No credential with this id was issued here."])
+        return Verdict.failed("invalid", [], Check("structure", False, "No credential with this id was issued here."))
     return Credential.objects.verify(stored.document)

@@ -610,3 +610,42 @@ class CaseReport(_PublicHidden):
             else:
                 public.append({**row, "message": test.get("message", ""), "expects": details.get("expects", "")})
         return cls(run=run, public=public, hidden=hidden)
+
+
+# --- headline figures ----------------------------------------------------------------------------
+
+
+def headline(run: Run) -> list[tuple[str, str]]:
+    """The few measured figures that speak for a run where its page does not fit (a credential's
+    evidence): cases passed for the KV calculator, throughput and latency at the best level for a
+    benchmark, tests passed for anything else."""
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    levels = [level for level in metrics.get("levels") or [] if isinstance(level, dict)]
+    if run.grader == KV and "cases" in metrics:
+        figures = [("Cases passed", f"{metrics.get('passed', 0)} of {metrics['cases']}")]
+        if metrics.get("measured") is not None:
+            figures.append(("Cases measured on a real model", str(metrics["measured"])))
+        if metrics.get("tolerance") is not None:
+            figures.append(("Tolerance", f"{metrics['tolerance']:.0%} relative error"))
+        return figures
+    if run.grader == BENCHMARK and levels:
+        best = max(levels, key=lambda level: level.get("output_tokens_per_s") or 0)
+        figures = [
+            (
+                "Output throughput",
+                f"{best.get('output_tokens_per_s') or 0:.1f} tokens/s at concurrency {best.get('concurrency')}",
+            )
+        ]
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+            value = (best.get(key) or {}).get("p50")
+            if value is not None:
+                figures.append((f"{label} p50", f"{value:.1f} ms"))
+        peak = (best.get("peak_memory") or {}).get("bytes")
+        if peak:
+            figures.append(("Peak memory", gib(peak)))
+        return figures
+    tests = run.visible_tests()
+    if tests:
+        passed = sum(1 for t in tests if t.get("status") == "passed")
+        return [("Tests passed", f"{passed} of {len(tests)}")]
+    return []

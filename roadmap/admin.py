@@ -41,7 +41,11 @@ def lines_form(model: type, *names: str) -> type[forms.ModelForm]:
 
 
 class ContentAdmin(admin.ModelAdmin):
-    """Content is loaded from files; edits here are overwritten by the next load_roadmaps."""
+    """Content is loaded from files; edits here are overwritten by the next load_roadmaps.
+
+    Each admin lists its form's fields: fields inherited from the abstract curriculum models would
+    otherwise come first.
+    """
 
     list_filter = ("retired",)
 
@@ -49,6 +53,18 @@ class ContentAdmin(admin.ModelAdmin):
 @admin.register(Roadmap)
 class RoadmapAdmin(ContentAdmin):
     list_display = ("title", "slug", "order", "short_version", "loaded_at", "retired")
+    fields = (
+        "slug",
+        "title",
+        "summary",
+        "body",
+        "source_title",
+        "source_url",
+        "order",
+        "retired",
+        "content_version",
+        "loaded_at",
+    )
     readonly_fields = ("content_version", "loaded_at")
     search_fields = ("title", "slug")
 
@@ -63,6 +79,25 @@ class TopicInline(admin.TabularInline):
 @admin.register(Layer)
 class LayerAdmin(ContentAdmin):
     form = lines_form(Layer, "failure_modes", "decisions", "definition_of_done")
+    fields = (
+        "roadmap",
+        "number",
+        "code",
+        "slug",
+        "title",
+        "kind",
+        "core_question",
+        "summary",
+        "objective",
+        "body",
+        "implement",
+        "exercises",
+        "failure_modes",
+        "decisions",
+        "definition_of_done",
+        "source_url",
+        "retired",
+    )
     list_display = ("__str__", "roadmap", "kind", "slug", "retired")
     list_filter = ("roadmap", "kind", "retired")
     search_fields = ("title", "slug")
@@ -71,6 +106,7 @@ class LayerAdmin(ContentAdmin):
 
 @admin.register(Topic)
 class TopicAdmin(ContentAdmin):
+    fields = ("roadmap", "layer", "slug", "title", "summary", "body", "order", "source_url", "prerequisites", "retired")
     list_display = ("title", "slug", "roadmap", "layer", "order", "retired")
     list_filter = ("roadmap", "retired")
     search_fields = ("title", "slug", "summary")
@@ -81,11 +117,13 @@ class TopicAdmin(ContentAdmin):
 @admin.register(CompetencyLevel)
 class CompetencyLevelAdmin(ContentAdmin):
     form = lines_form(CompetencyLevel, "abilities")
+    fields = ("roadmap", "number", "title", "summary", "abilities", "limit", "retired")
     list_display = ("__str__", "roadmap", "retired")
 
 
 @admin.register(ArtifactSpec)
 class ArtifactSpecAdmin(ContentAdmin):
+    fields = ("roadmap", "code", "slug", "title", "purpose", "description", "kind", "layers", "topics", "retired")
     list_display = ("code", "title", "kind", "roadmap", "retired")
     list_filter = ("roadmap", "kind", "retired")
     filter_horizontal = ("layers", "topics")
@@ -95,6 +133,7 @@ class ArtifactSpecAdmin(ContentAdmin):
 @admin.register(EvaluationGate)
 class EvaluationGateAdmin(ContentAdmin):
     form = lines_form(EvaluationGate, "criteria")
+    fields = ("layer", "statement", "criteria", "required_artifacts", "level", "retired")
     list_display = ("__str__", "level", "retired")
     filter_horizontal = ("required_artifacts",)
     list_select_related = ("layer", "layer__roadmap", "level")
@@ -108,6 +147,7 @@ class PathStepInline(admin.TabularInline):
 
 @admin.register(LearningPath)
 class LearningPathAdmin(ContentAdmin):
+    fields = ("roadmap", "slug", "title", "summary", "estimated_time", "estimated_hours", "after", "order", "retired")
     list_display = ("title", "roadmap", "estimated_time", "after", "retired")
     inlines = [PathStepInline]
 
@@ -115,12 +155,14 @@ class LearningPathAdmin(ContentAdmin):
 @admin.register(Checklist)
 class ChecklistAdmin(ContentAdmin):
     form = lines_form(Checklist, "items")
+    fields = ("roadmap", "slug", "title", "summary", "items", "layers", "order", "retired")
     list_display = ("title", "roadmap", "retired")
     filter_horizontal = ("layers",)
 
 
 @admin.register(Resource)
 class ResourceAdmin(ContentAdmin):
+    fields = ("roadmap", "title", "url", "kind", "group", "layers", "topics", "order", "retired")
     list_display = ("title", "kind", "group", "roadmap", "retired")
     list_filter = ("roadmap", "kind", "retired")
     filter_horizontal = ("layers", "topics")

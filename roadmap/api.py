@@ -209,7 +209,7 @@ def get_roadmap(request: HttpRequest, slug: str) -> RoadmapOut:
 
 
 def _layer(layer: Layer) -> LayerOut:
-    gate = getattr(layer, "gate", None)
+    gate = layer.current_gate
     return LayerOut(
         number=layer.number,
         code=layer.code,

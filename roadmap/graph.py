@@ -11,7 +11,7 @@ a small script highlights all of a topic's edges on hover.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
@@ -55,13 +55,18 @@ class Placed:
     y: int
 
 
-def dag(topics: Iterable[GraphTopic]) -> nx.DiGraph:
+def prerequisite_graph(topics: Iterable[tuple[Hashable, Iterable[Hashable]]]) -> nx.DiGraph:
+    """From (topic, its prerequisites) pairs; edges point from a prerequisite to the topic that needs it."""
     graph = nx.DiGraph()
-    for topic in topics:
-        graph.add_node(topic.pk)
-        for pre in topic.prerequisites:
-            graph.add_edge(pre, topic.pk)
+    for topic, prerequisites in topics:
+        graph.add_node(topic)
+        for pre in prerequisites:
+            graph.add_edge(pre, topic)
     return graph
+
+
+def dag(topics: Iterable[GraphTopic]) -> nx.DiGraph:
+    return prerequisite_graph((topic.pk, topic.prerequisites) for topic in topics)
 
 
 def lane_depths(topics: list[GraphTopic]) -> dict[int, int]:

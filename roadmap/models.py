@@ -1,7 +1,7 @@
 """The curriculum: roadmaps, their layers and topics, and what proves competence.
 
 Content is loaded from files in fixtures/roadmaps by `manage.py load_roadmaps`
-(see roadmap/content.py). Rows are matched by stable slugs; anything the files
+(see roadmap/content/). Rows are matched by stable slugs; anything the files
 no longer mention is retired, never deleted, so learner data pointing at it
 survives every reload.
 """
@@ -9,7 +9,7 @@ survives every reload.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from django.db import models
 from django.db.models import Count, Q
@@ -21,29 +21,86 @@ if TYPE_CHECKING:
     from django.utils.safestring import SafeString
 
 
+def markdown_html(field: str) -> cached_property[SafeString]:
+    """A property holding the HTML of a Markdown text field, rendered once per instance."""
+
+    def html(self: models.Model) -> SafeString:
+        return render_markdown(getattr(self, field))
+
+    html.__doc__ = f"`{field}` rendered from Markdown."
+    return cached_property(html)
+
+
 class CurrentQuerySet(models.QuerySet):  # type: ignore[type-arg]
-    def current(self) -> CurrentQuerySet:
+    def current(self) -> Self:
         """Rows the content still contains (not retired)."""
         return self.filter(retired=False)
 
 
+class RoadmapPartQuerySet(CurrentQuerySet):
+    """Rows that belong to a roadmap (they have a `roadmap` foreign key)."""
+
+    def in_roadmap(self, roadmap: Roadmap | str) -> Self:
+        """Rows of this roadmap; given a slug, of the current roadmap with that slug.
+
+        Retired rows are kept (a retired topic's page still shows it): chain .current() to drop them.
+        """
+        if isinstance(roadmap, str):
+            return self.filter(roadmap__slug=roadmap, roadmap__retired=False)
+        return self.filter(roadmap=roadmap)
+
+
+class CurriculumModel(models.Model):
+    """A row loaded from the content files. When the files drop it, it is retired (hidden, kept),
+    never deleted, so learner data pointing at it survives."""
+
+    retired = models.BooleanField(default=False)
+
+    objects = CurrentQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class CurriculumEntry(CurriculumModel):
+    """A titled entry of a roadmap, known by a slug that is unique in it."""
+
+    slug = models.SlugField(max_length=100)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Prose(models.Model):
+    """Markdown written for Layerwise, with a link to the source it was adapted from."""
+
+    body = models.TextField(blank=True, help_text="Markdown.")
+    source_url = models.URLField(max_length=500, blank=True)
+
+    body_html = markdown_html("body")
+
+    class Meta:
+        abstract = True
+
+
 class RoadmapQuerySet(CurrentQuerySet):
-    def with_counts(self) -> RoadmapQuerySet:
-        """Annotated with `topic_count` and `layer_count`: their current topics and layers (the
-        catalogue page and the API's list)."""
+    def with_counts(self) -> Self:
+        """Annotated with layer_count and topic_count: how many current layers and topics each has."""
         return self.annotate(
             topic_count=Count("topics", filter=Q(topics__retired=False), distinct=True),
             layer_count=Count("layers", filter=Q(layers__retired=False), distinct=True),
         )
 
 
-class Roadmap(models.Model):
-    slug = models.SlugField(max_length=80, unique=True)
-    title = models.CharField(max_length=200)
-    summary = models.TextField()
-    body = models.TextField(blank=True, help_text="Markdown.")
+class Roadmap(CurriculumEntry, Prose):
+    slug = models.SlugField(max_length=80, unique=True)  # unique on its own: it is the roadmap's URL
+    summary = models.TextField()  # required: the catalogue lists it
     source_title = models.CharField(max_length=300, blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
     order = models.PositiveIntegerField(default=0)
     content_version = models.CharField(
         max_length=64,
@@ -51,29 +108,27 @@ class Roadmap(models.Model):
         help_text="SHA-256 of the content files this roadmap was last loaded from.",
     )
     loaded_at = models.DateTimeField(null=True, blank=True)
-    retired = models.BooleanField(default=False)
 
     objects = RoadmapQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "title"]
 
-    def __str__(self) -> str:
-        return self.title
-
     def get_absolute_url(self) -> str:
         return reverse("roadmap:roadmap-detail", args=[self.slug])
-
-    @property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
 
     @property
     def short_version(self) -> str:
         return self.content_version[:12]
 
 
-class Layer(models.Model):
+class LayerQuerySet(RoadmapPartQuerySet):
+    def with_topic_count(self) -> Self:
+        """Annotated with topic_count: how many current topics each layer has."""
+        return self.annotate(topic_count=Count("topics", filter=Q(topics__retired=False)))
+
+
+class Layer(CurriculumEntry, Prose):
     class Kind(models.TextChoices):
         CORE_LAYER = "core_layer", "Core layer"
         ADVANCED_TRACK = "advanced_track", "Advanced track"
@@ -84,22 +139,20 @@ class Layer(models.Model):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="layers")
     number = models.PositiveIntegerField()
     code = models.CharField(max_length=8, help_text='Display label, for example "7" or "A".')
-    slug = models.SlugField(max_length=80)
-    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)  # the column has always been narrower than other entries' slugs
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CORE_LAYER)
     core_question = models.TextField(blank=True)
-    summary = models.TextField(blank=True)
     objective = models.TextField(blank=True)
-    body = models.TextField(blank=True, help_text="Markdown.")
     implement = models.TextField(blank=True, help_text="Markdown: what to build.")
     exercises = models.TextField(blank=True, help_text="Markdown.")
     failure_modes = models.JSONField(default=list, blank=True)
     decisions = models.JSONField(default=list, blank=True)
     definition_of_done = models.JSONField(default=list, blank=True)
-    source_url = models.URLField(max_length=500, blank=True)
-    retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    implement_html = markdown_html("implement")
+    exercises_html = markdown_html("exercises")
+
+    objects = LayerQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "number"]
@@ -125,28 +178,19 @@ class Layer(models.Model):
         return f"{prefix} {self.code}"
 
     @property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
-
-    @property
-    def implement_html(self) -> SafeString:
-        return render_markdown(self.implement)
-
-    @property
-    def exercises_html(self) -> SafeString:
-        return render_markdown(self.exercises)
+    def current_gate(self) -> EvaluationGate | None:
+        """The layer's evaluation gate, unless it has none or it is retired."""
+        gate: EvaluationGate | None = getattr(self, "gate", None)
+        return gate if gate is not None and not gate.retired else None
 
 
-class TopicQuerySet(CurrentQuerySet):
-    def in_roadmap(self, roadmap: Roadmap) -> TopicQuerySet:
-        return self.filter(roadmap=roadmap)
-
-    def at(self, roadmap_slug: str, slug: str) -> TopicQuerySet:
+class TopicQuerySet(RoadmapPartQuerySet):
+    def at(self, roadmap_slug: str, slug: str) -> Self:
         """Topic `slug` of the current roadmap `roadmap_slug`, the way URLs name it; a retired topic
         too, since its page and the learners' progress on it remain."""
-        return self.filter(roadmap__slug=roadmap_slug, roadmap__retired=False, slug=slug)
+        return self.in_roadmap(roadmap_slug).filter(slug=slug)
 
-    def for_spec(self, spec: ArtifactSpec | None) -> TopicQuerySet:
+    def for_spec(self, spec: ArtifactSpec | None) -> Self:
         """The topics an artifact of `spec` may cover: those of the spec's roadmap; any topic for a
         free-form artifact (no spec)."""
         return self if spec is None else self.filter(roadmap_id=spec.roadmap_id)
@@ -164,19 +208,13 @@ class TopicQuerySet(CurrentQuerySet):
         )
 
 
-class Topic(models.Model):
+class Topic(CurriculumEntry, Prose):
     """A unit of learning. Its identity is (roadmap, slug): it may move between layers."""
 
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="topics")
     layer = models.ForeignKey(Layer, on_delete=models.PROTECT, related_name="topics")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
-    body = models.TextField(blank=True, help_text="Markdown.")
     order = models.PositiveIntegerField(default=0)
-    source_url = models.URLField(max_length=500, blank=True)
     prerequisites = models.ManyToManyField("self", symmetrical=False, related_name="unlocks", blank=True)
-    retired = models.BooleanField(default=False)
 
     objects = TopicQuerySet.as_manager()
 
@@ -186,27 +224,17 @@ class Topic(models.Model):
             models.UniqueConstraint(fields=["roadmap", "slug"], name="topic_slug_unique_in_roadmap"),
         ]
 
-    def __str__(self) -> str:
-        return self.title
-
     def get_absolute_url(self) -> str:
         return reverse("roadmap:topic-detail", args=[self.roadmap.slug, self.slug])
 
-    @cached_property
-    def body_html(self) -> SafeString:
-        return render_markdown(self.body)
 
-
-class CompetencyLevel(models.Model):
+class CompetencyLevel(CurriculumModel):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="levels")
     number = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=120)
     summary = models.TextField(blank=True)
     abilities = models.JSONField(default=list, blank=True)
     limit = models.TextField(blank=True)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "number"]
@@ -219,15 +247,15 @@ class CompetencyLevel(models.Model):
         return f"Level {self.number}: {self.title}"
 
 
-class ArtifactSpecQuerySet(CurrentQuerySet):
-    def with_code(self, code: str, roadmap_slug: str | None = None) -> ArtifactSpecQuerySet:
+class ArtifactSpecQuerySet(RoadmapPartQuerySet):
+    def with_code(self, code: str, roadmap_slug: str | None = None) -> Self:
         """Specs with this catalogue code ("09"), in the roadmap named when one is; a code may
         exist in several roadmaps."""
         found = self.filter(code=code)
         return found.filter(roadmap__slug=roadmap_slug) if roadmap_slug else found
 
 
-class ArtifactSpec(models.Model):
+class ArtifactSpec(CurriculumModel):
     class Kind(models.TextChoices):
         DOCUMENT = "document", "Document"
         KV_CALCULATOR = "kv_calculator", "KV cache calculator (runnable)"
@@ -247,7 +275,8 @@ class ArtifactSpec(models.Model):
     kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.DOCUMENT)
     layers = models.ManyToManyField(Layer, related_name="artifact_specs", blank=True)
     topics = models.ManyToManyField(Topic, related_name="artifact_specs", blank=True)
-    retired = models.BooleanField(default=False)
+
+    description_html = markdown_html("description")
 
     objects = ArtifactSpecQuerySet.as_manager()
 
@@ -268,15 +297,14 @@ class ArtifactSpec(models.Model):
     def is_runnable(self) -> bool:
         return self.kind in self.RUNNABLE_KINDS
 
-    @property
-    def description_html(self) -> SafeString:
-        return render_markdown(self.description)
-
 
 class EvaluationGateQuerySet(CurrentQuerySet):
-    def for_layer(self, roadmap_slug: str, layer_slug: str) -> EvaluationGateQuerySet:
-        """The current gate of a current layer of a current roadmap: the one a learner may request."""
-        return self.current().filter(
+    def for_layer(self, roadmap_slug: str, layer_slug: str) -> Self:
+        """The gate of a current layer of a current roadmap, by their slugs.
+
+        A retired gate is kept: chain .current() to drop it.
+        """
+        return self.filter(
             layer__roadmap__slug=roadmap_slug,
             layer__roadmap__retired=False,
             layer__slug=layer_slug,
@@ -284,7 +312,7 @@ class EvaluationGateQuerySet(CurrentQuerySet):
         )
 
 
-class EvaluationGate(models.Model):
+class EvaluationGate(CurriculumModel):
     """What a reviewer checks before signing off a layer."""
 
     layer = models.OneToOneField(Layer, on_delete=models.CASCADE, related_name="gate")
@@ -299,7 +327,6 @@ class EvaluationGate(models.Model):
         related_name="gates",
         help_text="The verified level this gate counts toward: level L needs every gate of levels 1..L.",
     )
-    retired = models.BooleanField(default=False)
 
     objects = EvaluationGateQuerySet.as_manager()
 
@@ -310,11 +337,14 @@ class EvaluationGate(models.Model):
         return f"Gate of {self.layer}"
 
 
-class LearningPath(models.Model):
+class LearningPathQuerySet(RoadmapPartQuerySet):
+    def with_step_count(self) -> Self:
+        """Annotated with step_count: how many steps each path has."""
+        return self.annotate(step_count=Count("steps"))
+
+
+class LearningPath(CurriculumEntry):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="paths")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
     estimated_time = models.CharField(max_length=100, blank=True)
     estimated_hours = models.PositiveIntegerField(null=True, blank=True)
     after = models.ForeignKey(
@@ -326,18 +356,14 @@ class LearningPath(models.Model):
     )
     order = models.PositiveIntegerField(default=0)
     topics = models.ManyToManyField(Topic, through="PathStep", related_name="paths")
-    retired = models.BooleanField(default=False)
 
-    objects = CurrentQuerySet.as_manager()
+    objects = LearningPathQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]
         constraints = [
             models.UniqueConstraint(fields=["roadmap", "slug"], name="path_slug_unique_in_roadmap"),
         ]
-
-    def __str__(self) -> str:
-        return self.title
 
     def get_absolute_url(self) -> str:
         return reverse("roadmap:path-detail", args=[self.roadmap.slug, self.slug])
@@ -358,17 +384,11 @@ class PathStep(models.Model):
         return f"{self.path}: {self.order}. {self.topic}"
 
 
-class Checklist(models.Model):
+class Checklist(CurriculumEntry):
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="checklists")
-    slug = models.SlugField(max_length=100)
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
     items = models.JSONField(default=list, blank=True, help_text="One line per item.")
     layers = models.ManyToManyField(Layer, related_name="checklists", blank=True)
     order = models.PositiveIntegerField(default=0)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]
@@ -376,11 +396,8 @@ class Checklist(models.Model):
             models.UniqueConstraint(fields=["roadmap", "slug"], name="checklist_slug_unique_in_roadmap"),
         ]
 
-    def __str__(self) -> str:
-        return self.title
 
-
-class Resource(models.Model):
+class Resource(CurriculumModel):
     class Kind(models.TextChoices):
         PAPER = "paper", "Paper"
         DOCS = "docs", "Documentation"
@@ -398,9 +415,6 @@ class Resource(models.Model):
     layers = models.ManyToManyField(Layer, related_name="resources", blank=True)
     topics = models.ManyToManyField(Topic, related_name="resources", blank=True)
     order = models.PositiveIntegerField(default=0)
-    retired = models.BooleanField(default=False)
-
-    objects = CurrentQuerySet.as_manager()
 
     class Meta:
         ordering = ["roadmap_id", "order"]

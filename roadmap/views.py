@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -12,11 +12,14 @@ from accounts.http import Request
 from roadmap.models import Layer, Roadmap, Topic
 from roadmap.overlays import with_overlays
 
-CURRENT_TOPICS = Q(topics__retired=False)
-
 
 def _roadmap(slug: str) -> Roadmap:
     return get_object_or_404(Roadmap.objects.current(), slug=slug)
+
+
+def _current_layers() -> Prefetch:
+    """For artifact specs and checklists: their current layers, ready for links."""
+    return Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
 
 
 @login_not_required
@@ -30,7 +33,7 @@ def roadmap_list(request: Request) -> HttpResponse:
 @require_GET
 def roadmap_detail(request: Request, slug: str) -> HttpResponse:
     roadmap = _roadmap(slug)
-    layers = list(roadmap.layers.current().annotate(topic_count=Count("topics", filter=CURRENT_TOPICS)))
+    layers = list(roadmap.layers.current().with_topic_count())
     topics = roadmap.topics.current()
     context = {
         "roadmap": roadmap,
@@ -38,7 +41,7 @@ def roadmap_detail(request: Request, slug: str) -> HttpResponse:
         "topics": list(topics),
         "prerequisites": topics.prerequisite_pairs(),
         "levels": roadmap.levels.current(),
-        "paths": roadmap.paths.current().annotate(step_count=Count("steps")),
+        "paths": roadmap.paths.current().with_step_count(),
         "artifact_count": roadmap.artifact_specs.current().count(),
         "checklist_count": roadmap.checklists.current().count(),
     }
@@ -53,12 +56,12 @@ def layer_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
     topics = layer.topics.current().prefetch_related(
         Prefetch("prerequisites", queryset=Topic.objects.current().select_related("roadmap"))
     )
-    gate = getattr(layer, "gate", None)
+    gate = layer.current_gate
     context = {
         "roadmap": roadmap,
         "layer": layer,
         "topics": topics,
-        "gate": gate if gate and not gate.retired else None,
+        "gate": gate,
         "gate_artifacts": gate.required_artifacts.current() if gate else [],
         "artifacts": layer.artifact_specs.current(),
         "checklists": layer.checklists.current(),
@@ -90,9 +93,7 @@ def topic_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse
 @require_GET
 def artifact_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    specs = roadmap.artifact_specs.current().prefetch_related(
-        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
-    )
+    specs = roadmap.artifact_specs.current().prefetch_related(_current_layers())
     return render(request, "roadmap/artifact_list.html", {"roadmap": roadmap, "specs": specs})
 
 
@@ -123,7 +124,7 @@ def level_list(request: Request, roadmap_slug: str) -> HttpResponse:
 @require_GET
 def path_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    paths = roadmap.paths.current().select_related("after").annotate(step_count=Count("steps"))
+    paths = roadmap.paths.current().select_related("after").with_step_count()
     return render(request, "roadmap/path_list.html", {"roadmap": roadmap, "paths": paths})
 
 
@@ -141,9 +142,7 @@ def path_detail(request: Request, roadmap_slug: str, slug: str) -> HttpResponse:
 @require_GET
 def checklist_list(request: Request, roadmap_slug: str) -> HttpResponse:
     roadmap = _roadmap(roadmap_slug)
-    checklists = roadmap.checklists.current().prefetch_related(
-        Prefetch("layers", queryset=Layer.objects.current().select_related("roadmap"))
-    )
+    checklists = roadmap.checklists.current().prefetch_related(_current_layers())
     return render(
         request,
         "roadmap/checklist_list.html",

@@ -43,6 +43,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Membership, TeamInvite
+from assessments import credentials
 from portfolio import contracts
 from roadmap.models import ArtifactSpec
 from tests.factories import (
@@ -305,6 +306,14 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
         Case(args=lambda w: [w.submitted.pk], post=row(403, 404, 404, OK, OK, 403)),
         Case(args=lambda w: [w.reviewers_own.pk], post=row(404, 404, 404, 403, OK, 403), why="never your own"),
     ),
+    "gates:review-keep": one(
+        Case(
+            args=lambda w: [w.approved.pk],
+            post=row(403, 404, 404, 422, 422, 403),
+            data=lambda w: {"reason": "I watched it run."},
+            why="an approval no regrade flagged has nothing to keep (422 with the reason)",
+        ),
+    ),
     "gates:review-decide": one(
         Case(
             args=lambda w: [w.submitted.pk],
@@ -328,6 +337,12 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
         )
     ),
     "gates:credential-detail": one(Case(args=lambda w: [w.credential.pk], get=PUBLIC, why="shared on purpose")),
+    "gates:credential-download": one(Case(args=lambda w: [w.credential.pk], get=PUBLIC, why="shared on purpose")),
+    "gates:credential-issuer": one(Case(get=PUBLIC)),
+    "gates:credential-key": one(
+        Case(args=lambda w: [credentials.key_id(credentials.signing_key().public_key())], get=PUBLIC)
+    ),
+    "gates:credential-status": one(Case(get=PUBLIC)),
     # --- portfolio ------------------------------------------------------------------------------
     "portfolio:artifact-list": one(Case(get=SIGNED_IN)),
     "portfolio:artifact-create": one(Case(get=SIGNED_IN, post=SIGNED_IN, data=lambda w: {"title": "Mine"})),

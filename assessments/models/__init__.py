@@ -2,13 +2,16 @@
 
 - `progress`: topic progress, activity, self-assessments, notes and links, followed paths.
 - `states`: the states of a gate request and the errors its transitions raise.
-- `gates`: gate requests (the sign-off workflow) and what counts as verified.
+- `gates`: gate requests (the sign-off workflow) and what counts as verified; the request's
+  evidence verbs live in `gate_evidence`, its regrading verbs in `gate_regrade`.
 - `levels`: verified levels as pages draw them (roadmap-wide level, layers annotated).
-- `records`: what a request leaves behind: pinned evidence, reviews, audit events, credentials.
+- `records`: what a request leaves behind: pinned evidence, reviews, audit events.
+- `credentials`: Open Badges 3.0 credentials for approved gates, and how a document is verified.
 """
 
 from __future__ import annotations
 
+from assessments.models.credentials import Check, Credential, Verdict
 from assessments.models.gates import GateActions, GateRequest, GateRequestQuerySet, Verification
 from assessments.models.levels import cumulative_level, with_verification
 from assessments.models.progress import (
@@ -25,7 +28,7 @@ from assessments.models.progress import (
     TopicProgress,
     TopicState,
 )
-from assessments.models.records import AuditEvent, Credential, GateEvidence, Requirement, Review, Verdict, best_runs
+from assessments.models.records import AuditEvent, GateEvidence, Requirement, Review, best_runs
 from assessments.models.states import (
     AWAITING_REVIEW,
     EDITABLE,
@@ -47,6 +50,7 @@ __all__ = [
     "Activity",
     "AuditEvent",
     "AuditImmutable",
+    "Check",
     "Credential",
     "GateActions",
     "GateError",

@@ -1,22 +1,20 @@
 """What a gate request leaves behind: its pinned evidence (and how it answers each required
-spec), the reviews decided on it, the append-only audit trail, and the credentials issued for
-approved gates."""
+spec), the reviews decided on it, and the append-only audit trail. The credentials issued for
+approved gates are in credentials.py."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from assessments import credentials
 from assessments.models.states import AuditImmutable, GateStatus
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload, Run
 from roadmap.markdown import render_markdown
@@ -25,20 +23,19 @@ from roadmap.models import ArtifactSpec
 if TYPE_CHECKING:
     from django.utils.safestring import SafeString
 
-    from assessments.models.gates import GateRequest
-
 
 def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
-    """{version pk: the run that best speaks for it}: a passing sandboxed run, else a passing one,
-    else the newest. One query."""
+    """{version pk: the run that best speaks for it}: the current grader's word first (a passing
+    sandboxed run of it, else its newest run), then an older grader's (passing sandboxed, passing,
+    newest). One query."""
     best: dict[int, Run] = {}
     ids = [pk for pk in version_ids if pk]
     if not ids:
         return best
 
-    def rank(run: Run) -> tuple[bool, bool, int]:
+    def rank(run: Run) -> tuple[bool, bool, bool, int]:
         passed = run.status == Run.Status.SUCCEEDED
-        return (passed and run.sandboxed is True, passed, run.pk)
+        return (run.graded_by_current_grader, passed and run.sandboxed is True, passed, run.pk)
 
     for run in Run.objects.filter(version_id__in=ids).defer("raw", "log_tail", "tests"):
         if run.version_id not in best or rank(run) > rank(best[run.version_id]):
@@ -52,7 +49,7 @@ class Requirement:
 
     spec: ArtifactSpec
     evidence: GateEvidence | None
-    state: str  # ok | missing | no_run | running | not_passed | unsandboxed
+    state: str  # ok | missing | no_run | running | not_passed | unsandboxed | stale
 
     @property
     def ok(self) -> bool:
@@ -73,7 +70,27 @@ class Requirement:
             "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
             f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
             "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
+            "stale": f"{name}: {run} of {version} was graded by an older grader ({_grader(e.run)}; "
+            f"{_grader(self.spec)} is deployed now); a passing run on the current grader is required.",
         }[self.state]
+
+    @property
+    def blocks_approval(self) -> bool:
+        """A runnable spec without a passing run on the current grader: approving needs an attestation."""
+        return self.spec.is_runnable and not self.ok
+
+
+def _grader(of: Run | ArtifactSpec | None) -> str:
+    """A run's grader, or the one deployed now for a spec, as "name version"."""
+    if isinstance(of, Run):
+        return f"{of.grader} {of.grader_version}"
+    grader = settings.RUNNER_GRADERS.get(of.kind) if of is not None else None
+    return f"{grader[0]} {grader[1]}" if grader else "no grader"
+
+
+def requirement_message(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
+    """How `pinned` answers `spec`, in words (Requirement.message)."""
+    return Requirement(spec, pinned, requirement_state(spec, pinned)).message
 
 
 def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
@@ -85,6 +102,8 @@ def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
         return "no_run"
     if pinned.run_is_active:
         return "running"
+    if pinned.run_stale:
+        return "stale"
     if not pinned.run_succeeded:
         return "not_passed"
     return "ok" if pinned.run_sandboxed is True else "unsandboxed"
@@ -149,8 +168,26 @@ class GateEvidence(models.Model):
         return self.run_status == Run.Status.SUCCEEDED
 
     @property
+    def run_stale(self) -> bool:
+        """The run's verdict came from a grader that is no longer deployed (Run.is_stale)."""
+        return self.run is not None and not self.run_is_active and not self.run.graded_by_current_grader
+
+    @property
+    def verdict_state(self) -> str:
+        """passed | failed | running | stale for the pinned run (Run.verdict_state, from what was
+        copied when pinned); empty without a run."""
+        if not self.run_id:
+            return ""
+        if self.run_is_active:
+            return "running"
+        if self.run_stale:
+            return "stale"
+        return "passed" if self.run_succeeded else "failed"
+
+    @property
     def passed_verified(self) -> bool:
-        return self.run_succeeded and self.run_sandboxed is True
+        """Passed, in the sandbox, on the grader deployed now: machine evidence."""
+        return self.run_succeeded and self.run_sandboxed is True and not self.run_stale
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -164,6 +201,8 @@ class GateEvidence(models.Model):
             "run_status": self.run_status or None,
             "run_verdict": self.run_verdict or None,
             "run_sandboxed": self.run_sandboxed,
+            "run_grader": self.run.grader if self.run else None,
+            "run_grader_version": self.run.grader_version if self.run else None,
             "result": self.result_id,
             "result_sha256": self.result_sha256 or None,
         }
@@ -184,6 +223,14 @@ class Review(models.Model):
         default=list, blank=True, help_text='[{"criterion": text, "mark": "met" | "not_met" | ""}]'
     )
     evidence = models.JSONField(default=list, blank=True, help_text="The evidence decided on, as pinned.")
+    attestation_reason = models.TextField(
+        blank=True,
+        help_text="Set when the reviewer approved without machine evidence (or kept an approval whose "
+        "evidence no longer passes): why they vouch for it.",
+    )
+    attested_gaps = models.JSONField(
+        default=list, blank=True, help_text="What the machine evidence lacked when it was attested."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -204,6 +251,10 @@ class Review(models.Model):
     @property
     def is_approval(self) -> bool:
         return self.decision == self.Decision.APPROVE
+
+    @property
+    def attested(self) -> bool:
+        return bool(self.attestation_reason)
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
@@ -242,6 +293,8 @@ class AuditEvent(models.Model):
         WITHDRAWN = "withdrawn", "Withdrew"
         REOPENED = "reopened", "Reopened"
         CREDENTIAL_ISSUED = "credential_issued", "Issued a credential"
+        REGRADED = "regraded", "Regraded the evidence"
+        APPROVAL_KEPT = "approval_kept", "Kept the approval by attestation"
 
         @property
         def verb(self) -> str:
@@ -255,6 +308,8 @@ class AuditEvent(models.Model):
                 "withdrawn": "withdraw",
                 "reopened": "reopen",
                 "credential_issued": "issue a credential for",
+                "regraded": "regrade",
+                "approval_kept": "keep the approval of",
             }[self.value]
 
     request = models.ForeignKey(
@@ -294,163 +349,3 @@ class AuditEvent(models.Model):
     @property
     def evidence_hashes(self) -> list[str]:
         return [e["sha256"] or e["result_sha256"] for e in self.payload.get("evidence", []) if e]
-
-
-@dataclass
-class Verdict:
-    """Whether a credential document holds, and why not (Credential.objects.verify)."""
-
-    state: str  # valid | invalid | revoked
-    reasons: list[str] = field(default_factory=list)
-    credential: Credential | None = None
-    document: dict[str, Any] | None = None
-
-    @property
-    def is_valid(self) -> bool:
-        return self.state == "valid"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.state == "revoked"
-
-    @property
-    def issued_here(self) -> bool:
-        """Signed with our key and held here as issued, revoked or not."""
-        return self.is_valid or self.is_revoked
-
-
-class CredentialQuerySet(models.QuerySet["Credential"]):
-    def active(self) -> CredentialQuerySet:
-        return self.filter(revoked_at__isnull=True)
-
-    def verify(self, document: Any) -> Verdict:
-        """Check the signature against this site's key (assessments/credentials.py), then that the
-        credential was issued here, as this very document, and is not revoked. Every failure says
-        which check failed."""
-        problem = credentials.signature_problem(document)
-        if problem:
-            return Verdict("invalid", [problem])
-        pk = credentials.credential_uuid(str(document.get("id", "")))
-        credential = self.filter(pk=pk).first() if pk else None
-        if credential is None:
-            return Verdict(
-                "invalid",
-                [
-                    "The signature is ours, but this site holds no credential with this id (the learner may have deleted it)."
-                ],
-                document=document,
-            )
-        if credential.document != document:
-            return Verdict("invalid", ["This is not the document that was issued under this id."], credential, document)
-        if credential.is_revoked:
-            reason = credential.revoked_reason or "no reason recorded"
-            revoked = credentials.timestamp(credential.revoked_at)  # type: ignore[arg-type]
-            return Verdict("revoked", [f"Revoked on {revoked}: {reason}"], credential, document)
-        return Verdict(
-            "valid",
-            ["The signature matches this site's key and the credential has not been revoked."],
-            credential,
-            document,
-        )
-
-
-class Credential(models.Model):
-    """A signed, shareable statement that a gate was approved (assessments/credentials.py).
-
-    `document` is exactly what was signed and handed out; revocation (the gate reopened) is
-    recorded here and checked by the public verification page."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    request = models.ForeignKey("assessments.GateRequest", on_delete=models.CASCADE, related_name="credentials")
-    document = models.JSONField()
-    issued_at = models.DateTimeField(default=timezone.now)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_reason = models.TextField(blank=True)
-
-    objects: ClassVar[CredentialQuerySet] = CredentialQuerySet.as_manager()  # type: ignore[assignment]
-
-    class Meta:
-        ordering = ["-issued_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["request"], condition=Q(revoked_at__isnull=True), name="one_active_credential_per_request"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Credential {self.pk} for request {self.request_id}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("gates:credential-detail", args=[self.pk])
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @classmethod
-    def issue(cls, request: GateRequest) -> Credential:
-        credential = cls(request=request)
-        credential.document = credentials.sign(credential.unsigned_document())
-        credential.save()
-        return credential
-
-    def unsigned_document(self) -> dict[str, Any]:
-        """The document for this credential's approved request (evidence as pinned when it was submitted)."""
-        request = self.request
-        gate = request.gate
-        layer = gate.layer
-        roadmap = layer.roadmap
-        site = credentials.site_url()
-        when, number = credentials.timestamp, credentials.number
-        approval = request.reviews.filter(decision=Review.Decision.APPROVE).select_related("reviewer").first()
-        evidence = []
-        for e in request.evidence_list():
-            item: dict[str, Any] = {"type": ["Evidence"], "name": e.artifact.title}
-            if e.version_id:
-                item["name"] = f"{e.artifact.title}, version {e.version.number}"
-                item["description"] = f"Artifact version with SHA-256 {e.sha256}."
-                item["sha256"] = e.sha256
-            if e.run_id:
-                item["run"] = {
-                    "id": e.run_id,
-                    "status": e.run_status,
-                    "verdict": e.run_verdict,
-                    "score": number(e.run_score),
-                    "maxScore": number(e.run_max_score),
-                    "sandboxed": e.run_sandboxed,
-                }
-            if e.result_id:
-                item["name"] = f"{e.artifact.title}, self-reported results"
-                item["description"] = f"Results document with SHA-256 {e.result_sha256} (self-reported)."
-                item["sha256"] = e.result_sha256
-            evidence.append(item)
-        return {
-            "@context": credentials.CONTEXT,
-            "id": f"{site}{self.get_absolute_url()}",
-            "type": ["VerifiableCredential", "OpenBadgeCredential"],
-            "name": f"{roadmap.title}: {layer.label} gate approved",
-            "issuer": {"id": f"{site}/", "type": ["Profile"], "name": "Layerwise"},
-            "validFrom": when(self.issued_at),
-            "credentialSubject": {
-                "type": ["AchievementSubject"],
-                "name": request.learner.name,
-                "achievement": {
-                    "id": f"{site}{layer.get_absolute_url()}#gate",
-                    "type": ["Achievement"],
-                    "achievementType": "Competency",
-                    "name": f"{layer.label}: {layer.title}",
-                    "description": gate.statement.strip(),
-                    "criteria": {"narrative": "\n".join(f"- {item['criterion']}" for item in request.checklist)},
-                    "roadmap": roadmap.slug,
-                    "layer": layer.slug,
-                    "level": gate.level.number if gate.level else None,
-                    "contentVersion": request.content_version,
-                },
-                "approval": {
-                    "request": request.pk,
-                    "reviewer": approval.reviewer.name if approval and approval.reviewer else None,
-                    "approvedAt": when(approval.created_at) if approval else None,
-                },
-            },
-            "evidence": evidence,
-        }

@@ -61,3 +61,45 @@ document.addEventListener("progress-changed", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   for (const toolbar of document.querySelectorAll("[data-graph-marking]")) wireMarking(toolbar);
 });
+
+// Copy buttons (the credential page's "Copy link"): shown only where the clipboard can be written;
+// without them the link stays in a read-only field to select by hand.
+function wireCopy(root) {
+  for (const button of root.querySelectorAll("button[data-copy]")) {
+    const field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard || button.dataset.wired) continue;
+    button.dataset.wired = "1";
+    button.hidden = false;
+    const status = button.closest("section")?.querySelector(".copy-status");
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        if (status) status.textContent = "Link copied.";
+      } catch {
+        field.select();
+        if (status) status.textContent = "Select the link and copy it.";
+      }
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => wireCopy(document));
+
+// Forms marked data-warn-unsaved (the gate request's explanation and ticks): leaving the page with
+// changes that were neither saved nor submitted asks first. Submitting the form itself never asks.
+function wireUnsaved(form) {
+  const snapshot = () => new URLSearchParams(new FormData(form)).toString();
+  let saved = snapshot();
+  let leaving = false;
+  form.addEventListener("submit", () => { leaving = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || snapshot() === saved) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  form.addEventListener("reset", () => { saved = snapshot(); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-warn-unsaved]")) wireUnsaved(form);
+});

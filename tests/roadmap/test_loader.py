@@ -14,13 +14,8 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from roadmap.content import (
-    ContentInvalid,
-    load,
-    prerequisite_graph,
-    read_sources,
-    validate,
-)
+from roadmap.content import ContentInvalid, load, read_sources, validate
+from roadmap.graph import prerequisite_graph
 from roadmap.models import (
     ArtifactSpec,
     EvaluationGate,
