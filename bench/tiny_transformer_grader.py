@@ -10,9 +10,6 @@ wall time of each job and how it splits. Target (issue 17): the whole suite in u
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.kv_grader import machine, time_jobs  # noqa: E402
+from bench.kv_grader import suite_main  # noqa: E402
 from portfolio.runner.tinytf import cases  # noqa: E402
 
 SUBMISSION = ROOT / "tests" / "runner" / "tinytf" / "submissions" / "correct.py"
@@ -35,18 +32,10 @@ def _details(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.setdefault("RUNNER_PYTHON", sys.executable)
-    print(machine())
-    print(
-        f"workload: {len(cases.all_cases())} cases ({len(cases.public_cases())} public, {len(cases.hidden_cases())} hidden)"
+    workload = (
+        f"{len(cases.all_cases())} cases ({len(cases.public_cases())} public, {len(cases.hidden_cases())} hidden)"
     )
-    walls = time_jobs("tiny_transformer", "tiny_transformer.py", SUBMISSION.read_bytes(), args.repeats, _details)
-    print(
-        f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 60 s on a CPU)"
-    )
+    suite_main(__doc__, "tiny_transformer", ("tiny_transformer.py", SUBMISSION), _details, 60, workload)
 
 
 if __name__ == "__main__":

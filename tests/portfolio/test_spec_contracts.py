@@ -55,6 +55,8 @@ class KVContractTests(TestCase):
             "kv_lora_rank",
             f"{len(cases.hidden_cases())} more cases",
             "<strong>pass or fail and relative error only</strong>",
+            "a skeleton: the signatures, docstrings and a worked example call.",
+            f"the {len(cases.public_cases())} public cases with their full configs and expected values",
         ):
             assert needle in page, needle
         for example in cases.public_examples():

@@ -64,7 +64,9 @@ class TinyTransformerSpecPageTests(TestCase):
         for key, _, _ in contract.CONFIG_SCHEMA:
             assert f"<code>{key}</code>" in page, key
         assert "blocks.0.attn.k_proj.weight" in page and "16 x 32" in page
-        assert "/contract/tiny_transformer/tiny_transformer.py" in page or "tiny_transformer.py" in page
+        skeleton = reverse("portfolio:contract-file", args=["tiny_transformer", "tiny_transformer.py"])
+        assert f'href="{skeleton}"' in page and f"the {len(cases.public_cases())} public cases with their" in page
+        assert "computes the loss itself, on sequences the training never saw" in page
         for item in cases.public_cases():
             assert f"<code>{item['name']}</code>" in page and cases.expectation(item) in page
         assert "21,664 parameters" in page and "6,144 bytes" in page

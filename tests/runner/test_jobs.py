@@ -278,7 +278,8 @@ def test_steps_are_isolated_and_only_ground_truth_sees_the_runner_code(test_grad
     assert first["found_leftover"] is False
     assert second["found_leftover"] is False  # each step has its own folder
     assert first["portfolio_importable"] is False
-    assert first["code"] == ["/opt/layerwise/harness/run_script.py"]
+    # the harness script and the standard-library helpers beside it, nothing else of ours
+    assert first["code"] == ["/opt/layerwise/harness/common.py", "/opt/layerwise/harness/run_script.py"]
     assert first["cwd"] == ["input.json", "leftover.txt", "progress.jsonl", "submission"]
     assert result["metrics"]["truth_python"].startswith("3.")
     assert set(result["raw"]["steps"]) == {"first", "second", "truth"}

@@ -56,6 +56,8 @@ ProgressFn = Callable[[str, dict[str, Any]], None]
 
 RUNNER_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PORTFOLIO_INIT = RUNNER_PACKAGE_DIR.parent / "__init__.py"
+# Bound beside every script that runs learner code (harness/common.py says how they import it).
+HARNESS_COMMON = RUNNER_PACKAGE_DIR / "harness" / "common.py"
 INPUT_NAME = "input.json"
 OUTPUT_NAME = "output.json"
 PROGRESS_NAME = "progress.jsonl"
@@ -102,6 +104,22 @@ class GradeReport:
     @classmethod
     def system_error(cls, message: str, *, verdict: str = protocol.VERDICT_ERROR, **rest: Any) -> GradeReport:
         return cls(protocol.OUTCOME_SYSTEM_ERROR, verdict, message, **rest)
+
+    @classmethod
+    def compared(
+        cls, outcome: Mapping[str, Any], *, metrics: Mapping[str, Any], raw: Mapping[str, Any] | None = None
+    ) -> GradeReport:
+        """The report of a case-by-case grader: `outcome` is its grade.compare's (verdict, message,
+        score, max_score, tests, metrics), `metrics` the grader's own, added after the outcome's."""
+        return cls.completed(
+            verdict=outcome["verdict"],
+            message=outcome["message"],
+            score=outcome["score"],
+            max_score=outcome["max_score"],
+            tests=outcome["tests"],
+            metrics={**outcome["metrics"], **metrics},
+            raw=dict(raw or {}),
+        )
 
 
 # How a failed step maps onto the result contract, when the step ran learner code.
@@ -223,7 +241,8 @@ class GradeContext:
         """Run harness script argv[0] (a host path) with input.json in a fresh sandboxed step.
 
         learner_code=True (the default, the safe one): the step may run learner code, so only the
-        harness file itself and the submission (read-only, at ./submission) are visible.
+        harness file itself, harness/common.py beside it and the submission (read-only, at
+        ./submission) are visible.
         learner_code=False: a ground-truth step: the whole runner package is visible (so the
         script may import portfolio.runner.*) and the submission is not.
         Returns the sandbox result and output.json parsed (None if missing or not a JSON object).
@@ -285,6 +304,18 @@ class GradeContext:
             return GradeReport.invalid_submission(str(output.get("message", missing)))
         return None
 
+    def trusted_output(self, result: SandboxResult, output: dict[str, Any] | None, *, step: str) -> GradeReport | None:
+        """None when a step of our own code (learner_code=False) succeeded and its output.json says
+        {"status": "ok", ...}; else the report, always our failure (a system error, which Django
+        retries), with the step's "error" when it wrote one."""
+        failed = self.failure(result, step=step, learner_code=False)
+        if failed is not None:
+            return failed
+        if not isinstance(output, dict) or output.get("status") != "ok":
+            reason = output.get("error") if isinstance(output, dict) else "no output"
+            return GradeReport.system_error(f"the {step} step failed: {reason}")
+        return None
+
     def hand_over(self, step: str, name: str, *, limit: int = MAX_HANDOVER_BYTES) -> tuple[str, str] | None:
         """A file that the finished `step` wrote, for a later step to read: copied (never followed
         through a link, never past `limit` bytes) into a fresh folder of ours, which is returned as
@@ -318,6 +349,7 @@ class GradeContext:
             mount_point.mkdir(mode=0o755, exist_ok=True)
             return [
                 (str(script), f"{CODE_MOUNT}/harness/{script.name}"),
+                (str(HARNESS_COMMON), f"{CODE_MOUNT}/harness/{HARNESS_COMMON.name}"),
                 (str(self.submission_dir), f"{JOB_MOUNT}/{SUBMISSION_NAME}"),
             ]
         if not script.is_relative_to(RUNNER_PACKAGE_DIR):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from portfolio.runner.graders.base import SUBMISSION_NAME, GradeContext, GradeReport
+from portfolio.runner.harness import common
 from portfolio.runner.kv import cases, grade, harness_call
 
 KV_DIR = Path(__file__).resolve().parents[1] / "kv"
@@ -38,10 +39,7 @@ class KVCalculatorGrader:
         if isinstance(timeout, GradeReport):
             return timeout
         if harness_call.find_module(ctx.submission_dir) is None:
-            return GradeReport.invalid_submission(
-                "no kv_calculator.py found: upload kv_calculator.py, or a zip with it at the top level "
-                "(or inside its only folder)"
-            )
+            return GradeReport.invalid_submission(common.missing_module(harness_call.MODULE_NAME))
         items = cases.all_cases()
 
         ctx.progress("kv", stage_detail="calling the submission", cases=len(items))
@@ -64,12 +62,9 @@ class KVCalculatorGrader:
         if not ctx.config.gpu:
             truth_input["threads"] = 1  # see harness_measure: faster on a small CPU runner
         truth, measured = ctx.run("truth", [str(HARNESS_MEASURE)], input=truth_input, learner_code=False)
-        failed = ctx.failure(truth, step="truth", learner_code=False)
-        if failed is not None:
-            return failed
-        if not isinstance(measured, dict) or measured.get("status") != "ok":
-            reason = measured.get("error") if isinstance(measured, dict) else "no output"
-            return GradeReport.system_error(f"the truth step failed: {reason}")
+        failed = ctx.trusted_output(truth, measured, step="truth")
+        if failed is not None or measured is None:
+            return failed or GradeReport.system_error("no measurements")
         measurements = dict(measured.get("measurements") or {})
         broken = sorted(key for key, value in measurements.items() if "error" in value)
         if broken:
@@ -81,7 +76,6 @@ class KVCalculatorGrader:
 
         devices = {value.get("device") for value in measurements.values() if value.get("device")}
         metrics = {
-            **outcome["metrics"],
             "functions": answers.get("functions"),
             "module": answers.get("module"),
             "measured": sum(not value.get("reused") for value in measurements.values()),
@@ -92,15 +86,7 @@ class KVCalculatorGrader:
         }
         # No expected value of a hidden case goes into raw: the learner may see the whole result.
         raw = {"methods": sorted({str(value.get("method", "")).split(", on ")[0] for value in measurements.values()})}
-        return GradeReport.completed(
-            verdict=outcome["verdict"],
-            message=outcome["message"],
-            score=outcome["score"],
-            max_score=outcome["max_score"],
-            tests=outcome["tests"],
-            metrics=metrics,
-            raw=raw,
-        )
+        return GradeReport.compared(outcome, metrics=metrics, raw=raw)
 
 
 def _call_timeout(params: dict[str, Any]) -> float | GradeReport:

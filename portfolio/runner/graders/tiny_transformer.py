@@ -5,12 +5,15 @@ Two sandboxed steps that never share a sandbox (runner README, "Harness scripts"
 
 1. "learner": tinytf/harness_learner.py imports the submission, loads the grader's random weights
    into the learner's module through the published parameter layout, and records logits, block
-   outputs, cache sizes, a training run's losses and the sampler's draws for every case. It gets
-   each case's inputs only, never what the case expects.
+   outputs, cache sizes, the weights after the grader's training loop and the sampler's draws for
+   every case. It gets each case's inputs only, never what the case expects.
 2. "check" (our code only): tinytf/harness_check.py draws the same weights and inputs from each
    case's seed, runs the reference (float64) or computes the target sampling distribution, and
    compares; it reads the learner's tensors from a copy of the file the learner's step wrote
-   (GradeContext.hand_over), as data, never as code.
+   (GradeContext.hand_over), as data, never as code. The learning case's verdict is the held-out
+   loss it computes itself: the trained weights in the reference, on sequences drawn from a seed
+   the learner's step is never given (cases.check_input). No number the learner's step reports
+   decides a verdict.
 
 Then tinytf/grade.compare turns the learner's results and the checks into the result's tests.
 
@@ -27,6 +30,7 @@ from typing import Any
 
 from portfolio.runner import protocol
 from portfolio.runner.graders.base import HANDOVER_NAME, SUBMISSION_NAME, GradeContext, GradeReport
+from portfolio.runner.harness import common
 from portfolio.runner.tinytf import cases, contract, grade
 
 TINYTF_DIR = Path(__file__).resolve().parents[1] / "tinytf"
@@ -45,11 +49,8 @@ class TinyTransformerGrader:
         params = _params(ctx.params, gpu=ctx.config.gpu)
         if isinstance(params, GradeReport):
             return params
-        if _find_module(ctx.submission_dir) is None:
-            return GradeReport.invalid_submission(
-                f"no {contract.MODULE_NAME}.py found: upload {contract.MODULE_NAME}.py, or a zip with it at the top "
-                "level (or inside its only folder)"
-            )
+        if common.find_module(ctx.submission_dir, contract.MODULE_NAME) is None:
+            return GradeReport.invalid_submission(common.missing_module(contract.MODULE_NAME))
         items = cases.all_cases()
         inputs = [cases.learner_input(item, params["size"]) for item in items]
         threads = {} if ctx.config.gpu else {"threads": 1}  # one thread ran faster on the 2-core runner
@@ -81,7 +82,7 @@ class TinyTransformerGrader:
             "check",
             [str(HARNESS_CHECK)],
             input={
-                "cases": inputs,
+                "cases": [cases.check_input(item, params["size"]) for item in items],
                 "learner": answers["results"],
                 "tensors": f"{HANDOVER_NAME}/{TENSORS_NAME}" if handed else None,
                 **threads,
@@ -89,41 +90,26 @@ class TinyTransformerGrader:
             learner_code=False,
             extra_ro_binds=[handed] if handed else [],
         )
-        failed = ctx.failure(check, step="check", learner_code=False)
-        if failed is not None:
-            return failed
-        if not isinstance(judged, dict) or judged.get("status") != "ok":
-            reason = judged.get("error") if isinstance(judged, dict) else "no output"
-            return GradeReport.system_error(f"the check step failed: {reason}")
+        failed = ctx.trusted_output(check, judged, step="check")
+        if failed is not None or judged is None:
+            return failed or GradeReport.system_error("no checks")
         try:
             outcome = grade.compare(items, answers["results"], judged.get("checks") or {})
         except grade.MissingCheck as exc:
             return GradeReport.system_error(str(exc))
-        learning = next((r for r in answers["results"].values() if "final_loss" in r), {})
+        # as the learner's step reports it (a figure for the benchmark, never a verdict's input)
+        reported = [answers["results"].get(item["name"]) for item in items if item["check"] == "learning"]
+        training_cpu_s = reported[0].get("cpu_s") if reported and isinstance(reported[0], dict) else None
         metrics = {
-            **outcome["metrics"],
             "module": answers.get("module"),
             "size": params["size"],
             "device": params["device"],
             "versions": judged.get("versions"),
             "check_wall_s": judged.get("wall_s"),
             "learner_wall_s": round(learner.wall_s, 3),
-            "training_cpu_s": learning.get("cpu_s"),
+            "training_cpu_s": training_cpu_s,
         }
-        return GradeReport.completed(
-            verdict=outcome["verdict"],
-            message=outcome["message"],
-            score=outcome["score"],
-            max_score=outcome["max_score"],
-            tests=outcome["tests"],
-            metrics=metrics,
-        )
-
-
-def _find_module(submission: Path) -> Path | None:
-    from portfolio.runner.tinytf.harness_learner import find_module
-
-    return find_module(submission)
+        return GradeReport.compared(outcome, metrics=metrics)
 
 
 def _params(params: dict[str, Any], *, gpu: bool) -> dict[str, Any] | GradeReport:

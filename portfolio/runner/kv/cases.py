@@ -31,15 +31,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
+from portfolio.runner.casetable import HIDDEN, VISIBLE, case_sets
 from portfolio.runner.kv import catalog
 
 PUBLIC_EXPECTED_PATH = Path(__file__).resolve().with_name("public_expected.json")
 
 BYTES = "kv_cache_bytes"
 CONCURRENCY = "max_concurrency"
-
-VISIBLE = "visible"
-HIDDEN = "hidden"
 
 # The typical mistakes, named like the calculators in tests/runner/kv/submissions/.
 Q_HEADS = "q_heads"
@@ -375,16 +373,7 @@ CASES: list[Case] = [
 ]
 
 
-def all_cases() -> list[Case]:
-    return [dict(case) for case in CASES]  # type: ignore[misc]
-
-
-def public_cases() -> list[Case]:
-    return [case for case in all_cases() if case["visibility"] == VISIBLE]
-
-
-def hidden_cases() -> list[Case]:
-    return [case for case in all_cases() if case["visibility"] == HIDDEN]
+all_cases, public_cases, hidden_cases = case_sets(CASES)
 
 
 def case(name: str) -> Case:

@@ -2,7 +2,8 @@
 
 Calls the learner's `kv_cache_bytes` / `max_concurrency` on each case's inputs and records what
 came back. It is given the calls' arguments only, never an expected value, and it imports nothing
-but the standard library (the sandbox binds this file alone, next to the submission).
+but the standard library and harness/common.py (the sandbox binds this file and common.py alone,
+next to the submission).
 
 Input (JSON object):
     submission         folder holding the submission (default "submission")
@@ -56,61 +57,30 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__:  # imported by the grader
+    from portfolio.runner.harness import common
+else:  # run as the step's script: common.py is beside it (see harness/common.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+    import common
+
+    del sys.path[0], sys.modules["common"]  # a learner's own common.py stays importable
+
 MODULE_NAME = "kv_calculator"
 FUNCTIONS = ("kv_cache_bytes", "max_concurrency")
 DEFAULT_CALL_TIMEOUT_S = 2.0
 DEFAULT_IMPORT_TIMEOUT_S = 20.0
 OUTPUT_TAIL_CHARS = 1000
-MESSAGE_CHARS = 500
+MESSAGE_CHARS = common.MESSAGE_CHARS
 MAX_VALUE_BITS = 256
 MAX_REPLY_BYTES = 64 * 1024
 
 
-# ----------------------------------------------------------------------------------------------
-# Finding the module
-
-
 def find_module(submission: Path) -> Path | None:
-    """kv_calculator.py at the top of the submission or inside its only folder (what "Compress
-    folder" makes); else the single .py file of a one-file upload."""
-    if not submission.is_dir():
-        return None
-    top = sorted(p for p in submission.iterdir() if not p.name.startswith(("__MACOSX", ".")))
-    if (submission / f"{MODULE_NAME}.py").is_file():
-        return submission / f"{MODULE_NAME}.py"
-    folders = [p for p in top if p.is_dir() and p.name != "__pycache__"]
-    if len(folders) == 1 and (folders[0] / f"{MODULE_NAME}.py").is_file():
-        return folders[0] / f"{MODULE_NAME}.py"
-    scripts = [p for p in top if p.is_file() and p.suffix == ".py"]
-    if len(scripts) == 1 and len(top) == 1:
-        return scripts[0]
-    return None
+    return common.find_module(submission, MODULE_NAME)
 
 
 # ----------------------------------------------------------------------------------------------
 # The worker: runs inside the child process, next to the learner's code
-
-
-def _safe_text(make: Any, limit: int = MESSAGE_CHARS) -> str:
-    try:
-        text = str(make())
-    except BaseException:  # a hostile __str__ must not take the worker down
-        return "<unprintable>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe_exception(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if isinstance(exc, SystemExit):
-        return f"called sys.exit({_safe_text(lambda: exc.code, 100)})"
-    detail = _safe_text(lambda: exc)
-    location = ""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        location = f" (at {Path(tb.tb_frame.f_code.co_filename).name}, line {tb.tb_lineno})"
-    return f"{name}: {detail}{location}" if detail else f"{name}{location}"
 
 
 def classify_value(value: Any) -> dict[str, Any]:
@@ -119,7 +89,7 @@ def classify_value(value: Any) -> dict[str, Any]:
     if isinstance(value, bool) or kind in ("bool", "bool_"):
         return {"status": "wrong_type", "message": f"returned a bool ({value!r}); return an int"}
     if isinstance(value, float):
-        shown = _safe_text(lambda: f"{value:.6g}", 60)
+        shown = common.safe_text(lambda: f"{value:.6g}", 60)
         return {
             "status": "wrong_type",
             "message": f"returned a float ({shown}); return an int (use // or int(), not /)",
@@ -140,26 +110,17 @@ def classify_value(value: Any) -> dict[str, Any]:
 
 
 def _worker(module_path: str, request_fd: int, reply_fd: int) -> None:
-    import importlib.util
-
     requests = os.fdopen(request_fd, "rb", buffering=0)
     replies = os.fdopen(reply_fd, "wb", buffering=0)
 
     def reply(data: dict[str, Any]) -> None:
         replies.write((json.dumps(data) + "\n").encode())
 
-    path = Path(module_path)
-    sys.path.insert(0, str(path.parent))  # so a zip's module may import its sibling files
     started = time.perf_counter()
     try:
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path.name}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[MODULE_NAME] = module
-        spec.loader.exec_module(module)
+        module = common.import_module(Path(module_path), MODULE_NAME)
     except BaseException as exc:
-        reply({"ready": False, "message": _describe_exception(exc), "elapsed_s": time.perf_counter() - started})
+        reply({"ready": False, "message": common.describe_exception(exc), "elapsed_s": time.perf_counter() - started})
         return
     functions = {name: callable(getattr(module, name, None)) for name in FUNCTIONS}
     reply({"ready": True, "functions": functions, "elapsed_s": time.perf_counter() - started})
@@ -177,12 +138,15 @@ def _worker(module_path: str, request_fd: int, reply_fd: int) -> None:
         try:
             value = function(*request["args"])  # type: ignore[misc]
         except BaseException as exc:
-            result = {"status": "error", "message": _describe_exception(exc)}
+            result = {"status": "error", "message": common.describe_exception(exc)}
         else:
             try:
                 result = classify_value(value)
             except BaseException as exc:
-                result = {"status": "wrong_type", "message": f"the returned value broke: {_describe_exception(exc)}"}
+                result = {
+                    "status": "wrong_type",
+                    "message": f"the returned value broke: {common.describe_exception(exc)}",
+                }
         result["elapsed_s"] = time.perf_counter() - begun
         try:
             sys.stdout.flush()
@@ -343,14 +307,6 @@ def _arguments(case: dict[str, Any]) -> list[Any]:
     return [case["config"], case["seq_len"], case["dtype"], case["kv_budget_bytes"]]
 
 
-def _emit(event: dict[str, Any]) -> None:
-    try:
-        with (Path.cwd() / "progress.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event) + "\n")
-    except OSError:
-        pass
-
-
 def run(job: dict[str, Any]) -> dict[str, Any]:
     submission = Path(str(job.get("submission", "submission")))
     cases = list(job.get("cases", []))
@@ -358,14 +314,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     import_timeout = float(job.get("import_timeout_s", DEFAULT_IMPORT_TIMEOUT_S))
     module_path = find_module(submission)
     if module_path is None:
-        return {
-            "status": "no_module",
-            "message": (
-                f"no {MODULE_NAME}.py found: upload {MODULE_NAME}.py, or a zip with it at the top "
-                "level (or inside its only folder)"
-            ),
-            "results": {},
-        }
+        return {"status": "no_module", "message": common.missing_module(MODULE_NAME), "results": {}}
     output: dict[str, Any] = {
         "status": "ok",
         "module": str(module_path.relative_to(submission)),
@@ -375,7 +324,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     }
     worker: _Worker | None = None
     import_failure: str | None = None
-    _emit({"stage": "call", "status": "started", "total": len(cases)})
+    emit = common.progress_writer()
+    emit({"stage": "call", "status": "started", "total": len(cases)})
     try:
         for done, case in enumerate(cases, start=1):
             name = str(case["name"])
@@ -430,7 +380,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             result["elapsed_s"] = round(elapsed, 4)
             result["output_tail"] = tail
             output["results"][name] = result
-            _emit({"stage": "call", "done": done, "total": len(cases)})
+            emit({"stage": "call", "done": done, "total": len(cases)})
     finally:
         if worker is not None:
             worker.kill()
@@ -453,17 +403,10 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[1] == "--worker":
         _worker_main(argv[2:])
         return 0
-    if len(argv) != 3:
-        print("usage: harness_call.py input.json output.json", file=sys.stderr)
+    read = common.read_job(argv)
+    if read is None:
         return 2
-    in_path, out_path = Path(argv[1]), Path(argv[2])
-    try:
-        job = json.loads(in_path.read_text(encoding="utf-8"))
-        if not isinstance(job, dict):
-            raise ValueError("input must be a JSON object")
-    except (OSError, ValueError) as exc:
-        print(f"cannot read input: {exc}", file=sys.stderr)
-        return 2
+    job, out_path = read
     output = run(job)
     out_path.write_text(json.dumps(output), encoding="utf-8")
     return 0

@@ -4,10 +4,13 @@ Judges what the learner's step recorded. For every case it draws the same weight
 the case's seed (harness_learner.make_weights / make_tokens), runs the grader's own reference
 (reference.forward, float64) or computes the target sampling distribution, and compares them with
 the learner's tensors, which it reads from a safetensors file (a format that holds data only).
-It never runs learner code.
+It never runs learner code, and it trusts no number the learner's step reports: the learning case
+loads the trained weights the learner's step handed over into the reference and computes the
+held-out loss itself, on copy-task sequences drawn from a seed that only this step is given.
 
 Input (JSON object):
-    cases     [cases.learner_input(...)] as the learner's step got them
+    cases     [cases.check_input(...)]: what the learner's step got, plus what only this step
+              may know (the learning case's held-out seed)
     learner   the learner step's "results" ({case name: {"status", ...scalars}})
     tensors   path of the learner's tensors file, or null when it wrote none
     threads   torch intra-op threads (optional)
@@ -19,6 +22,7 @@ Exit status 0 when output.json says ok, 1 otherwise, 2 for a bad command line.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -105,6 +109,47 @@ def judge_samples(case: dict[str, Any], samples: Any) -> dict[str, Any]:
     return _verdict(passed, text, p_value)
 
 
+def heldout_loss(config: dict[str, Any], weights: dict[str, Any], inputs: Any, targets: Any) -> float:
+    import torch
+
+    from portfolio.runner.tinytf import reference
+
+    logits, _ = reference.forward(config, weights, inputs)
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
+    )
+    return float(loss)
+
+
+def judge_learning(case: dict[str, Any], trained: dict[str, Any]) -> dict[str, Any]:
+    """The held-out loss of the handed-over weights in the reference, on fresh sequences."""
+    import torch
+
+    from portfolio.runner.tinytf import cases
+    from portfolio.runner.tinytf.harness_learner import copy_task_batch, make_weights
+
+    problems = []
+    for name, shape in case["layout"]:
+        if name not in trained:
+            problems.append(f"{name} is missing")
+        elif list(trained[name].shape) != list(shape) or not trained[name].is_floating_point():
+            problems.append(f"{name} is {trained[name].dtype} {list(trained[name].shape)}, the layout says {shape}")
+    if problems:
+        shown = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+        return _verdict(False, f"the trained weights handed over are not the published layout: {shown}")
+    config, task = case["config"], case["task"]
+    generator = torch.Generator().manual_seed(case["heldout_seed"])
+    inputs, targets = copy_task_batch(config["vocab_size"], task["eval_batch"], task["length"], generator)
+    before = heldout_loss(config, make_weights(case["layout"], case["seed"]), inputs, targets)
+    after = heldout_loss(config, {name: trained[name] for name, _ in case["layout"]}, inputs, targets)
+    passed = math.isfinite(after) and after < cases.LOSS_THRESHOLD
+    text = (
+        f"held-out loss {before:.3f} -> {after:.3f} nats (threshold {cases.LOSS_THRESHOLD:g}), computed by the "
+        f"grader's reference with the trained weights on {task['eval_batch']} sequences the training never saw"
+    )
+    return _verdict(passed, text, after if math.isfinite(after) else None)
+
+
 def judge(case: dict[str, Any], learned: dict[str, Any], tensors: dict[str, Any]) -> dict[str, Any]:
     from portfolio.runner.tinytf import cases, contract, reference
     from portfolio.runner.tinytf.harness_learner import make_tokens, make_weights
@@ -131,10 +176,8 @@ def judge(case: dict[str, Any], learned: dict[str, Any], tensors: dict[str, Any]
             got == want, f"the cache holds {got:,} bytes after {case['seq_len']} tokens, the config implies {want:,}"
         )
     if check == "learning":
-        final, steps = learned.get("final_loss"), learned.get("steps")
-        ok = isinstance(final, float) and final < cases.LOSS_THRESHOLD and steps == case["task"]["steps"]
-        text = f"loss {learned.get('initial_loss', float('nan')):.3f} -> {final:.3f} nats in {steps} steps"
-        return _verdict(ok, text + f" (threshold {cases.LOSS_THRESHOLD:g}, {case['task']['steps']} steps)", final)
+        prefix = f"{name}/weights/"
+        return judge_learning(case, {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)})
     if check in ("greedy", "top_k", "top_p", "frequencies"):
         return judge_samples(case, tensor("samples"))
     ids = make_tokens(config["vocab_size"], case["batch"], case["seq_len"], case["seed"])

@@ -6,7 +6,8 @@ parameter layout, and records what the model and the sampler return. It never se
 value: the comparisons happen in the trusted step (harness_check.py), which regenerates the same
 weights and inputs with `make_weights` / `make_tokens` below and reads the tensors recorded here.
 
-Standard library and torch only: the sandbox binds this file alone, next to the submission.
+Standard library, torch and harness/common.py only: the sandbox binds this file and common.py
+alone, next to the submission.
 
 Input (JSON object):
     submission       folder holding the submission (default "submission")
@@ -20,9 +21,14 @@ Output (JSON object):
     status   "ok", or "no_module" ("message" says what was looked for)
     module   the file imported, relative to the submission folder
     import   {"ok": bool, "message": str, "elapsed_s": float}
-    results  {case name: {"status": "ok" | "error" | "timeout" | "no_import" | "missing",
+    results  {case name: {"status": "ok" | "error" | "timeout" | "no_import" | "missing" | "layout",
                           "message": str, "elapsed_s": float, ...the probe's scalars}}
-    tensors  the file (next to output.json) with the probes' tensors, keyed "<case>/<what>"
+    tensors  the file (next to output.json) with the probes' tensors, keyed "<case>/<what>"; the
+             learning case's are the trained weights, "<case>/weights/<parameter name>"
+
+Nothing this step reports is trusted: the learner's code runs in this process and can change
+any of it. The check step judges tensors only, and the learning case by the held-out loss it
+computes itself from the trained weights.
 
 A case that raises or runs past its limit fails alone; a crash of the whole process ends the step
 (the grader reports it as the submission's crash).
@@ -30,7 +36,6 @@ A case that raises or runs past its limit fails alone; a crash of the whole proc
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import signal
@@ -41,12 +46,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+if __package__:  # imported by the grader or the trusted step
+    from portfolio.runner.harness import common
+else:  # run as the step's script: common.py is beside it (see harness/common.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+    import common
+
+    del sys.path[0], sys.modules["common"]  # a learner's own common.py stays importable
+
 MODULE_NAME = "tiny_transformer"
 FUNCTIONS = ("build", "sample")
 TENSORS_NAME = "tensors.safetensors"
 DEFAULT_CALL_TIMEOUT_S = 10.0
 DEFAULT_IMPORT_TIMEOUT_S = 30.0
-MESSAGE_CHARS = 500
+MESSAGE_CHARS = common.MESSAGE_CHARS
 
 
 # ----------------------------------------------------------------------------------------------
@@ -265,6 +278,8 @@ class Probe:
         return {"cache_bytes": size, "cache_tensors": count}, {"full": full, "steps": torch.cat(pieces, dim=1)}
 
     def learning(self, case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The grader's training loop on the learner's model; hands over the trained weights. It
+        draws training batches only: the held-out sequences are the check step's own."""
         import torch
 
         model, _ = self.model(case)
@@ -272,37 +287,29 @@ class Probe:
         task = case["task"]
         vocab = case["config"]["vocab_size"]
         generator = torch.Generator().manual_seed(case["seed"] + 3)
-        held_in, held_out = copy_task_batch(vocab, task["eval_batch"], task["length"], generator)
         optimizer = torch.optim.AdamW(model.parameters(), lr=task["lr"], weight_decay=0.0)
-
-        def loss_of(inputs: Any, targets: Any) -> Any:
-            logits, _ = _forward(model, inputs.to(self.device))
-            return torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]).float(), targets.to(self.device).reshape(-1), ignore_index=-100
-            )
-
-        with torch.no_grad():
-            initial = float(loss_of(held_in, held_out))
         started = time.process_time()
         steps = 0
+        loss = None
         while steps < task["steps"]:
             steps += 1
             inputs, targets = copy_task_batch(vocab, task["batch"], task["length"], generator)
             optimizer.zero_grad()
-            loss = loss_of(inputs, targets)
+            logits, _ = _forward(model, inputs.to(self.device))
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), targets.to(self.device).reshape(-1), ignore_index=-100
+            )
             loss.backward()
             optimizer.step()
             if time.process_time() - started > task["cpu_budget_s"]:
                 break
-        model.eval()
-        with torch.no_grad():
-            final = float(loss_of(held_in, held_out))
+        state = model.state_dict()
+        weights = {f"weights/{name}": state[name] for name, _ in case["layout"]}
         return {
-            "initial_loss": initial,
-            "final_loss": final,
             "steps": steps,
+            "last_batch_loss": None if loss is None else float(loss),
             "cpu_s": round(time.process_time() - started, 3),
-        }, {}
+        }, weights
 
     def sampling(self, case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         import torch
@@ -345,28 +352,7 @@ PROBES = {
 
 
 def find_module(submission: Path) -> Path | None:
-    """tiny_transformer.py at the top of the submission or inside its only folder; else the
-    single .py file of a one-file upload."""
-    if not submission.is_dir():
-        return None
-    if (submission / f"{MODULE_NAME}.py").is_file():
-        return submission / f"{MODULE_NAME}.py"
-    top = sorted(p for p in submission.iterdir() if not p.name.startswith(("__MACOSX", ".")))
-    folders = [p for p in top if p.is_dir() and p.name != "__pycache__"]
-    if len(folders) == 1 and (folders[0] / f"{MODULE_NAME}.py").is_file():
-        return folders[0] / f"{MODULE_NAME}.py"
-    if len(top) == 1 and top[0].is_file() and top[0].suffix == ".py":
-        return top[0]
-    return None
-
-
-def _describe(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = f" (at {Path(tb.tb_frame.f_code.co_filename).name}, line {tb.tb_lineno})" if tb is not None else ""
-    text = f"{type(exc).__name__}: {exc}{where}"
-    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
+    return common.find_module(submission, MODULE_NAME)
 
 
 def _on_alarm(_signum: int, _frame: Any) -> None:
@@ -382,17 +368,6 @@ def _limited(seconds: float, call: Callable[..., Any], *args: Any) -> Any:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _import(path: Path) -> Any:
-    sys.path.insert(0, str(path.parent))  # a zip's module may import its sibling files
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path.name}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     import torch
 
@@ -402,29 +377,28 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     cases = list(job.get("cases", []))
     module_path = find_module(submission)
     if module_path is None:
-        return {
-            "status": "no_module",
-            "message": f"no {MODULE_NAME}.py found: upload {MODULE_NAME}.py, or a zip with it at the top level "
-            "(or inside its only folder)",
-            "results": {},
-        }
+        return {"status": "no_module", "message": common.missing_module(MODULE_NAME), "results": {}}
     output: dict[str, Any] = {"status": "ok", "module": str(module_path.relative_to(submission)), "results": {}}
     started = time.perf_counter()
     try:
-        module = _limited(float(job.get("import_timeout_s", DEFAULT_IMPORT_TIMEOUT_S)), lambda: _import(module_path))
+        module = _limited(
+            float(job.get("import_timeout_s", DEFAULT_IMPORT_TIMEOUT_S)),
+            lambda: common.import_module(module_path, MODULE_NAME),
+        )
         failure = None
     except CallTimeout:
         failure = (
             f"importing {module_path.name} took longer than {job.get('import_timeout_s', DEFAULT_IMPORT_TIMEOUT_S)} s"
         )
     except BaseException as exc:
-        failure = f"importing {module_path.name} failed: {_describe(exc)}"
+        failure = f"importing {module_path.name} failed: {common.describe_exception(exc)}"
     output["import"] = {
         "ok": failure is None,
         "message": failure or "",
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
     tensors: dict[str, Any] = {}
+    emit = common.progress_writer()
     probe = Probe(module, str(job.get("device", "cpu"))) if failure is None else None
     call_timeout = float(job.get("call_timeout_s", DEFAULT_CALL_TIMEOUT_S))
     for done, case in enumerate(cases, start=1):
@@ -453,10 +427,14 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         except LayoutError as exc:
             result = {"status": "layout", "message": str(exc)[:MESSAGE_CHARS]}
         except BaseException as exc:  # SystemExit included: the learner's failure is this case's
-            result = {"status": "error", "message": _describe(exc), "traceback": traceback.format_exc()[-1500:]}
+            result = {
+                "status": "error",
+                "message": common.describe_exception(exc),
+                "traceback": traceback.format_exc()[-1500:],
+            }
         result["elapsed_s"] = round(time.perf_counter() - began, 3)
         output["results"][name] = result
-        _emit({"stage": "learner", "done": done, "total": len(cases)})
+        emit({"stage": "learner", "done": done, "total": len(cases)})
     if tensors:
         from safetensors.torch import save_file
 
@@ -465,26 +443,11 @@ def run(job: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return output
 
 
-def _emit(event: dict[str, Any]) -> None:
-    try:
-        with (Path.cwd() / "progress.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event) + "\n")
-    except OSError:
-        pass
-
-
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: harness_learner.py input.json output.json", file=sys.stderr)
+    read = common.read_job(argv)
+    if read is None:
         return 2
-    in_path, out_path = Path(argv[1]), Path(argv[2])
-    try:
-        job = json.loads(in_path.read_text(encoding="utf-8"))
-        if not isinstance(job, dict):
-            raise ValueError("input must be a JSON object")
-    except (OSError, ValueError) as exc:
-        print(f"cannot read input: {exc}", file=sys.stderr)
-        return 2
+    job, out_path = read
     output = run(job, out_path.resolve().parent)
     out_path.write_text(json.dumps(output), encoding="utf-8")
     return 0

@@ -91,11 +91,12 @@ def test_a_module_without_max_concurrency_is_graded_on_the_rest(tmp_path: Path, 
     assert result["verdict"] == "passed" and len(result["tests"]) == len(ALL) - len(concurrency)
 
 
-def test_a_zip_layout_with_a_helper_module(tmp_path: Path, truth: dict[str, Any]) -> None:
+@pytest.mark.parametrize("helper_name", ["kv_helpers", "common"])  # common: the harness's own helper is named so
+def test_a_zip_layout_with_a_helper_module(tmp_path: Path, truth: dict[str, Any], helper_name: str) -> None:
     helper = (SUBMISSIONS / "correct.py").read_text(encoding="utf-8")
     files: dict[str, str | Path] = {
-        "work/kv_helpers.py": helper,
-        "work/kv_calculator.py": "from kv_helpers import kv_cache_bytes, max_concurrency\n",
+        f"work/{helper_name}.py": helper,
+        "work/kv_calculator.py": f"from {helper_name} import kv_cache_bytes, max_concurrency\n",
     }
     output, result = _grade(tmp_path, truth, files)
     assert output["module"] == "work/kv_calculator.py"

@@ -41,7 +41,7 @@ def run_check(
     if (learner_dir / TENSORS_NAME).exists():
         shutil.copy(learner_dir / TENSORS_NAME, workdir / TENSORS_NAME)
         tensors = TENSORS_NAME
-    job = {"cases": [cases.learner_input(i) for i in items], "learner": learner["results"], "tensors": tensors}
+    job = {"cases": [cases.check_input(i) for i in items], "learner": learner["results"], "tensors": tensors}
     output, timing, _ = run_harness(HARNESS_CHECK, {**job, "threads": 1}, workdir, timeout=300)
     assert output.get("status") == "ok", output.get("traceback")
     return output, timing

@@ -84,6 +84,12 @@ def test_a_module_without_sample_is_graded_missing_on_sampling_cases(tmp_path: P
     assert learner["results"]["greedy"]["status"] == "missing"
 
 
+def test_a_helper_module_named_like_the_harness_helper_is_the_learners(tmp_path: Path) -> None:
+    files = {"tiny_transformer.py": "from common import build, sample\n", "common.py": SUBMISSIONS / "correct.py"}
+    learner, _ = run_learner(tmp_path, files, [i for i in ALL if i["name"] in ("shapes", "greedy")])
+    assert {name: r["status"] for name, r in learner["results"].items()} == {"shapes": "ok", "greedy": "ok"}
+
+
 def test_no_module_in_the_submission(tmp_path: Path) -> None:
     learner, _ = run_learner(tmp_path, {"notes.txt": "hi", "a.py": "", "b.py": ""}, ALL[:1])
     assert learner["status"] == "no_module" and "tiny_transformer.py" in learner["message"]
