@@ -12,13 +12,14 @@ PIP_FLAGS := -q --disable-pip-version-check $(if $(wildcard /opt/wheels),--find-
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-export DEBUG ?= 1
 export RUNNER_PYTHON ?= $(CURDIR)/$(RUNNER_PY)
 
-.PHONY: help run test test-fast bench lint format system-packages clean
+.PHONY: help run dev setup test test-fast bench lint format system-packages clean
 
 help:
-	@echo "make run    set up (virtualenvs, database, roadmaps, demo accounts) and serve http://$(HOST):$(PORT)"
+	@echo "make run    set up (virtualenvs, keys, database, roadmaps, demo accounts) and serve http://$(HOST):$(PORT)"
+	@echo "            with gunicorn, DEBUG off (HOST=0.0.0.0 to listen beyond this machine)"
+	@echo "make dev    the same with DEBUG on and Django's autoreloading server"
 	@echo "make test   install what the tests need and run the whole suite"
 	@echo "make bench  run the benchmark scripts and print their figures"
 	@echo "make lint   ruff check and format check, import contracts (pyproject.toml)"
@@ -48,18 +49,27 @@ system-packages:
 
 # --- the two commands ----------------------------------------------------------------------
 
-run: venvs
+# The keys come first: settings read var/secret-key when SECRET_KEY is not set.
+setup: venvs
 	@bin/system-packages bubblewrap
+	@bin/generate-keys
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_roadmaps
 	$(PY) manage.py seed_demo
+
+run: setup
+	$(PY) manage.py collectstatic --noinput -v 0
 	HOST=$(HOST) PORT=$(PORT) bin/run-embedded
 
+dev: export DEBUG = 1
+dev: setup
+	HOST=$(HOST) PORT=$(PORT) bin/run-embedded --dev
+
 test: venvs system-packages
-	LAYERWISE_REQUIRE_RUNNER=1 LAYERWISE_REQUIRE_BROWSER=1 bin/run-tests
+	DEBUG=1 LAYERWISE_REQUIRE_RUNNER=1 LAYERWISE_REQUIRE_BROWSER=1 bin/run-tests
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not gpu and not browser and not slow" $(ARGS)
+	DEBUG=1 $(PY) -m pytest -q -m "not gpu and not browser and not slow" $(ARGS)
 
 bench: venvs
 	$(PY) bench/run_all.py

@@ -3,7 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiToken, Membership, Notification, Team, TeamInvite, User
+
+# The admin's log-in counts failures like the site's (accounts/forms.py LoginForm).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

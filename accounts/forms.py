@@ -3,33 +3,44 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.db import transaction
+from django.http import HttpRequest
+from django.template import loader
 
 from accounts.models import Membership, Team, User
+from accounts.tasks import send_reset_mail
 from core.ratelimit import RateLimit, client_ip
 
-# Password guessing: failures per username (one account attacked from many addresses) and per
-# address (many accounts tried from one). Limits in settings.RATE_LIMITS.
-LOGIN_FAILURES_PER_USERNAME = RateLimit("login-username", "10/15m")
+# Password guessing, counted so that nobody else can lock an account's owner out: failures per
+# username *and* address together (one account guessed from one network), and per address (many
+# accounts, or one, tried from one network). Guesses from elsewhere never count against the owner's
+# own address. Limits in settings.RATE_LIMITS.
+LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = RateLimit("login-username", "10/15m")
 LOGIN_FAILURES_PER_ADDRESS = RateLimit("login-address", "30/15m")
 SIGNUPS_PER_ADDRESS = RateLimit("signup-address", "10/1h")
+# Password reset mails: per address typed in (one inbox flooded) and per client address.
+RESETS_PER_EMAIL = RateLimit("reset-email", "3/1h")
+RESETS_PER_ADDRESS = RateLimit("reset-address", "10/1h")
 
 
 class LoginForm(AuthenticationForm):
-    """Django's log-in form, which stops checking passwords for a username or an address after
-    too many recent failures, and says for how long."""
+    """Django's log-in form, which stops checking passwords for a username from an address, or for
+    an address, after too many recent failures, and says for how long."""
 
     retry_after = 0
 
     def clean(self) -> dict[str, Any]:
         username = (self.cleaned_data.get("username") or "").strip().lower()
         address = client_ip(self.request) if self.request else "unknown"
-        for limit, ident in ((LOGIN_FAILURES_PER_USERNAME, username), (LOGIN_FAILURES_PER_ADDRESS, address)):
+        pair = f"{username}|{address}"
+        for limit, ident in ((LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS, pair), (LOGIN_FAILURES_PER_ADDRESS, address)):
             verdict = limit.peek(ident)
             if verdict.blocked:
                 self.retry_after = verdict.retry_after
                 raise forms.ValidationError(
-                    "Too many failed log-in attempts for this account or from your network. "
+                    "Too many failed log-in attempts from your network. "
                     f"Try again {verdict.retry_after_text}, or reset your password.",
                     code="rate_limited",
                 )
@@ -37,13 +48,44 @@ class LoginForm(AuthenticationForm):
             cleaned = super().clean()
         except forms.ValidationError:
             if username and self.cleaned_data.get("password"):
-                LOGIN_FAILURES_PER_USERNAME.hit(username)
+                LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS.hit(pair)
                 LOGIN_FAILURES_PER_ADDRESS.hit(address)
             raise
-        # The owner got in: their account's count starts again (the address's does not, or
-        # logging into one's own account would reset a guesser's budget).
-        LOGIN_FAILURES_PER_USERNAME.reset(username)
+        # The owner got in: their count starts again (the address's does not, or logging into
+        # one's own account would reset a guesser's budget).
+        LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS.reset(pair)
         return cleaned
+
+
+class AdminLoginForm(LoginForm, AdminAuthenticationForm):
+    """The admin's log-in behind the same limits (accounts/admin.py sets it on the admin site)."""
+
+
+class ResetForm(PasswordResetForm):
+    """Django's reset form with limits per typed address and per client. The page answers the same
+    whether or not an account has the address and whether or not a limit was reached; the mail goes
+    out from a task, so the answer takes the same time too."""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        email = self.cleaned_data["email"].strip().lower()
+        request: HttpRequest | None = kwargs.get("request")
+        address = client_ip(request) if request else "unknown"
+        if RESETS_PER_EMAIL.hit(email).blocked | RESETS_PER_ADDRESS.hit(address).blocked:
+            return
+        super().save(*args, **kwargs)
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        transaction.on_commit(lambda: send_reset_mail.delay(subject, body, to_email), robust=True)
 
 
 class SignupForm(UserCreationForm):
@@ -65,6 +107,14 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("display_name", "email")
+
+    def clean_email(self) -> str:
+        # Like sign-up: one account per address, or someone could take another person's address and
+        # with it the team invitations sent there. (Confirming the address by mail is still to come.)
+        email = self.cleaned_data["email"].strip()
+        if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another account uses this email. Choose another one.")
+        return email
 
 
 class TokenForm(forms.Form):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import current_app
 from django.conf import settings
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # models and the models never import the tasks.
 EMAIL_NOTIFICATION_TASK = "accounts.email_notification"
 EMAIL_INVITE_TASK = "accounts.email_invite"
+EMAIL_RESET_TASK = "accounts.email_password_reset"
 
 
 class User(AbstractUser):
@@ -39,6 +40,15 @@ class User(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A new password (changed, reset, set by staff or `manage.py changepassword`) ends every API
+        # token: a token taken along with the old password must not outlive it. set_password keeps
+        # the raw password in _password until the save that stores it.
+        new_password = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if new_password:
+            ApiToken.objects.of(self).active().update(revoked_at=timezone.now())
 
     def led_teams(self) -> QuerySet[Team]:
         return Team.objects.filter(memberships__user=self, memberships__role=Membership.Role.LEAD).distinct()
@@ -328,6 +338,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         GATE_SUBMITTED = "gate_submitted", "Gate request submitted"
         GATE_DECIDED = "gate_decided", "Gate request decided"
+        GATE_EVIDENCE_FAILING = "gate_evidence_failing", "Gate evidence no longer passes"
         RUN_FINISHED = "run_finished", "Run finished"
         RUN_FAILED = "run_failed", "Run failed"
         TEAM_INVITE = "team_invite", "Invited to a team"
@@ -448,7 +459,8 @@ class TeamInvite(models.Model):
         email = email.strip()
         invitee = User.objects.filter(email__iexact=email, is_active=True).first() if email else None
         if invitee is not None and team.memberships.filter(user=invitee).exists():
-            raise TeamError(f"{invitee} ({email}) is in {team.name} already; change their role on the team page.")
+            # Not who: the invite page must not tell which account owns an address.
+            raise TeamError(f"{email} belongs to a member of {team.name} already; change their role on the team page.")
         now = timezone.now()
         invite = cls.objects.create(
             team=team,

@@ -5,7 +5,14 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from accounts.models import EMAIL_INVITE_TASK, EMAIL_NOTIFICATION_TASK, Membership, Notification, TeamInvite
+from accounts.models import (
+    EMAIL_INVITE_TASK,
+    EMAIL_NOTIFICATION_TASK,
+    EMAIL_RESET_TASK,
+    Membership,
+    Notification,
+    TeamInvite,
+)
 
 
 @shared_task(name=EMAIL_NOTIFICATION_TASK)
@@ -45,3 +52,11 @@ def email_invite(invite_id: int, link: str) -> None:
         "and you join the team.\n"
     )
     send_mail(f"[Layerwise] Join {invite.team.name}", body, None, [invite.email])
+
+
+@shared_task(name=EMAIL_RESET_TASK)
+def send_reset_mail(subject: str, body: str, to_email: str) -> None:
+    """A password reset link, mailed apart from the request (accounts.forms.ResetForm), so that the
+    page takes as long whether or not the address has an account. Like email_invite it carries
+    the link: the reset token exists nowhere else."""
+    send_mail(subject, body, None, [to_email])

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from assessments.models import Activity, AuditEvent, GateRequest, PathFollow, SelfAssessment, TopicProgress
+from assessments.regrading import regrade
 
 # Notes and personal links are private to their author, so they are not in the admin either.
 
@@ -48,10 +51,27 @@ class PathFollowAdmin(admin.ModelAdmin):
 class GateRequestAdmin(admin.ModelAdmin):
     """Read-only: requests change only through their transitions, which write the audit trail."""
 
-    list_display = ("pk", "learner", "gate", "status", "submitted_at", "decided_at", "reviewer")
+    list_display = ("pk", "learner", "gate", "status", "submitted_at", "decided_at", "reviewer", "attested")
     list_filter = ("status", "gate__layer__roadmap")
     search_fields = ("learner__username", "gate__layer__slug")
     raw_id_fields = ("learner", "gate", "reviewer")
+    actions = ["regrade_evidence"]
+
+    @admin.display(boolean=True, description="attested")
+    def attested(self, obj: GateRequest) -> bool:
+        return obj.attested
+
+    @admin.action(description="Regrade pinned evidence on the current grader")
+    def regrade_evidence(self, request: HttpRequest, queryset: QuerySet[GateRequest]) -> None:
+        """What `manage.py regrade` does, for the chosen requests (open and approved ones only)."""
+        done = regrade(queryset, by=request.user)  # type: ignore[arg-type]
+        messages.success(
+            request,
+            f"Regrading {done.requests} open or approved request(s): {len(done.started)} run(s) started "
+            "on the current grader; gates whose evidence no longer passes are flagged when they finish.",
+        )
+        for refusal in done.refused:
+            messages.warning(request, refusal)
 
     def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False

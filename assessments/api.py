@@ -235,8 +235,21 @@ class GateRequestOut(Schema):
     status: GateStatusChoice
     explanation: str
     criteria: list[CriterionOut]
-    evidence: list[dict[str, Any]]
+    evidence: list[dict[str, Any]] = Field(
+        description="pinned versions and results by hash; run_state is passed, failed, running or stale "
+        "(graded by an older grader than the one deployed now)"
+    )
     gaps: list[str]
+    machine_evidence_gaps: list[str] = Field(
+        description="required runnable artifacts without a run that passed on the current grader: approving "
+        "needs an attest_reason while there are any"
+    )
+    attested: bool = Field(description="approved on a reviewer's attestation rather than machine-verified evidence")
+    attestation_reason: str
+    evidence_no_longer_passes: bool = Field(
+        description="a regrade found the evidence failing; until a reviewer decides"
+    )
+    evidence_failing: list[str]
     content_version: str
     created_at: datetime
     submitted_at: datetime | None
@@ -269,6 +282,18 @@ class DecisionIn(Schema):
         description="one per criterion, in order; approving needs every one 'met'",
         json_schema_extra={"items": {"type": "string", "enum": [*MARKS, ""]}},
     )
+    attest_reason: str = Field(
+        "",
+        max_length=5000,
+        description="only to approve without machine evidence (see machine_evidence_gaps): why you vouch for "
+        "the work; kept in the audit trail, and the gate is labelled attested",
+    )
+
+    @model_validator(mode="after")
+    def attest_only_to_approve(self) -> DecisionIn:
+        if self.attest_reason.strip() and self.decision != Review.Decision.APPROVE:
+            raise ValueError("attest_reason goes with decision 'approve' only; leave it out to request changes")
+        return self
 
 
 class DecisionOut(Schema):
@@ -289,6 +314,7 @@ def _gate_error(exc: GateError, *, status: int = 422) -> Status[GateErrorOut]:
 def _request_out(request: HttpRequest, gate_request: GateRequest) -> GateRequestOut:
     layer = gate_request.gate.layer
     evidence = gate_request.evidence_list()
+    requirements = gate_request.requirements(evidence)
     return GateRequestOut(
         id=gate_request.pk,
         learner=gate_request.learner.username,
@@ -297,8 +323,13 @@ def _request_out(request: HttpRequest, gate_request: GateRequest) -> GateRequest
         status=gate_request.status,
         explanation=gate_request.explanation,
         criteria=[CriterionOut(criterion=c["criterion"], ticked=bool(c["ticked"])) for c in gate_request.checklist],
-        evidence=gate_request.evidence_snapshot(evidence),
-        gaps=[r.message for r in gate_request.requirements(evidence) if not r.ok],
+        evidence=[{**e.snapshot(), "run_state": e.verdict_state or None} for e in evidence],
+        gaps=[r.message for r in requirements if not r.ok],
+        machine_evidence_gaps=[r.message for r in requirements if r.blocks_approval],
+        attested=gate_request.attested,
+        attestation_reason=gate_request.attestation_reason,
+        evidence_no_longer_passes=gate_request.evidence_no_longer_passes,
+        evidence_failing=gate_request.evidence_failing,
         content_version=gate_request.content_version,
         created_at=gate_request.created_at,
         submitted_at=gate_request.submitted_at,
@@ -409,14 +440,18 @@ def pending_reviews(request: HttpRequest) -> list[PendingOut]:
 def decide_gate_request(request: HttpRequest, request_id: int, payload: DecisionIn) -> Status[Any]:
     """Only a reviewer or lead of a team the learner belongs to may decide, never the learner
     (403 with the reason). `marks` gives one mark per criterion in order; approving needs every
-    one `met`; requesting changes needs a `comment`."""
+    one `met` and, for each required runnable artifact, a pinned version whose run passed on the
+    current grader; otherwise it is refused (422 naming `evidence` and the spec) unless an
+    `attest_reason` records why you vouch for it anyway. Requesting changes needs a `comment`."""
     user = _user(request)
     gate_request = get_object_or_404(
         GateRequest.objects.visible_to(user).select_related("gate__layer__roadmap", "learner"), pk=request_id
     )
     try:
         if payload.decision == "approve":
-            review = gate_request.approve(by=user, marks=payload.marks, comment=payload.comment)
+            review = gate_request.approve(
+                by=user, marks=payload.marks, comment=payload.comment, attest_reason=payload.attest_reason
+            )
         else:
             review = gate_request.request_changes(by=user, marks=payload.marks, comment=payload.comment)
     except NotAllowed as exc:

@@ -162,6 +162,7 @@ def context() -> list[Any]:
             "run": "lw:run",
             "runId": "lw:runId",
             "runStatus": "lw:runStatus",
+            "verdictState": "lw:verdictState",
             "grader": "lw:grader",
             "graderVersion": "lw:graderVersion",
             "verdict": "lw:verdict",

@@ -36,6 +36,7 @@ class LayerRow:
     verified_at: datetime | None = None
     verified_request: int | None = None
     gate_level: int | None = None  # the level this layer's gate counts toward
+    verified_attested: bool = False  # approved on a reviewer's attestation, not machine evidence
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,17 @@ class Dashboard:
     suggestions: list[Suggestion] = field(default_factory=list)
     paths: list[FollowedPath] = field(default_factory=list)
     heatmap: SafeString = field(default_factory=lambda: mark_safe(""))
+
+    @property
+    def attested_layers(self) -> list[Layer]:
+        """The layers under the roadmap-wide verified level whose approval rests on attestation:
+        empty when that level rests on machine-verified evidence alone."""
+        return [
+            row.layer
+            for row in self.layers
+            if row.verified_attested and row.gate_level and row.gate_level <= self.verified_level
+        ]
+
     current_streak: int = 0
     longest_streak: int = 0
     active_days: int = 0
@@ -151,6 +163,7 @@ def _fill_roadmap(board: Dashboard, user: User, roadmap: Roadmap) -> None:
             layer.verified_at,  # type: ignore[attr-defined]
             layer.verified_request,  # type: ignore[attr-defined]
             layer.gate_level,  # type: ignore[attr-defined]
+            bool(layer.verified_attested),  # type: ignore[attr-defined]
         )
         for layer in layers
     ]

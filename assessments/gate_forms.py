@@ -52,6 +52,15 @@ class DecisionForm(forms.Form):
         help_text="Markdown. Required when you request changes: say what to change.",
     )
 
+    attest_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        label="Attestation",
+        help_text="Only to approve without machine evidence: why you vouch for the work anyway. Kept in the "
+        "audit trail; the gate is labelled attested wherever it shows.",
+    )
+
     def __init__(self, *args: Any, gate_request: GateRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.criteria = [item["criterion"] for item in gate_request.checklist]
@@ -68,6 +77,16 @@ class DecisionForm(forms.Form):
 
     def marks(self) -> list[str]:
         return [self.cleaned_data.get(f"mark_{i}", "") for i in range(len(self.criteria))]
+
+
+class KeepApprovalForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        label="Attestation",
+        help_text="Why the approval stands although the evidence no longer passes. Kept in the gate's history; "
+        "the gate is labelled attested from now on.",
+    )
 
 
 class ReopenForm(forms.Form):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("reviews/<int:pk>/", views.review_detail, name="review-detail"),
     path("reviews/<int:pk>/start/", views.review_start, name="review-start"),
     path("reviews/<int:pk>/decision/", views.review_decide, name="review-decide"),
+    path("reviews/<int:pk>/keep/", views.review_keep, name="review-keep"),
     path("credentials/keys.json", views.credential_keys, name="credential-keys"),
     path("credentials/keys/<str:key_id>", views.credential_key, name="credential-key"),
     path("credentials/issuer", views.credential_issuer, name="credential-issuer"),

@@ -25,7 +25,7 @@ from accounts.http import Request
 from assessments import credentials
 from assessments.diffs import changes_since
 from assessments.downloads import csv_download
-from assessments.gate_forms import DecisionForm, ReopenForm, RequestForm, VerifyForm
+from assessments.gate_forms import DecisionForm, KeepApprovalForm, ReopenForm, RequestForm, VerifyForm
 from assessments.models import (
     AuditEvent,
     Check,
@@ -36,6 +36,7 @@ from assessments.models import (
     Review,
     SelfAssessment,
     Verdict,
+    best_runs,
 )
 from assessments.models.credentials import summarize
 from portfolio.models import Artifact, ArtifactVersion, ResultUpload
@@ -92,7 +93,8 @@ def request_list(request: Request) -> HttpResponse:
 
 
 def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
-    """The learner's artifacts of this roadmap (and free-form ones), required specs first."""
+    """The learner's artifacts of this roadmap (and free-form ones), required specs first; each
+    version carries `best_run`, the run that would be pinned with it (one query for all)."""
     roadmap = gate_request.gate.layer.roadmap
     required = set(gate_request.gate.required_artifacts.values_list("pk", flat=True))
     artifacts = list(
@@ -101,6 +103,10 @@ def _pin_choices(gate_request: GateRequest) -> list[Artifact]:
         .select_related("spec")
         .prefetch_related("versions", "result_uploads")
     )
+    runs = best_runs(v.pk for a in artifacts for v in a.versions.all())
+    for artifact in artifacts:
+        for version in artifact.versions.all():
+            version.best_run = runs.get(version.pk)  # type: ignore[attr-defined]
     return sorted(artifacts, key=lambda a: (a.spec_id not in required, a.spec.code if a.spec else "~", a.title))
 
 
@@ -196,12 +202,25 @@ def evidence_remove(request: Request, pk: int, evidence_pk: int) -> HttpResponse
 
 @require_POST
 def request_submit(request: Request, pk: int) -> HttpResponse:
+    """Submit; when the form's fields came with it (its "Submit" button), what is on the form is
+    saved first, so no edit is lost, and a refusal of either keeps what was typed."""
     gate_request = _visible(request, pk)
+    form = RequestForm(request.POST, gate_request=gate_request) if "explanation" in request.POST else None
+    if form is not None and not form.is_valid():
+        return _request_page(request, gate_request, form)
+
+    def save_and_submit() -> None:
+        if form is not None:
+            data = form.cleaned_data
+            gate_request.edit(by=request.user, explanation=data["explanation"], ticks=data["ticks"])
+        gate_request.submit(by=request.user)
+
     return _act(
         request,
         gate_request,
-        lambda: gate_request.submit(by=request.user),
+        save_and_submit,
         "Submitted. The reviewers and leads of your teams have been notified.",
+        form=form,
     )
 
 
@@ -312,7 +331,12 @@ def review_detail(request: Request, pk: int) -> HttpResponse:
     return _review_page(request, _review_request(request, pk))
 
 
-def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm | None = None) -> HttpResponse:
+def _review_page(
+    request: Request,
+    gate_request: GateRequest,
+    form: DecisionForm | None = None,
+    keep_form: KeepApprovalForm | None = None,
+) -> HttpResponse:
     evidence = gate_request.evidence_list()
     previous = gate_request.previous_review()
     context = {
@@ -322,6 +346,7 @@ def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm
         "learner": gate_request.learner,
         "evidence": evidence,
         "requirements": gate_request.requirements(evidence),
+        "machine_gaps": gate_request.machine_evidence_gaps(evidence),
         "previous": previous,
         "changes": changes_since(previous, evidence) if previous else [],
         "self_rating": SelfAssessment.objects.of(gate_request.learner).filter(layer=gate_request.gate.layer).first(),
@@ -330,8 +355,9 @@ def _review_page(request: Request, gate_request: GateRequest, form: DecisionForm
         "actions": gate_request.actions_for(request.user),
         "form": form or DecisionForm(gate_request=gate_request),
         "reopen_form": ReopenForm(),
+        "keep_form": keep_form or KeepApprovalForm(),
     }
-    return render(request, "assessments/review_detail.html", context, status=422 if form else 200)
+    return render(request, "assessments/review_detail.html", context, status=422 if form or keep_form else 200)
 
 
 @require_POST
@@ -355,7 +381,9 @@ def review_decide(request: Request, pk: int) -> HttpResponse:
 
     def decide() -> Review:
         if data["decision"] == Review.Decision.APPROVE:
-            return gate_request.approve(by=request.user, marks=form.marks(), comment=data["comment"])
+            return gate_request.approve(
+                by=request.user, marks=form.marks(), comment=data["comment"], attest_reason=data["attest_reason"]
+            )
         return gate_request.request_changes(by=request.user, marks=form.marks(), comment=data["comment"])
 
     try:
@@ -363,9 +391,30 @@ def review_decide(request: Request, pk: int) -> HttpResponse:
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from None
     except GateError as exc:
-        form.add_error(None, exc.message)
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _review_page(request, gate_request, form)
-    messages.success(request, f"{review.get_decision_display()}. {gate_request.learner.name} has been notified.")
+    attested = " on your attestation" if review.attested else ""
+    messages.success(
+        request, f"{review.get_decision_display()}{attested}. {gate_request.learner.name} has been notified."
+    )
+    return redirect(gate_request.get_review_url())
+
+
+@require_POST
+def review_keep(request: Request, pk: int) -> HttpResponse:
+    """Keep an approval whose regraded evidence no longer passes, on the reviewer's attestation."""
+    gate_request = _review_request(request, pk)
+    keep_form = KeepApprovalForm(request.POST)
+    if not keep_form.is_valid():
+        return _review_page(request, gate_request, keep_form=keep_form)
+    try:
+        gate_request.keep_approval(by=request.user, reason=keep_form.cleaned_data["reason"])
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from None
+    except GateError as exc:
+        keep_form.add_error(exc.field if exc.field in keep_form.fields else None, exc.message)
+        return _review_page(request, gate_request, keep_form=keep_form)
+    messages.success(request, "The approval stands on your attestation; the gate is labelled attested.")
     return redirect(gate_request.get_review_url())
 
 

@@ -46,41 +46,51 @@ def last_activity(team: Team) -> dict[int, datetime]:
 
 # --- the matrix ------------------------------------------------------------------------------
 
+UNVERIFIED = (0, False)  # (level, attested) of a layer without an approved gate
+
 
 class Cell:
     """One member's levels in one layer: verified (from approved gates) and self-rated, never mixed.
 
-    There are only 7 x 8 different cells, so they are made once (`Cell.of`) with their HTML: a team of
+    There are only 7 x 8 x 2 different cells, so they are made once (`Cell.of`) with their HTML: a team of
     200 draws thousands, and rendering each through the template language was most of the page's time.
     """
 
-    __slots__ = ("html", "self_level", "verified")
-    _made: ClassVar[dict[tuple[int, int | None], Cell]] = {}
+    __slots__ = ("attested", "html", "self_level", "verified")
+    _made: ClassVar[dict[tuple[int, int | None, bool], Cell]] = {}
 
-    def __init__(self, verified: int, self_level: int | None) -> None:
+    def __init__(self, verified: int, self_level: int | None, attested: bool = False) -> None:
         self.verified = verified
         self.self_level = self_level
+        self.attested = attested
         shown = "–" if self_level is None else self_level
-        # Only integers go in: nothing to escape.
         # Only integers go in: nothing to escape. No title attribute: at 200 members it doubled the page;
-        # the table's caption and legend say what V and S are.
-        self.html = mark_safe(f'<td class="cell lv-{verified}">V{verified} · <span class="cs">S{shown}</span></td>')  # noqa: S308
+        # the table's caption and legend say what V, S and the attested mark are.
+        mark = '<span class="att">*</span>' if attested else ""
+        css = f"cell lv-{verified}{' is-attested' if attested else ''}"
+        self.html = mark_safe(f'<td class="{css}">V{verified}{mark} · <span class="cs">S{shown}</span></td>')  # noqa: S308
 
     @classmethod
-    def of(cls, verified: int, self_level: int | None) -> Cell:
-        cell = cls._made.get((verified, self_level))
+    def of(cls, verified: int, attested: bool, self_level: int | None) -> Cell:
+        key = (verified, self_level, bool(attested))
+        cell = cls._made.get(key)
         if cell is None:
-            cell = cls._made[verified, self_level] = cls(int(verified), None if self_level is None else int(self_level))
+            level = None if self_level is None else int(self_level)
+            cell = cls._made[key] = cls(int(verified), level, bool(attested))
         return cell
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Cell) and (self.verified, self.self_level) == (other.verified, other.self_level)
+        return isinstance(other, Cell) and (self.verified, self.self_level, self.attested) == (
+            other.verified,
+            other.self_level,
+            other.attested,
+        )
 
     def __hash__(self) -> int:
-        return hash((self.verified, self.self_level))
+        return hash((self.verified, self.self_level, self.attested))
 
     def __repr__(self) -> str:
-        return f"Cell({self.verified}, {self.self_level})"
+        return f"Cell({self.verified}, {self.self_level}{', attested' if self.attested else ''})"
 
     @property
     def css(self) -> str:
@@ -169,8 +179,8 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False, counts: 
         .values_list("user_id", "layer_id", "level")
     }
     verified = {
-        (learner_id, layer_id): level
-        for learner_id, layer_id, level in GateRequest.objects.filter(
+        (learner_id, layer_id): (level, attested)  # Cell.of's first two arguments
+        for learner_id, layer_id, level, attested in GateRequest.objects.filter(
             learner__in=[m.user_id for m in members], gate__layer__in=[layer.pk for layer in layers]
         ).verified_levels()
     }
@@ -183,7 +193,7 @@ def build_matrix(team: Team, roadmap: Roadmap, *, tracks: bool = False, counts: 
     rows = [
         MemberRow(
             m,
-            [of(verified.get((m.user_id, pk), 0), self_levels.get((m.user_id, pk))) for pk in layer_pks],
+            [of(*verified.get((m.user_id, pk), UNVERIFIED), self_levels.get((m.user_id, pk))) for pk in layer_pks],
             done.get(m.user_id, 0) if counts else None,
             last.get(m.user_id),
         )

@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from assessments.api import gates_router
 from assessments.api import router as assessments_router
 from portfolio.api import router as portfolio_router
 from portfolio.api import schemas_router
+from portfolio.runner import jsondoc
 from roadmap.api import router as roadmap_router
 
-api = NinjaAPI(
+
+class DocumentParser(Parser):
+    """Request bodies are read by the one JSON reader (portfolio/runner/jsondoc.py): finite numbers,
+    bounded integers, depth and size, the same as the web's forms and files."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return jsondoc.loads(request.body, field="body", max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+# What any operation may answer besides its own responses (the handlers below and the rate limit),
+# declared in the schema so that clients and the fuzzer (tests/api/test_fuzz.py) know them.
+COMMON_ERRORS = {
+    400: "The body is not a document we read (not JSON, NaN, too deep, too large); the message names the field.",
+    401: "No active token: send Authorization: Bearer <token>.",
+    404: "No such object, or it is someone else's.",
+    422: "A field is missing or invalid; `errors` names each one.",
+    429: "Too many requests of this kind; the message says when to try again.",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["message"],
+}
+
+
+class LayerwiseAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in COMMON_ERRORS.items():
+                    if (status == 401 and not operation.get("security")) or str(status) in responses:
+                        continue
+                    responses.setdefault(
+                        status,
+                        {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+                    )
+        return schema
+
+
+api = LayerwiseAPI(
+    parser=DocumentParser(),
     title="Layerwise API",
     version="1",
     description="Roadmaps, your progress, artifacts and runs, and gate reviews. "
@@ -47,7 +105,21 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja wraps whatever the parser raised in "Cannot parse request body"; say what and where.
+    refused = exc.__cause__
+    if isinstance(refused, jsondoc.DocumentRefused):
+        errors = [{"field": refused.where, "message": refused.reason}]
+        return api.create_response(request, {"message": f"{refused}.", "errors": errors}, status=400)
     return api.create_response(request, {"message": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(MultiPartParserError)
+def unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    # A multipart body without a boundary, or cut short: the client's fault, not a server error.
+    message = f"body: is not a multipart/form-data body we can read ({exc}); send the file as form field `file`."
+    return api.create_response(
+        request, {"message": message, "errors": [{"field": "body", "message": str(exc)}]}, status=400
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from gunicorn.http import wsgi as _gunicorn_wsgi
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
@@ -45,6 +47,17 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+
+# No `Server: gunicorn` on responses: what serves the site is nobody else's business. gunicorn has
+# no setting for it, so its response class leaves the line out (workers inherit it from the master).
+def _without_server_header(
+    self: _gunicorn_wsgi.Response, _default=_gunicorn_wsgi.Response.default_headers
+) -> list[str]:
+    return [line for line in _default(self) if not line.lower().startswith("server:")]
+
+
+_gunicorn_wsgi.Response.default_headers = _without_server_header  # type: ignore[method-assign]
 
 accesslog = "-"
 errorlog = "-"

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from portfolio.runner import broker
 from portfolio.runner.protocol import TASK_TIME_LIMIT_S
@@ -95,12 +96,18 @@ def database_from_url(url: str) -> dict[str, object]:
 TESTING = "pytest" in sys.modules
 DEBUG = env_bool("DEBUG", False)
 
+# Production sets SECRET_KEY. `make run` generates one once into var/secret-key (bin/generate-keys,
+# mode 0600) and every process of the checkout reads it from there, so `manage.py` works without it.
+SECRET_KEY_FILE = VAR_DIR / "secret-key"
 SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
             "SECRET_KEY is required when DEBUG is off. Set SECRET_KEY to a long random string "
-            '(python -c "import secrets; print(secrets.token_urlsafe(50))"), or DEBUG=1 for local work.'
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))"), run `make run` once '
+            f"(it writes one to {SECRET_KEY_FILE}), or set DEBUG=1 for local work."
         )
     SECRET_KEY = "django-insecure-local-development-only"
 
@@ -141,6 +148,8 @@ MIDDLEWARE = [
     "accounts.middleware.LoginRequiredMiddleware",  # Django's, htmx-aware
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "core.headers.PermissionsPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -156,6 +165,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.notifications",
@@ -168,6 +178,8 @@ TEMPLATES = [
 # What apps that roadmap/ may not import add to its public pages: the learner's progress and gate
 # request, their artifacts (roadmap/overlays.py says how). Views call these in this order.
 ROADMAP_OVERLAYS = ["portfolio.overlays.spec_overlay", "assessments.overlays.learner_overlay"]
+# Told of every run that ends (portfolio imports neither): a regraded gate's evidence is re-judged.
+RUN_ENDED_HANDLERS = ["assessments.regrading.run_ended"]
 
 DATABASES = {"default": database_from_url(env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'layerwise.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -386,19 +398,51 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "layerwise"}}
 
 # Rate limits, "count/period" (s, m, h, d), each overridable with its environment variable
-# (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count; signups count every attempt;
+# (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count, per username and address together
+# ("login-username") and per address, so nobody can lock another person out; signups and password
+# reset requests count every attempt (per typed email and per address);
 # runs count every run started (uploads of a runnable spec, "Run this version", "Run again").
 RATE_LIMITS = {
     "login-username": env("RATE_LIMIT_LOGIN_USERNAME", "10/15m"),
     "login-address": env("RATE_LIMIT_LOGIN_ADDRESS", "30/15m"),
     "signup-address": env("RATE_LIMIT_SIGNUP_ADDRESS", "10/1h"),
+    "reset-email": env("RATE_LIMIT_RESET_EMAIL", "3/1h"),
+    "reset-address": env("RATE_LIMIT_RESET_ADDRESS", "10/1h"),
     "run-submissions": env("RATE_LIMIT_RUN_SUBMISSIONS", "20/1h"),
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none and limits
 # by REMOTE_ADDR (core/ratelimit.py client_ip). Behind one proxy (the usual TLS terminator): 1.
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
-if not DEBUG and not TESTING:
+# Headers on every response. The policy allows our own scripts and styles and those carrying the
+# request's nonce (templates: {{ csp_nonce }}); style attributes stay allowed for the computed widths of
+# progress bars and charts, <style> elements only with the nonce. Images from other sites are
+# refused: rendered Markdown shows them as links (roadmap/markdown.py).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Features no page uses, switched off for every frame (core/headers.py sends it).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
+# HTTPS behind a proxy: on by itself when DEBUG is off. `make run` serves plain HTTP on this machine
+# and sets HTTPS=0 (no redirect, no HSTS, cookies without the Secure flag).
+HTTPS = env_bool("HTTPS", not (DEBUG or TESTING))
+if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from portfolio.runner import jsondoc
 from portfolio.runner.bench import results as bench_results
 from portfolio.runner.bench import uploads as bench_uploads
 
@@ -552,12 +553,18 @@ def schema_for(spec: Any) -> ResultsSchema:
 
 
 def parse(text: str | bytes) -> Any:
-    """JSON text to a document; ResultsInvalid (naming line and column) when it is not JSON."""
+    """JSON text to a document, read by the one JSON reader (portfolio/runner/jsondoc.py): finite
+    numbers, bounded integers, depth and size. ResultsInvalid names the place (line and column
+    when the text is not JSON)."""
     try:
-        return json.loads(text)
-    except UnicodeDecodeError:
-        raise ResultsInvalid([{"path": "", "message": "is not UTF-8 text; upload a JSON file"}]) from None
-    except json.JSONDecodeError as exc:
-        raise ResultsInvalid(
-            [{"path": "", "message": f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"}]
-        ) from None
+        return jsondoc.loads(text, field="document")
+    except jsondoc.DocumentRefused as exc:
+        raise ResultsInvalid([{"path": exc.path, "message": exc.reason}]) from None
+
+
+def check_document(document: Any) -> None:
+    """The same limits for a document that arrived parsed (the API's body, a management command)."""
+    try:
+        jsondoc.check(document, field="document")
+    except jsondoc.DocumentRefused as exc:
+        raise ResultsInvalid([{"path": exc.path, "message": exc.reason}]) from None

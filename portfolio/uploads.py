@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 
-from portfolio.runner import archive
+from portfolio.runner import archive, jsondoc
 
 
 class UploadRefused(ValueError):
@@ -89,6 +89,24 @@ def inspect_file(filename: str, data: bytes) -> Upload:
     )
 
 
+def limits_for(*, runnable: bool) -> dict[str, int]:
+    """The upload limits a learner is told about: the site's for documents, and no more than the
+    runner's (archive.DEFAULT_*) for a kind the runner grades."""
+    limits = {
+        "max_bytes": settings.ARTIFACT_MAX_BYTES,
+        "max_files": settings.ARTIFACT_MAX_FILES,
+        "max_unpacked": settings.ARTIFACT_MAX_UNCOMPRESSED_BYTES,
+    }
+    if runnable:
+        runner = {
+            "max_bytes": archive.DEFAULT_MAX_BYTES,
+            "max_files": archive.DEFAULT_MAX_FILES,
+            "max_unpacked": archive.DEFAULT_MAX_TOTAL_UNCOMPRESSED,
+        }
+        limits = {name: min(value, runner[name]) for name, value in limits.items()}
+    return limits
+
+
 # What the grader of each runnable kind reads (portfolio/runner/graders): the suffix it looks for,
 # and what to upload instead. Anything else could only fail on the runner, after a wait.
 RUNNABLE_FILES: dict[str, tuple[str, str]] = {
@@ -105,9 +123,18 @@ RUNNABLE_FILES: dict[str, tuple[str, str]] = {
 
 
 def check_runnable(kind: str, upload: Upload) -> None:
-    """Refuse a file of the wrong type for a runnable kind (an image or a program for a calculator):
-    a single file needs the kind's suffix and must be UTF-8 text, a zip must hold at least one such file."""
-    if upload.kind == "link" or kind not in RUNNABLE_FILES:
+    """Refuse what the runner of a runnable kind would refuse, now, with the limit named: more than
+    the runner's limits (portfolio/runner/archive.py, the one source of them; the runner applies
+    the same function again), a file of the wrong type (an image or a program for a calculator: a
+    single file needs the kind's suffix and must be UTF-8 text, a zip must hold at least one such
+    file), and JSON the runner could not read (the one JSON reader, portfolio/runner/jsondoc.py)."""
+    if upload.kind == "link":
+        return
+    try:
+        archive.inspect_upload(upload.filename, upload.data or b"")
+    except archive.UnsafeArchive as exc:
+        raise UploadRefused(f"Refused {exc}; the runner takes no more than that.") from None
+    if kind not in RUNNABLE_FILES:
         return
     suffix, instead = RUNNABLE_FILES[kind]
     if upload.kind == "zip":
@@ -117,9 +144,14 @@ def check_runnable(kind: str, upload: Upload) -> None:
     if not upload.filename.lower().endswith(suffix):
         raise UploadRefused(f"{upload.filename}: is not a {suffix} file; {instead}.")
     try:
-        (upload.data or b"").decode("utf-8")
+        text = (upload.data or b"").decode("utf-8")
     except UnicodeDecodeError:
         raise UploadRefused(f"{upload.filename}: is not text (UTF-8); {instead}.") from None
+    if suffix == ".json":
+        try:
+            jsondoc.loads(text, field=upload.filename, max_bytes=archive.DEFAULT_MAX_BYTES)
+        except jsondoc.DocumentRefused as exc:
+            raise UploadRefused(f"{exc}.") from None
 
 
 def inspect_link(url: str) -> Upload:

@@ -6,7 +6,6 @@ people's artifacts are a 404, never a 403 that would confirm they exist.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count, Prefetch
@@ -15,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import Request
-from portfolio import contracts, reports, results
+from portfolio import contracts, reports, results, uploads
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
 from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run, RunRefused
 from roadmap.models import ArtifactSpec
@@ -84,15 +83,9 @@ def version_create(request: Request, pk: int) -> HttpResponse:
         if new.run_refused:
             messages.warning(request, new.run_refused)
         return redirect(new.run or artifact)
-    return render(request, "portfolio/version_form.html", {"artifact": artifact, "form": form, **_upload_limits()})
-
-
-def _upload_limits() -> dict[str, int]:
-    return {
-        "max_bytes": settings.ARTIFACT_MAX_BYTES,
-        "max_files": settings.ARTIFACT_MAX_FILES,
-        "max_unpacked": settings.ARTIFACT_MAX_UNCOMPRESSED_BYTES,
-    }
+    # A refused upload is the client's error (400), shown on the form with the field named.
+    context = {"artifact": artifact, "form": form, **uploads.limits_for(runnable=artifact.is_runnable)}
+    return render(request, "portfolio/version_form.html", context, status=400 if form.errors else 200)
 
 
 @require_GET
@@ -132,7 +125,7 @@ def results_create(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "Results stored as self-reported.")
         return redirect(upload)
     context = {"artifact": artifact, "form": form, "schema": artifact.results_schema}
-    return render(request, "portfolio/results_form.html", context)
+    return render(request, "portfolio/results_form.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
 from functools import lru_cache
 
 import markdown
@@ -55,4 +57,26 @@ def render_markdown(source: str) -> SafeString:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
-    return mark_safe(clean)  # noqa: S308 - nh3 has just sanitised it
+    return mark_safe(_external_images_as_links(clean))  # noqa: S308 - nh3 has just sanitised it
+
+
+_IMG = re.compile(r"<img\b[^>]*>")
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _external_images_as_links(clean: str) -> str:
+    """An image from another site would tell that site who reads the page (and the page's CSP
+    refuses it anyway): show it as a link to the image instead. Only our own paths stay images.
+    Works on nh3's output, whose attributes are always double-quoted with quotes escaped."""
+
+    def replace(match: re.Match[str]) -> str:
+        attributes = dict(_ATTRIBUTE.findall(match.group(0)))
+        src = html_lib.unescape(attributes.get("src", ""))
+        if src.startswith("/") and not src.startswith(("//", "/\\")):
+            return match.group(0)
+        if not src:
+            return ""
+        label = attributes.get("alt") or attributes.get("src", "")
+        return f'<a href="{attributes["src"]}" rel="noopener noreferrer nofollow">{label or "image"}</a>'
+
+    return _IMG.sub(replace, clean)

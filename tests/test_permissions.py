@@ -306,6 +306,14 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
         Case(args=lambda w: [w.submitted.pk], post=row(403, 404, 404, OK, OK, 403)),
         Case(args=lambda w: [w.reviewers_own.pk], post=row(404, 404, 404, 403, OK, 403), why="never your own"),
     ),
+    "gates:review-keep": one(
+        Case(
+            args=lambda w: [w.approved.pk],
+            post=row(403, 404, 404, 422, 422, 403),
+            data=lambda w: {"reason": "I watched it run."},
+            why="an approval no regrade flagged has nothing to keep (422 with the reason)",
+        ),
+    ),
     "gates:review-decide": one(
         Case(
             args=lambda w: [w.submitted.pk],

@@ -114,7 +114,7 @@ class DownloadTests(IsolatedMediaMixin, World):
             {"file": SimpleUploadedFile(name, b"not a zip"), "notes": HOSTILE_TEXT},
         )
         html = response.content.decode()
-        assert response.status_code == 200 and escape(name) in html and not script_in(html)
+        assert response.status_code == 400 and escape(name) in html and not script_in(html)
         assert escape(HOSTILE_TEXT) in html  # the notes are kept, as text
 
 

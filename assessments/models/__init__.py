@@ -2,7 +2,8 @@
 
 - `progress`: topic progress, activity, self-assessments, notes and links, followed paths.
 - `states`: the states of a gate request and the errors its transitions raise.
-- `gates`: gate requests (the sign-off workflow) and what counts as verified.
+- `gates`: gate requests (the sign-off workflow) and what counts as verified; the request's
+  evidence verbs live in `gate_evidence`, its regrading verbs in `gate_regrade`.
 - `levels`: verified levels as pages draw them (roadmap-wide level, layers annotated).
 - `records`: what a request leaves behind: pinned evidence, reviews, audit events.
 - `credentials`: Open Badges 3.0 credentials for approved gates, and how a document is verified.

@@ -389,8 +389,7 @@ class Credential(models.Model):
             if reviewer
             else None
         )
-        # TODO(gates12): attested and attestationReason from the attestation branch gates12 adds to the approval.
-        attested = False
+        attested = approval.attested if approval else False
         sign_off: dict[str, Any] = {
             "type": ["Evidence"],
             "genre": "Sign-off",
@@ -402,6 +401,7 @@ class Credential(models.Model):
             "team": team.team.name if team else None,
             "approvedAt": credentials.timestamp(approval.created_at) if approval else None,
             "attested": attested,
+            "attestationReason": approval.attestation_reason if approval and attested else None,
         }
         entries.append(sign_off)
         return [{k: v for k, v in entry.items() if v is not None} for entry in entries]
@@ -435,6 +435,7 @@ class Credential(models.Model):
                     "grader": run.grader,
                     "graderVersion": run.grader_version,
                     "runStatus": e.run_status,
+                    "verdictState": e.verdict_state,
                     "verdict": e.run_verdict,
                     "score": credentials.number(e.run_score),
                     "maxScore": credentials.number(e.run_max_score),

@@ -10,21 +10,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Prefetch, Q, QuerySet, Value
+from django.db.models import ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Notification, User
 from assessments.models.credentials import Credential
+from assessments.models.gate_evidence import EvidenceVerbs
+from assessments.models.gate_regrade import RegradeVerbs
 from assessments.models.progress import KEEP
 from assessments.models.records import (
     AuditEvent,
     GateEvidence,
-    Requirement,
     Review,
-    best_runs,
-    requirement_state,
 )
 from assessments.models.states import (
     AWAITING_REVIEW,
@@ -32,14 +31,14 @@ from assessments.models.states import (
     MARKS,
     REVIEW_STARTS,
     SIGNED_OFF,
+    UNFLAGGED,
     WITHDRAWABLE,
     GateError,
     GateStatus,
     NotAllowed,
 )
-from portfolio.models import ArtifactVersion, ResultUpload
 from roadmap.markdown import render_markdown
-from roadmap.models import ArtifactSpec, EvaluationGate
+from roadmap.models import EvaluationGate
 
 if TYPE_CHECKING:
     from django.utils.safestring import SafeString
@@ -100,7 +99,7 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
             .oldest_first()
             .select_related("learner", "gate__layer__roadmap", "reviewer")
             .prefetch_related(
-                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact")),
+                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact", "run")),
                 "gate__required_artifacts",
             )
         )
@@ -112,18 +111,29 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
         still part of the roadmap. The one place this rule is written."""
         return self.filter(status=GateStatus.APPROVED, gate__retired=False)
 
-    def verified_levels(self) -> QuerySet[GateRequest, tuple[int, int, int]]:
-        """(learner id, layer id, level) of each verified request among these; level 0 where the gate
-        counts toward no level. A layer without a row is at verified level 0. One query."""
+    def verified_levels(self) -> QuerySet[GateRequest, tuple[int, int, int, bool]]:
+        """(learner id, layer id, level, attested) of each verified request among these; level 0
+        where the gate counts toward no level; attested where it rests on a reviewer's attestation
+        rather than machine evidence. A layer without a row is at verified level 0. One query."""
         level = Coalesce(F("gate__level__number"), Value(0), output_field=models.IntegerField())
-        return self.verified().values_list("learner_id", "gate__layer_id", level)
+        attested = ExpressionWrapper(~Q(attestation_reason=""), output_field=models.BooleanField())
+        return self.verified().values_list("learner_id", "gate__layer_id", level, attested)
 
     def verifications(self) -> dict[int, Verification]:
         """{layer pk: Verification} of the verified requests among these (one learner's). One query."""
         rows = (
             self.verified()
             .select_related("reviewer", "gate__level")
-            .only("gate__layer_id", "gate__level__number", "decided_at", "reviewer", "learner_id", "status")
+            .only(
+                "gate__layer_id",
+                "gate__level__number",
+                "decided_at",
+                "reviewer",
+                "learner_id",
+                "status",
+                "attestation_reason",
+                "evidence_failing_since",
+            )
         )
         return {
             r.gate.layer_id: Verification(
@@ -131,9 +141,23 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
                 reviewer=r.reviewer.name if r.reviewer else "a deleted account",
                 decided_at=r.decided_at,  # type: ignore[arg-type]
                 request_id=r.pk,
+                attested=r.attested,
+                evidence_failing=r.evidence_no_longer_passes,
             )
             for r in rows
         }
+
+    def attested(self) -> GateRequestQuerySet:
+        """Verified on a reviewer's attestation rather than on machine evidence."""
+        return self.verified().exclude(attestation_reason="")
+
+    def evidence_failing(self) -> GateRequestQuerySet:
+        """Flagged by a regrade: pinned evidence no longer passes, until a reviewer decides."""
+        return self.filter(evidence_failing_since__isnull=False)
+
+    def regradable(self) -> GateRequestQuerySet:
+        """Requests whose pinned evidence a regrade re-runs: open (not withdrawn) and approved ones."""
+        return self.live()
 
 
 @dataclass(frozen=True)
@@ -144,6 +168,13 @@ class Verification:
     reviewer: str
     decided_at: datetime
     request_id: int
+    attested: bool = False  # approved on a reviewer's attestation, not on machine evidence
+    evidence_failing: bool = False  # a regrade found the evidence no longer passes; not decided yet
+
+    @property
+    def basis(self) -> str:
+        """What the level rests on, in words pages show beside it."""
+        return "attested by the reviewer" if self.attested else "machine-verified evidence"
 
 
 @dataclass(frozen=True)
@@ -160,9 +191,10 @@ class GateActions:
     can_decide: bool
     can_reopen: bool
     can_issue_credential: bool
+    can_keep_approval: bool  # an approval whose evidence a regrade found failing: keep it by attestation
 
 
-class GateRequest(models.Model):
+class GateRequest(EvidenceVerbs, RegradeVerbs, models.Model):
     """A learner's request to have one gate signed off. See the section comment above."""
 
     Status = GateStatus
@@ -191,6 +223,17 @@ class GateRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     reopened_at = models.DateTimeField(null=True, blank=True)
     reopened_reason = models.TextField(blank=True)
+    attestation_reason = models.TextField(
+        blank=True,
+        help_text="While approved on a reviewer's attestation instead of machine evidence: their reason "
+        "(also kept on the Review and in the audit trail).",
+    )
+    evidence_failing = models.JSONField(
+        default=list, blank=True, help_text="What a regrade found no longer passing, one message per spec."
+    )
+    evidence_failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set by a regrade whose run failed; cleared when a reviewer decides."
+    )
 
     objects: ClassVar[GateRequestQuerySet] = GateRequestQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -213,6 +256,9 @@ class GateRequest(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="reopened") | ~Q(reopened_reason=""), name="gate_request_reopened_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="approved") | Q(attestation_reason=""), name="gate_request_attested_only_approved"
             ),
         ]
 
@@ -242,6 +288,15 @@ class GateRequest(models.Model):
         """{status: whether the request is in it}, so that templates ask `request.state.in_review`
         rather than compare status strings. What a person may do is `actions_for`."""
         return {status: self.status == status for status in GateStatus.values}
+
+    @property
+    def attested(self) -> bool:
+        """Approved on a reviewer's written attestation, not on machine evidence: labelled so everywhere."""
+        return self.status == GateStatus.APPROVED and bool(self.attestation_reason)
+
+    @property
+    def evidence_no_longer_passes(self) -> bool:
+        return self.evidence_failing_since is not None
 
     @property
     def ticked_count(self) -> int:
@@ -279,6 +334,7 @@ class GateRequest(models.Model):
             can_decide=decider and status in AWAITING_REVIEW,
             can_reopen=(learner or decider) and status in SIGNED_OFF,
             can_issue_credential=learner and status in SIGNED_OFF,
+            can_keep_approval=decider and status in SIGNED_OFF and self.evidence_no_longer_passes,
         )
 
     def _require_learner(self, user: User, doing: str) -> None:
@@ -349,95 +405,6 @@ class GateRequest(models.Model):
             )
         return [{**item, "ticked": i in chosen} for i, item in enumerate(self.checklist)]
 
-    def pin(self, version: ArtifactVersion, *, by: User) -> GateEvidence:
-        """Pin a version of one of the learner's artifacts; it replaces another version of the same artifact."""
-        self._require_learner(by, "change the evidence of")
-        if version.artifact.owner_id != self.learner_id:
-            raise NotAllowed("Only versions of your own artifacts can be evidence.")
-        with transaction.atomic():
-            self._touch_editable()
-            self.evidence.filter(artifact_id=version.artifact_id, version__isnull=False).delete()
-            evidence = GateEvidence(
-                request=self, artifact_id=version.artifact_id, version=version, sha256=version.sha256
-            )
-            evidence.copy_run(best_runs([version.pk]).get(version.pk))
-            evidence.save()
-        return evidence
-
-    def pin_result(self, upload: ResultUpload, *, by: User) -> GateEvidence:
-        self._require_learner(by, "change the evidence of")
-        if upload.artifact.owner_id != self.learner_id:
-            raise NotAllowed("Only your own results uploads can be evidence.")
-        with transaction.atomic():
-            self._touch_editable()
-            evidence, _ = GateEvidence.objects.get_or_create(
-                request=self,
-                result=upload,
-                defaults={"artifact_id": upload.artifact_id, "result_sha256": upload.sha256},
-            )
-        return evidence
-
-    def replace_evidence(
-        self, *, by: User, versions: Iterable[ArtifactVersion] = (), results: Iterable[ResultUpload] = ()
-    ) -> None:
-        """Pin exactly these versions and results uploads, unpinning the rest, all or nothing."""
-        self._require_learner(by, "change the evidence of")
-        with transaction.atomic():
-            self._touch_editable()
-            self.evidence.all().delete()
-            for version in versions:
-                self.pin(version, by=by)
-            for upload in results:
-                self.pin_result(upload, by=by)
-
-    def unpin(self, evidence_id: int, *, by: User) -> None:
-        self._require_learner(by, "change the evidence of")
-        with transaction.atomic():
-            self._touch_editable()
-            self.evidence.filter(pk=evidence_id).delete()
-
-    def evidence_list(self) -> list[GateEvidence]:
-        """The pinned evidence. While the learner can still edit, each version shows its best run
-        now (runs finish after pinning); once submitted, the runs pinned at submission."""
-        rows = list(
-            self.evidence.select_related("artifact__spec", "version", "result", "run").order_by("artifact_id", "pk")
-        )
-        if self.is_editable:
-            runs = best_runs(e.version_id for e in rows if e.version_id)
-            for e in rows:
-                if e.version_id:
-                    e.copy_run(runs.get(e.version_id))
-        return rows
-
-    def requirements(self, evidence: list[GateEvidence] | None = None) -> list[Requirement]:
-        """Per artifact the gate requires: a pinned version, and for a runnable spec a passing,
-        sandboxed run of that version. Submitting with gaps is allowed (the reviewer sees them)."""
-        evidence = self.evidence_list() if evidence is None else evidence
-        found = []
-        for spec in self.gate.required_artifacts.current():
-            pinned = next((e for e in evidence if e.version_id and e.artifact.spec_id == spec.pk), None)
-            found.append(Requirement(spec, pinned, requirement_state(spec, pinned)))
-        return found
-
-    def evidence_snapshot(self, evidence: list[GateEvidence] | None = None) -> list[dict[str, Any]]:
-        """What is pinned, by hash: written into audit events and reviews."""
-        return [e.snapshot() for e in (self.evidence_list() if evidence is None else evidence)]
-
-    def previous_review(self) -> Review | None:
-        """The last decision on this learner's requests for this gate before the current submission."""
-        reviews = Review.objects.filter(request__learner_id=self.learner_id, request__gate_id=self.gate_id)
-        if self.submitted_at:
-            reviews = reviews.filter(created_at__lt=self.submitted_at)
-        return reviews.select_related("reviewer").first()
-
-    def run_summary(self, evidence: Iterable[GateEvidence], required: Iterable[ArtifactSpec]) -> tuple[int, int]:
-        """(runnable required specs with a passing sandboxed run pinned, runnable required specs)."""
-        runnable = [spec.pk for spec in required if spec.is_runnable]
-        verified = {e.artifact.spec_id for e in evidence if e.version_id and e.passed_verified}
-        return sum(1 for pk in runnable if pk in verified), len(runnable)
-
-    # -- transitions --
-
     def _transition(
         self,
         action: str | Callable[[str], str],
@@ -506,6 +473,7 @@ class GateRequest(models.Model):
                     "submitted_at": timezone.now(),
                     "reviewer": None,
                     "decided_at": None,
+                    **UNFLAGGED,
                 },
                 payload={
                     "evidence": self.evidence_snapshot(evidence),
@@ -529,15 +497,20 @@ class GateRequest(models.Model):
             fields={"reviewer": by},
         )
 
-    def approve(self, *, by: User, marks: Sequence[str], comment: str = "") -> Review:
-        """Sign off: every criterion must be marked met."""
-        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment)
+    def approve(self, *, by: User, marks: Sequence[str], comment: str = "", attest_reason: str = "") -> Review:
+        """Sign off: every criterion must be marked met, and every required runnable spec needs a
+        pinned version that passed on the current grader (machine_evidence_gaps). Without that
+        evidence only an attestation approves: `attest_reason` says why the reviewer vouches for
+        it, and the gate is labelled attested wherever it shows."""
+        return self._decide(Review.Decision.APPROVE, by=by, marks=marks, comment=comment, attest_reason=attest_reason)
 
     def request_changes(self, *, by: User, comment: str, marks: Sequence[str] = ()) -> Review:
         """Send it back to the learner; the comment says what to change."""
         return self._decide(Review.Decision.CHANGES_REQUESTED, by=by, marks=marks, comment=comment)
 
-    def _decide(self, decision: str, *, by: User, marks: Sequence[str], comment: str) -> Review:
+    def _decide(
+        self, decision: str, *, by: User, marks: Sequence[str], comment: str, attest_reason: str = ""
+    ) -> Review:
         self._require_decider(by)
         self.refresh_from_db()
         marks = list(marks) or [""] * len(self.checklist)
@@ -553,6 +526,23 @@ class GateRequest(models.Model):
             )
         if not approve and not comment:
             raise GateError("Say what to change: a comment is required when requesting changes.", field="comment")
+        attest_reason = attest_reason.strip() if approve else ""
+        # A request not awaiting a decision is refused for its state (by _transition), not its evidence.
+        gaps = [r.message for r in self.machine_evidence_gaps()] if approve and self.is_awaiting_review else []
+        if gaps and not attest_reason:
+            raise GateError(
+                "Approval needs machine evidence, and this request lacks it: "
+                + " ".join(gaps)
+                + " Request changes, or approve anyway by writing an attestation: why you vouch for the "
+                "work without that evidence (kept in the audit trail and shown with the gate).",
+                field="evidence",
+            )
+        if attest_reason and not gaps and self.is_awaiting_review:
+            raise GateError(
+                "Nothing to attest: every required run passed on the current grader. Leave the attestation "
+                "empty to approve on the machine evidence.",
+                field="attest_reason",
+            )
         with transaction.atomic():
             if self.status in REVIEW_STARTS:
                 self.start_review(by=by)
@@ -567,18 +557,28 @@ class GateRequest(models.Model):
                     for item, mark in zip(self.checklist, marks, strict=True)
                 ],
                 evidence=evidence,
+                attestation_reason=attest_reason,
+                attested_gaps=gaps,
             )
+            payload: dict[str, Any] = {"review": review.pk, "marks": review.marks, "evidence": evidence}
+            if attest_reason:
+                payload["attestation"] = {"reason": attest_reason, "gaps": gaps}
             self._transition(
                 AuditEvent.Action.APPROVED if approve else AuditEvent.Action.CHANGES_REQUESTED,
                 by=by,
                 to=GateStatus.APPROVED if approve else GateStatus.CHANGES_REQUESTED,
                 allowed=[GateStatus.IN_REVIEW],
-                fields={"reviewer": by, "decided_at": review.created_at},
-                payload={"review": review.pk, "marks": review.marks, "evidence": evidence},
+                fields={
+                    "reviewer": by,
+                    "decided_at": review.created_at,
+                    "attestation_reason": attest_reason,
+                    **UNFLAGGED,
+                },
+                payload=payload,
             )
             layer = self.gate.layer
             title = (
-                f"{layer.label} approved by {by.name}"
+                f"{layer.label} approved by {by.name}{' (attested)' if attest_reason else ''}"
                 if approve
                 else f"{by.name} requested changes to your {layer.label} request"
             )
@@ -592,6 +592,7 @@ class GateRequest(models.Model):
             by=by,
             to=GateStatus.WITHDRAWN,
             allowed=WITHDRAWABLE,
+            fields=UNFLAGGED,
         )
 
     def reopen(self, *, by: User, reason: str) -> AuditEvent:
@@ -609,8 +610,11 @@ class GateRequest(models.Model):
                 by=by,
                 to=GateStatus.REOPENED,
                 allowed=SIGNED_OFF,
-                fields={"reopened_reason": reason, "reopened_at": now},
-                payload={"reason": reason},
+                fields={"reopened_reason": reason, "reopened_at": now, "attestation_reason": "", **UNFLAGGED},
+                payload={
+                    "reason": reason,
+                    **({"evidence_failing": self.evidence_failing} if self.evidence_failing else {}),
+                },
             )
             Credential.objects.filter(request=self).active().update(
                 revoked_at=now, revoked_reason=f"The gate was reopened: {reason}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
 from accounts.models import User
@@ -48,7 +48,8 @@ def cumulative_level(gates: Iterable[tuple[int | None, bool]]) -> int:
 
 def with_verification(layers: QuerySet[Layer], user: User) -> QuerySet[Layer]:
     """Layers annotated with their gate's level and the user's approval of it, in the same query:
-    `gate_level`, `verified_request`, `verified_at`, `verified_by` (None where not approved)."""
+    `gate_level`, `verified_request`, `verified_at`, `verified_by` (None where not approved) and
+    `verified_attested` (True where the approval rests on a reviewer's attestation)."""
     approved = GateRequest.objects.of(user).verified().filter(gate__layer_id=OuterRef("pk"))
     reviewer = Coalesce(NullIf(F("reviewer__display_name"), Value("")), F("reviewer__username"))
     return layers.annotate(
@@ -56,4 +57,5 @@ def with_verification(layers: QuerySet[Layer], user: User) -> QuerySet[Layer]:
         verified_request=Subquery(approved.values("pk")[:1]),
         verified_at=Subquery(approved.values("decided_at")[:1]),
         verified_by=Subquery(approved.annotate(name=reviewer).values("name")[:1]),
+        verified_attested=Exists(approved.attested()),
     )

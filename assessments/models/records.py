@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -24,16 +25,17 @@ if TYPE_CHECKING:
 
 
 def best_runs(version_ids: Iterable[int]) -> dict[int, Run]:
-    """{version pk: the run that best speaks for it}: a passing sandboxed run, else a passing one,
-    else the newest. One query."""
+    """{version pk: the run that best speaks for it}: the current grader's word first (a passing
+    sandboxed run of it, else its newest run), then an older grader's (passing sandboxed, passing,
+    newest). One query."""
     best: dict[int, Run] = {}
     ids = [pk for pk in version_ids if pk]
     if not ids:
         return best
 
-    def rank(run: Run) -> tuple[bool, bool, int]:
+    def rank(run: Run) -> tuple[bool, bool, bool, int]:
         passed = run.status == Run.Status.SUCCEEDED
-        return (passed and run.sandboxed is True, passed, run.pk)
+        return (run.graded_by_current_grader, passed and run.sandboxed is True, passed, run.pk)
 
     for run in Run.objects.filter(version_id__in=ids).defer("raw", "log_tail", "tests"):
         if run.version_id not in best or rank(run) > rank(best[run.version_id]):
@@ -47,7 +49,7 @@ class Requirement:
 
     spec: ArtifactSpec
     evidence: GateEvidence | None
-    state: str  # ok | missing | no_run | running | not_passed | unsandboxed
+    state: str  # ok | missing | no_run | running | not_passed | unsandboxed | stale
 
     @property
     def ok(self) -> bool:
@@ -68,7 +70,27 @@ class Requirement:
             "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
             f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
             "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
+            "stale": f"{name}: {run} of {version} was graded by an older grader ({_grader(e.run)}; "
+            f"{_grader(self.spec)} is deployed now); a passing run on the current grader is required.",
         }[self.state]
+
+    @property
+    def blocks_approval(self) -> bool:
+        """A runnable spec without a passing run on the current grader: approving needs an attestation."""
+        return self.spec.is_runnable and not self.ok
+
+
+def _grader(of: Run | ArtifactSpec | None) -> str:
+    """A run's grader, or the one deployed now for a spec, as "name version"."""
+    if isinstance(of, Run):
+        return f"{of.grader} {of.grader_version}"
+    grader = settings.RUNNER_GRADERS.get(of.kind) if of is not None else None
+    return f"{grader[0]} {grader[1]}" if grader else "no grader"
+
+
+def requirement_message(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
+    """How `pinned` answers `spec`, in words (Requirement.message)."""
+    return Requirement(spec, pinned, requirement_state(spec, pinned)).message
 
 
 def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
@@ -80,6 +102,8 @@ def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
         return "no_run"
     if pinned.run_is_active:
         return "running"
+    if pinned.run_stale:
+        return "stale"
     if not pinned.run_succeeded:
         return "not_passed"
     return "ok" if pinned.run_sandboxed is True else "unsandboxed"
@@ -144,8 +168,26 @@ class GateEvidence(models.Model):
         return self.run_status == Run.Status.SUCCEEDED
 
     @property
+    def run_stale(self) -> bool:
+        """The run's verdict came from a grader that is no longer deployed (Run.is_stale)."""
+        return self.run is not None and not self.run_is_active and not self.run.graded_by_current_grader
+
+    @property
+    def verdict_state(self) -> str:
+        """passed | failed | running | stale for the pinned run (Run.verdict_state, from what was
+        copied when pinned); empty without a run."""
+        if not self.run_id:
+            return ""
+        if self.run_is_active:
+            return "running"
+        if self.run_stale:
+            return "stale"
+        return "passed" if self.run_succeeded else "failed"
+
+    @property
     def passed_verified(self) -> bool:
-        return self.run_succeeded and self.run_sandboxed is True
+        """Passed, in the sandbox, on the grader deployed now: machine evidence."""
+        return self.run_succeeded and self.run_sandboxed is True and not self.run_stale
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -159,6 +201,8 @@ class GateEvidence(models.Model):
             "run_status": self.run_status or None,
             "run_verdict": self.run_verdict or None,
             "run_sandboxed": self.run_sandboxed,
+            "run_grader": self.run.grader if self.run else None,
+            "run_grader_version": self.run.grader_version if self.run else None,
             "result": self.result_id,
             "result_sha256": self.result_sha256 or None,
         }
@@ -179,6 +223,14 @@ class Review(models.Model):
         default=list, blank=True, help_text='[{"criterion": text, "mark": "met" | "not_met" | ""}]'
     )
     evidence = models.JSONField(default=list, blank=True, help_text="The evidence decided on, as pinned.")
+    attestation_reason = models.TextField(
+        blank=True,
+        help_text="Set when the reviewer approved without machine evidence (or kept an approval whose "
+        "evidence no longer passes): why they vouch for it.",
+    )
+    attested_gaps = models.JSONField(
+        default=list, blank=True, help_text="What the machine evidence lacked when it was attested."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -199,6 +251,10 @@ class Review(models.Model):
     @property
     def is_approval(self) -> bool:
         return self.decision == self.Decision.APPROVE
+
+    @property
+    def attested(self) -> bool:
+        return bool(self.attestation_reason)
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
@@ -237,6 +293,8 @@ class AuditEvent(models.Model):
         WITHDRAWN = "withdrawn", "Withdrew"
         REOPENED = "reopened", "Reopened"
         CREDENTIAL_ISSUED = "credential_issued", "Issued a credential"
+        REGRADED = "regraded", "Regraded the evidence"
+        APPROVAL_KEPT = "approval_kept", "Kept the approval by attestation"
 
         @property
         def verb(self) -> str:
@@ -250,6 +308,8 @@ class AuditEvent(models.Model):
                 "withdrawn": "withdraw",
                 "reopened": "reopen",
                 "credential_issued": "issue a credential for",
+                "regraded": "regrade",
+                "approval_kept": "keep the approval of",
             }[self.value]
 
     request = models.ForeignKey(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -43,3 +45,6 @@ REVIEW_STARTS = (GateStatus.SUBMITTED,)
 WITHDRAWABLE = (*EDITABLE, *AWAITING_REVIEW)
 SIGNED_OFF = (GateStatus.APPROVED,)  # reopened, or shared as a credential, from this
 MARKS = {"met": "Met", "not_met": "Not met"}
+
+# A regrade's flag lasts until the next decision on the request (or its withdrawal).
+UNFLAGGED: dict[str, Any] = {"evidence_failing": [], "evidence_failing_since": None}

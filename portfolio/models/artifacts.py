@@ -212,6 +212,7 @@ class Artifact(models.Model):
         if version is not None and version.artifact_id != self.pk:
             raise ValueError("the version belongs to another artifact")
         if checked is None:
+            results.check_document(document)
             checked = self.results_schema.check(document)
         with transaction.atomic():
             upload = ResultUpload.objects.create(
@@ -339,6 +340,27 @@ class ArtifactVersion(models.Model):
                 f"Version {self.number} is saved; run it {started.retry_after_text}.",
                 retry_after=started.retry_after,
             )
+        return self._start_run(grader, by=by)
+
+    def regrade(self, *, by: User | None = None) -> Run:
+        """Run this version again on the grader deployed now, for a gate whose verdict came from an
+        older one (`manage.py regrade`, the staff action). Not the learner's doing, so their queue
+        and rate limits do not apply; RunRefused when the spec has no grader any more."""
+        spec = self.artifact.spec
+        grader = settings.RUNNER_GRADERS.get(spec.kind) if spec is not None and spec.is_runnable else None
+        if grader is None or self.is_link:
+            raise RunRefused(f"Version {self.number} of {self.artifact.title} has no grader to run it on this site.")
+        return self._start_run(grader, by=by)
+
+    def current_grader_run(self) -> Run | None:
+        """The newest run of this version by the grader deployed now, finished or not."""
+        spec = self.artifact.spec
+        grader = settings.RUNNER_GRADERS.get(spec.kind) if spec is not None else None
+        if grader is None:
+            return None
+        return self.runs.filter(grader=grader[0], grader_version=grader[1]).order_by("-created_at", "-pk").first()
+
+    def _start_run(self, grader: tuple[str, str], *, by: User | None) -> Run:
         name, version = grader
         with transaction.atomic():
             run = Run.objects.create(

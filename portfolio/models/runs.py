@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app
@@ -21,6 +22,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from kombu.exceptions import ChannelError
 
 from accounts.models import Membership, Notification, User
@@ -146,6 +148,29 @@ class Run(models.Model):
     def attempt_number(self) -> int:
         return self.current_attempt.number if self.current_attempt else 0
 
+    # -- which grader spoke --
+
+    @property
+    def graded_by_current_grader(self) -> bool:
+        """Whether the grader (name and version) pinned on this run is one deployed now
+        (settings.RUNNER_GRADERS); a verdict of any other grader no longer verifies anything."""
+        return (self.grader, self.grader_version) in set(settings.RUNNER_GRADERS.values())
+
+    @property
+    def is_stale(self) -> bool:
+        """Finished, but by a grader that is no longer deployed: `manage.py regrade` runs it again."""
+        return not self.is_active and not self.graded_by_current_grader
+
+    @property
+    def verdict_state(self) -> str:
+        """passed | failed | running | stale: what a list of evidence shows for this run. Stale wins
+        over passed and failed, because neither was said by the grader deployed now."""
+        if self.is_active:
+            return "running"
+        if self.is_stale:
+            return "stale"
+        return "passed" if self.status == Run.Status.SUCCEEDED else "failed"
+
     def visible_tests(self) -> list[dict[str, Any]]:
         """Tests as a learner may see them: hidden cases keep only their name, status and error,
         and the category and hint of a grader that gives them (tiny_transformer)."""
@@ -219,7 +244,7 @@ class Run(models.Model):
             )
             if ended:
                 run.refresh_from_db()
-                run.notify_owner()
+                run.ended()
         self.refresh_from_db()
         return "stored"
 
@@ -286,7 +311,7 @@ class Run(models.Model):
             ended = Run.objects.filter(pk=self.pk, status__in=Run.ACTIVE).update(**fields)
             self.refresh_from_db()
             if ended:
-                self.notify_owner()
+                self.ended()
             return "ended"
         Run.objects.filter(pk=self.pk).update(
             status=Run.Status.QUEUED,
@@ -296,6 +321,15 @@ class Run(models.Model):
         self.start_attempt(number + 1)
         self.refresh_from_db()
         return "retried"
+
+    def ended(self) -> None:
+        """Called once, by the conditional update that ended the run, inside its transaction: tell
+        the owner, then each of settings.RUN_ENDED_HANDLERS (dotted paths of functions taking the
+        run). Apps above portfolio (assessments: a regraded gate's evidence) learn of a verdict this
+        way without portfolio importing them."""
+        self.notify_owner()
+        for handler in _run_ended_handlers(tuple(settings.RUN_ENDED_HANDLERS)):
+            handler(self)
 
     def notify_owner(self) -> None:
         """Tell the artifact's owner that the run ended. Called only by the conditional update that
@@ -574,6 +608,13 @@ def runner_queue_length() -> int | None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+@cache
+def _run_ended_handlers(paths: tuple[str, ...]) -> tuple[Callable[[Run], object], ...]:
+    # Keyed by the paths, so a test that overrides the setting gets its own functions.
+    return tuple(import_string(path) for path in paths)
+
 
 _STAGE_RANK = {"received": 0, "environment": 1, "unpacked": 2, "grading": 3, "finished": 9}
 

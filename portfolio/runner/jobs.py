@@ -65,6 +65,19 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
 
     try:
         payload = protocol.validate_payload(raw)
+    except protocol.SubmissionRefused as exc:
+        # The web refuses such uploads already (portfolio/uploads.py, the same limits); one that
+        # still arrives is the submission's failure, reported now, not retried as ours.
+        result = protocol.submission_failed(
+            verdict=protocol.VERDICT_INVALID_SUBMISSION,
+            message=f"the upload was refused: {exc}",
+            attempt_id=attempt_id,
+            run_id=run_id,
+            duration_s=time.monotonic() - started,
+            sandboxed=False,
+        )
+        report("finished", outcome=result["outcome"], verdict=result["verdict"])
+        return result
     except protocol.PayloadError as exc:
         return fail(f"bad job payload: {exc}")
     actual = archive.content_sha256(payload.submission.data)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from portfolio.runner import archive
 from portfolio.runner.archive import content_sha256
 
 TASK_EXECUTE = "runner.execute"
@@ -62,7 +63,8 @@ TEST_STATUSES = ("passed", "failed", "error")
 TEST_VISIBILITIES = ("visible", "hidden")
 
 MAX_ATTEMPTS = 3
-MAX_SUBMISSION_BYTES = 16 * 1024 * 1024
+# The runner's upload limits live in archive.py (the web refuses anything above them at upload).
+MAX_SUBMISSION_BYTES = archive.DEFAULT_MAX_BYTES
 MESSAGE_MAX_CHARS = 500
 LOG_TAIL_MAX_CHARS = 16_000
 MAX_TESTS = 500
@@ -75,6 +77,11 @@ class PayloadError(ValueError):
         super().__init__(f"payload field {field!r}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class SubmissionRefused(PayloadError):
+    """The payload is sound but the submission in it is beyond the runner's limits: the
+    submission's failure (invalid_submission), never retried, not ours."""
 
 
 class ResultError(ValueError):
@@ -248,7 +255,7 @@ def _parse_submission(raw: object) -> Submission:
     if not isinstance(encoded, str):
         raise PayloadError("submission.content_b64", "must be a base64 string")
     if len(encoded) > (MAX_SUBMISSION_BYTES * 4) // 3 + 4:
-        raise PayloadError(
+        raise SubmissionRefused(
             "submission.content_b64",
             f"is larger than {MAX_SUBMISSION_BYTES} bytes decoded",
         )

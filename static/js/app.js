@@ -84,3 +84,22 @@ function wireCopy(root) {
 }
 
 document.addEventListener("DOMContentLoaded", () => wireCopy(document));
+
+// Forms marked data-warn-unsaved (the gate request's explanation and ticks): leaving the page with
+// changes that were neither saved nor submitted asks first. Submitting the form itself never asks.
+function wireUnsaved(form) {
+  const snapshot = () => new URLSearchParams(new FormData(form)).toString();
+  let saved = snapshot();
+  let leaving = false;
+  form.addEventListener("submit", () => { leaving = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || snapshot() === saved) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  form.addEventListener("reset", () => { saved = snapshot(); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-warn-unsaved]")) wireUnsaved(form);
+});

@@ -87,7 +87,8 @@ class InviteCreateTests(TestCase):
 
         response = self.client.post(url("invite-list", self.team.slug), {"role": "lead", "email": "ada@example.com"})
 
-        assert "is in" in " ".join(response.context["form"].errors["email"])
+        errors = " ".join(response.context["form"].errors["email"])
+        assert "belongs to a member" in errors and "ada@example.com" in errors
         assert not TeamInvite.objects.exists()
         assert not Notification.objects.exists()
 

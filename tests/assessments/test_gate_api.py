@@ -79,7 +79,9 @@ class GateApiTests(GateWorld, TestCase):
             {"decision": "approve", "marks": ["met", "met"]},
         )
         assert approved.status_code == 200 and approved.json()["request"]["status"] == "approved"
-        assert list(GateRequest.objects.of(self.learner).verified_levels()) == [(self.learner.pk, self.layer.pk, 1)]
+        assert list(GateRequest.objects.of(self.learner).verified_levels()) == [
+            (self.learner.pk, self.layer.pk, 1, False)
+        ]
         assert list(AuditEvent.objects.filter(request_id=created["id"]).values_list("action", flat=True)) == [
             "created",
             "submitted",
@@ -194,7 +196,8 @@ class GateApiTests(GateWorld, TestCase):
         assert not Review.objects.exists() and AuditEvent.objects.count() == events
 
     def test_decision_errors_name_the_field(self):
-        r = self.api("post", "/gates/llm/kv-cache/requests", self.learner_token, {"explanation": "x"}).json()
+        body = {"explanation": "x", "evidence": [{"artifact": self.artifact.pk}]}
+        r = self.api("post", "/gates/llm/kv-cache/requests", self.learner_token, body).json()
         url = f"/gate-requests/{r['id']}/decision"
         not_met = self.api("post", url, self.reviewer_token, {"decision": "approve", "marks": ["met", "not_met"]})
         assert not_met.status_code == 422 and not_met.json()["errors"][0]["field"] == "marks"

@@ -148,7 +148,7 @@ class ApiPermissionMatrixTests(GateWorld, TestCase):
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
-        cls.submitted = create_gate_request(learner=cls.learner, gate=cls.gate, submit=True)
+        cls.submitted = create_gate_request(learner=cls.learner, gate=cls.gate, versions=(cls.version,), submit=True)
         cls.tokens = {who: create_token(user=getattr(cls, who))[1] for who in PEOPLE[1:]}
 
     def call(self, who: str, method: str, url: str, body: dict | None = None):

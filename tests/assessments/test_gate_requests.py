@@ -51,7 +51,7 @@ class TransitionTests(GateWorld, TestCase):
         assert events[7].payload["reason"] == "The calculator ignores sliding windows."
 
     def test_illegal_transitions_raise_and_change_nothing(self):
-        draft = create_gate_request(learner=self.learner, gate=self.gate)
+        draft = create_gate_request(learner=self.learner, gate=self.gate, passing_evidence=True)
         attempts = [
             lambda: draft.approve(by=self.reviewer, marks=["met", "met"]),
             lambda: draft.request_changes(by=self.reviewer, comment="no"),
@@ -109,7 +109,7 @@ class TransitionTests(GateWorld, TestCase):
         assert r.status == "submitted" and not r.reviews.exists()
 
     def test_reopening_needs_a_reason(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        r = create_gate_request(learner=self.learner, gate=self.gate, passing_evidence=True, submit=True)
         r.approve(by=self.reviewer, marks=["met", "met"])
         with self.assertRaises(GateError):
             r.reopen(by=self.learner, reason=" ")
@@ -118,7 +118,7 @@ class TransitionTests(GateWorld, TestCase):
 
 class WhoMayDecideTests(GateWorld, TestCase):
     def test_nobody_decides_their_own_request_even_a_reviewer_of_the_team(self):
-        own = create_gate_request(learner=self.reviewer, gate=self.gate, submit=True)
+        own = create_gate_request(learner=self.reviewer, gate=self.gate, passing_evidence=True, submit=True)
 
         with self.assertRaises(NotAllowed) as caught:
             own.approve(by=self.reviewer, marks=["met", "met"])
@@ -129,7 +129,7 @@ class WhoMayDecideTests(GateWorld, TestCase):
         assert own.status == "approved"
 
     def test_only_reviewers_and_leads_of_the_learners_team_decide(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        r = create_gate_request(learner=self.learner, gate=self.gate, passing_evidence=True, submit=True)
         for person in (self.outsider, self.other_learner, self.staff, self.learner):
             with self.assertRaises(NotAllowed):
                 r.start_review(by=person)
@@ -175,7 +175,7 @@ class GateActionsTests(GateWorld, TestCase):
         return {name for name, value in vars(actions).items() if name.startswith("can_") and value}
 
     def test_the_actions_follow_who_asks_and_the_state_the_request_is_in(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate)
+        r = create_gate_request(learner=self.learner, gate=self.gate, passing_evidence=True)
         assert self.allowed(r, self.learner) == {"can_edit", "can_submit", "can_withdraw"}
         assert self.allowed(r, self.reviewer) == set() and r.actions_for(self.reviewer).is_decider
 
@@ -323,7 +323,7 @@ class NotificationTests(GateWorld, TestCase):
         assert notified == {"leo"}
 
     def test_a_decision_notifies_the_learner(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        r = create_gate_request(learner=self.learner, gate=self.gate, passing_evidence=True, submit=True)
         r.request_changes(by=self.reviewer, comment="More please.")
         r.submit(by=self.learner)
         r.approve(by=self.lead, marks=["met", "met"])

@@ -16,14 +16,14 @@ class VerifiedLevelTests(GateWorld, TestCase):
         return list(GateRequest.objects.of(self.learner).verified_levels())
 
     def approve(self, gate, learner=None):
-        r = create_gate_request(learner=learner or self.learner, gate=gate, submit=True)
+        r = create_gate_request(learner=learner or self.learner, gate=gate, passing_evidence=True, submit=True)
         r.approve(by=self.reviewer, marks=["met"] * len(r.checklist))
         return r
 
     def test_an_approved_gate_raises_the_layers_verified_level_and_reopening_lowers_it(self):
         assert self.verified_levels() == []
         r = self.approve(self.gate)
-        assert self.verified_levels() == [(self.learner.pk, self.layer.pk, 1)]
+        assert self.verified_levels() == [(self.learner.pk, self.layer.pk, 1, False)]
 
         r.reopen(by=self.lead, reason="Numbers were wrong.")
         assert self.verified_levels() == []
@@ -72,7 +72,7 @@ class VerifiedLevelTests(GateWorld, TestCase):
         with self.assertNumQueries(1):
             rows = set(GateRequest.objects.filter(learner__in=learners, gate__layer=self.layer).verified_levels())
         # A learner without a row (self.learner, others[2]) is at verified level 0.
-        assert rows == {(others[0].pk, self.layer.pk, 1), (others[1].pk, self.layer.pk, 1)}
+        assert rows == {(others[0].pk, self.layer.pk, 1, False), (others[1].pk, self.layer.pk, 1, False)}
 
 
 class VerifiedOnPagesTests(GateWorld, TestCase):
@@ -80,7 +80,7 @@ class VerifiedOnPagesTests(GateWorld, TestCase):
         self.client.force_login(self.learner)
 
     def test_the_dashboard_shows_verified_beside_self_rated_with_who_and_when(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        r = create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,), submit=True)
         r.approve(by=self.reviewer, marks=["met", "met"])
 
         response = self.client.get(reverse("assessments:dashboard") + "?roadmap=llm")
@@ -105,7 +105,7 @@ class VerifiedOnPagesTests(GateWorld, TestCase):
         assert count() == before
 
     def test_the_layer_page_and_rating_page_show_the_verified_level(self):
-        r = create_gate_request(learner=self.learner, gate=self.gate, submit=True)
+        r = create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,), submit=True)
         r.approve(by=self.lead, marks=["met", "met"])
 
         for url in (self.layer.get_absolute_url(), reverse("assessments:assessment-detail", args=["llm", "kv-cache"])):

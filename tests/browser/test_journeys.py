@@ -279,8 +279,8 @@ class JourneyTests(FlushableAuditMixin, BrowserMixin, RealWorkersTestCase, Stati
             self.snap(page, "gate-request-draft")
             page.click("button:has-text('Save draft')")
             expect(page.locator(".message-success")).to_have_text("Saved your explanation and ticks.")
-            expect(page.locator(".submit-card .message-warning")).to_have_count(0)  # her team has a reviewer
-            page.click(".submit-card button:has-text('Submit')")
+            expect(page.locator("form[data-warn-unsaved] .message-warning")).to_have_count(0)  # her team has a reviewer
+            page.click("form[data-warn-unsaved] button:has-text('Submit')")
             expect(page.locator(".status-banner")).to_contain_text("Submitted.")
             self.snap(page, "gate-request-submitted")
 

@@ -198,3 +198,10 @@ class GunicornServesTests(SimpleTestCase):
         assert by_logger["django.request"]["message"] == "Not Found: /nowhere/"
         access = by_logger["gunicorn.access"]
         assert (access["method"], access["path"], access["status"]) == ("GET", "/nowhere/", 404)
+
+    def test_no_server_software_in_the_headers_and_the_404_page_is_ours(self):
+        status, headers, body = self.get("/nowhere/", Host="layerwise.example", **{"X-Forwarded-Proto": "https"})
+        assert status == 404 and "Server" not in headers
+        assert b"Not found \xc2\xb7 Layerwise" in body and b"URLconf" not in body and b"admin/" not in body
+        assert "script-src 'self' 'nonce-" in headers["Content-Security-Policy"]
+        assert headers["Referrer-Policy"] == "same-origin" and "camera=()" in headers["Permissions-Policy"]

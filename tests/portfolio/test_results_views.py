@@ -44,13 +44,13 @@ class ResultsUploadTests(TestCase):
         del document["workload"]["engine_version"]
         text = json.dumps(document)
         response = self.client.post(self.url, {"text": text, "notes": "kept notes"})
-        assert response.status_code == 200 and not ResultUpload.objects.exists()
+        assert response.status_code == 400 and not ResultUpload.objects.exists()
         assert b"The workload definition is missing hardware, engine_version" in response.content
         assert b"kept notes" in response.content and b"engine_version" in response.content
 
     def test_text_that_is_not_json_is_refused(self):
         response = self.client.post(self.url, {"text": "{oops"})
-        assert response.status_code == 200 and b"not valid JSON" in response.content
+        assert response.status_code == 400 and b"not valid JSON" in response.content
 
     def test_results_without_a_workload_are_shown(self):
         """The generic and reasoning-eval schemas have no workload; their pages used to fail with a 500."""

@@ -6,15 +6,28 @@ writes nothing (no version, no run, no stored file, no results row) and keeps wh
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import zipfile
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from portfolio.models import ArtifactVersion, ResultUpload, Run
+from portfolio.runner import archive
 from roadmap.models import ArtifactSpec
-from tests.factories import OK_SCRIPT, create_artifact, create_artifact_spec, create_token, create_user
+from tests.factories import (
+    OK_SCRIPT,
+    create_artifact,
+    create_artifact_spec,
+    create_runnable_artifact,
+    create_token,
+    create_user,
+)
 from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files, zip_bomb, zip_with_symlink
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -61,9 +74,9 @@ class Uploads(IsolatedMediaMixin, TestCase):
         assert stored_files() == []
 
     def assert_form_refused(self, response, named: str) -> None:
-        assert response.status_code == 200
-        self.assertContains(response, named)
-        self.assertContains(response, "my careful notes")  # what was typed is still in the form
+        assert response.status_code == 400
+        self.assertContains(response, named, status_code=400)
+        self.assertContains(response, "my careful notes", status_code=400)  # what was typed is still in the form
         self.assert_nothing_written()
 
     def assert_api_refused(self, response, named: str) -> None:
@@ -135,16 +148,16 @@ class ResultsAbuseTests(Uploads):
         for name, data in (("results.png", PNG), ("results.json", b"{not json")):
             with self.subTest(name):
                 response = self.results_form(name, data)
-                assert response.status_code == 200 and not ResultUpload.objects.exists()
-                self.assertContains(response, f"{name}:")
-                self.assertContains(response, "my careful notes")
+                assert response.status_code == 400 and not ResultUpload.objects.exists()
+                self.assertContains(response, f"{name}:", status_code=400)
+                self.assertContains(response, "my careful notes", status_code=400)
 
     @override_settings(RESULTS_MAX_BYTES=100)
     def test_an_oversize_results_file_is_refused_naming_it(self):
         response = self.results_form("results.json", json.dumps({"summary": "x" * 200, "metrics": {}}).encode())
-        assert response.status_code == 200 and not ResultUpload.objects.exists()
-        self.assertContains(response, "results.json:")
-        self.assertContains(response, "my careful notes")
+        assert response.status_code == 400 and not ResultUpload.objects.exists()
+        self.assertContains(response, "results.json:", status_code=400)
+        self.assertContains(response, "my careful notes", status_code=400)
 
     def test_a_body_that_is_not_json_is_refused_over_the_api(self):
         url = f"/api/v1/artifacts/{self.calculator.pk}/results"
@@ -153,3 +166,46 @@ class ResultsAbuseTests(Uploads):
                 response = self.client.post(url, body, content_type="application/json", headers=self.auth)
                 assert response.status_code in (400, 422) and response.json()["message"], response.content
         assert not ResultUpload.objects.exists()
+
+
+class RunnerLimitsAtUploadTests(IsolatedMediaMixin, TestCase):
+    """What the runner would refuse is refused at upload, naming the runner's limit (issue 13: a
+    17.8 MB .py and a zip unpacking to 100 MB used to wait in the queue and end "our fault")."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.artifact = create_runnable_artifact()
+        self.client.force_login(self.artifact.owner)
+        self.url = reverse("portfolio:version-create", args=[self.artifact.pk])
+
+    def upload(self, name: str, data: bytes):
+        return self.client.post(self.url, {"file": SimpleUploadedFile(name, data), "notes": "kept"})
+
+    def test_a_python_file_over_the_runners_limit_is_refused_with_the_limit(self):
+        data = b"#" * (archive.DEFAULT_MAX_BYTES + 1024)
+        assert data and len(data) < settings.ARTIFACT_MAX_BYTES  # the site's own cap would take it
+        response = self.upload("kv_calculator.py", data)
+        self.assertContains(response, str(archive.DEFAULT_MAX_BYTES), status_code=400)
+        self.assertContains(response, "kept", status_code=400)
+        assert not ArtifactVersion.objects.exists() and not Run.objects.exists()
+
+    def test_a_zip_that_unpacks_past_the_runners_limit_is_refused_with_the_limit(self):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("kv_calculator.py", "print(1)\n")
+            for i in range(archive.DEFAULT_MAX_TOTAL_UNCOMPRESSED // 1_000_000 + 2):
+                # 1 MB each that compresses about 50:1, under the ratio check: only the total is too much.
+                zf.writestr(f"pad/{i}.bin", os.urandom(20_000) + b"\0" * 980_000)
+        response = self.upload("work.zip", buffer.getvalue())
+        self.assertContains(response, str(archive.DEFAULT_MAX_TOTAL_UNCOMPRESSED), status_code=400)
+        assert not ArtifactVersion.objects.exists()
+
+    def test_the_form_states_the_runners_limits(self):
+        response = self.client.get(self.url)
+        self.assertContains(response, filesizeformat(archive.DEFAULT_MAX_BYTES))
+
+    def test_a_workload_that_is_not_json_we_read_is_refused_at_upload(self):
+        artifact = create_runnable_artifact(owner=self.artifact.owner, kind="inference_benchmark")
+        url = reverse("portfolio:version-create", args=[artifact.pk])
+        response = self.client.post(url, {"file": SimpleUploadedFile("workload.json", b'{"rate": NaN}')})
+        self.assertContains(response, "workload.json: NaN is not a number", status_code=400)

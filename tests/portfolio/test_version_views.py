@@ -27,7 +27,7 @@ class VersionUploadTests(IsolatedMediaMixin, TestCase):
         return self.client.post(self.url, {"file": SimpleUploadedFile(name, data), **fields})
 
     def assert_refused_and_nothing_written(self, response, *needles: bytes) -> None:
-        assert response.status_code == 200
+        assert response.status_code == 400
         for needle in needles:
             assert needle in response.content, needle
         assert not ArtifactVersion.objects.exists() and not Run.objects.exists()
@@ -65,7 +65,7 @@ class VersionUploadTests(IsolatedMediaMixin, TestCase):
 
     def test_a_non_web_link_is_refused_and_kept_in_the_form(self):
         response = self.client.post(self.url, {"link": "ftp://example.com/code", "notes": "kept"})
-        assert response.status_code == 200 and not ArtifactVersion.objects.exists()
+        assert response.status_code == 400 and not ArtifactVersion.objects.exists()
         assert b"ftp://example.com/code" in response.content
 
     def test_a_link_is_stored_but_not_run(self):
@@ -75,7 +75,7 @@ class VersionUploadTests(IsolatedMediaMixin, TestCase):
 
     def test_nothing_chosen_is_refused(self):
         response = self.client.post(self.url, {"notes": "kept"})
-        assert response.status_code == 200 and b"Choose a file" in response.content
+        assert response.status_code == 400 and b"Choose a file" in response.content
 
     @override_settings(RUNNER_MAX_QUEUED_PER_USER=1)
     def test_over_the_queue_limit_the_version_is_kept_and_the_learner_told(self):

@@ -306,3 +306,13 @@ def test_a_work_dir_the_sandbox_user_cannot_reach_is_named(tmp_path: Path, monke
     assert (result["outcome"], result["verdict"]) == ("system_error", "sandbox_error")
     assert f"{hidden} is not searchable" in result["message"]
     assert "RUNNER_WORK_DIR" in result["message"]
+
+
+def test_a_submission_past_the_runners_size_limit_is_the_submissions_failure_at_once():
+    """The web refuses such uploads already; one that still arrives ends invalid_submission (never
+    retried, never "our fault") without waiting for anything."""
+    big = b"#" * (protocol.MAX_SUBMISSION_BYTES + 1)
+    result = jobs.execute(script_payload(big.decode()))
+    assert (result["outcome"], result["verdict"]) == (protocol.OUTCOME_SUBMISSION_FAILED, "invalid_submission")
+    assert not protocol.is_retryable(result)
+    assert str(protocol.MAX_SUBMISSION_BYTES) in result["message"]

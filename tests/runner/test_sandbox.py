@@ -340,3 +340,14 @@ def test_the_unsandboxed_fallback_is_explicit_and_still_limited(work_dir: Path, 
     assert shown.status == "ok" and shown.sandboxed is False
     assert "SECRET_KEY" not in json.loads(shown.stdout)
     assert hog.status == "memory"
+
+
+def test_no_namespaces_can_be_made_inside_and_usr_local_is_empty(assert_healthy: Callable[[], None]):
+    result = jobs.execute(hostile_payload("namespaces.py"))
+
+    assert result["verdict"] == "passed", result["log_tail"]
+    seen = result["metrics"]
+    for attempt in ("user_namespace", "user_mount_network", "unshare_command"):
+        assert seen[attempt].startswith("error:"), (attempt, seen[attempt])
+    assert seen["usr_local"] == [], seen["usr_local"]
+    assert_healthy()

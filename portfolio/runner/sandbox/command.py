@@ -98,6 +98,11 @@ def bwrap_argv(
     data_fds: Sequence[tuple[int, str]] = (),
 ) -> list[str]:
     args = [config.bwrap, "--ro-bind", "/usr", "/usr"]
+    if os.path.isdir("/usr/local"):
+        # What the host installed by hand (other Pythons, toolkits, tools) is none of a grader's
+        # business: /usr/local is an empty, read-only folder inside, except the interpreter's own
+        # prefix when it lives there and the configured extras (_runtime_dirs, bound below).
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", "/usr/local"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -133,6 +138,10 @@ def bwrap_argv(
         "--remount-ro",
         "/",
         "--unshare-all",
+        # No namespaces of its own inside: `unshare` and nested sandboxes fail (ENOSPC), which
+        # closes the kernel's user-namespace attack surface to the submission.
+        "--unshare-user",
+        "--disable-userns",
         "--hostname",
         SANDBOX_HOSTNAME,
         "--die-with-parent",
@@ -189,7 +198,8 @@ def _runtime_dirs(config: SandboxConfig) -> list[str]:
     if not str(real_prefix).startswith("/usr") and str(real_prefix) not in dirs:
         dirs.append(str(real_prefix))
     dirs += [p for p in config.extra_ro_binds if p not in dirs and os.path.exists(p)]
-    return [d for d in dirs if d != "/usr" and not d.startswith("/usr/")]
+    # /usr itself is bound whole; of /usr/local (hidden) only what the interpreter needs comes back.
+    return [d for d in dirs if d.startswith("/usr/local/") or (d != "/usr" and not d.startswith("/usr/"))]
 
 
 @contextlib.contextmanager
