@@ -10,6 +10,7 @@ tests/portfolio/data/ holds the JSON results `jobs.execute` returned (sandboxed,
 | kv_cpu_result_no_window.json     | kv_calculator       | CPU; tests/runner/kv/submissions/no_sliding_window.py (fails the window cases) |
 | kv_gpu_result.json               | kv_calculator       | NVIDIA H100; tests/runner/kv/submissions/correct.py (22 of 22)                  |
 | tinytf_cpu_result_mask_off_by_one.json | tiny_transformer | CPU; tests/runner/tinytf/submissions/mask_off_by_one.py (fails its 11 cases) |
+| quant_cpu_result_partial_group_ignored.json | quantizer | 2-core AMD EPYC CPU; tests/runner/quant/submissions/partial_group_ignored.py with claims/correct.json (fails its 4 cases, 17 of 21 pass) |
 """
 
 from __future__ import annotations

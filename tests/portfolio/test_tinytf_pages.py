@@ -90,7 +90,7 @@ class TinyTransformerSpecPageTests(TestCase):
         assert spec.is_runnable
         page = self.client.get(reverse("roadmap:artifact-list", args=[spec.roadmap.slug])).content.decode()
         row = re.search(r'<tr id="artifact-01">(.*?)</tr>', page, re.S).group(1)
-        assert '<span class="pill pill-accent">runnable</span>' in row
+        assert '<span class="pill pill-accent">machine-verified</span>' in row
 
 
 class TinyTransformerRunPageTests(TestCase):

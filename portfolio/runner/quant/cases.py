@@ -337,7 +337,7 @@ def hidden_cases() -> list[Case]:
 
 def load_public_expected(path: Path = PUBLIC_EXPECTED_PATH) -> dict[str, Any]:
     """The committed reference figures of the public settings (both schemes), measured by
-    ``RUNNER_PYTHON -m portfolio.runner.quant.cases --write`` and re-measured by a runner-env test."""
+    ``RUNNER_PYTHON -m portfolio.runner.quant.measure --write`` and re-measured by a runner-env test."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, dict) and isinstance(data.get("settings"), dict):
         return data
@@ -512,25 +512,6 @@ def claim_matches(field: str, claimed: float, measured: float) -> bool:
 CASES: list[Case] = _build_cases()
 
 
-def _write_public_table() -> None:  # pragma: no cover - run by hand in the runner env
-    from portfolio.runner.quant import measure
-
-    table = {
-        "about": "Measured by `python -m portfolio.runner.quant.cases --write`; checked by tests/runner/quant.",
-        "versions": measure.versions(),
-        "settings": measure.reference_table(public_settings()),
-    }
-    PUBLIC_EXPECTED_PATH.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def reference_figures(row: Mapping[str, Any], scheme: str) -> dict[str, float]:
     """One scheme's figures from a reference-table row."""
     return dict(row.get(scheme, {}))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python -m portfolio.runner.quant.cases --write")
-    _write_public_table()

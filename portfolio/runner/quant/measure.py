@@ -254,3 +254,22 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return float(f"{value:.6g}")
     return value
+
+
+def _write_public_table() -> None:  # pragma: no cover - run by hand in the runner env
+    import json
+
+    table = {
+        "about": "Measured by `python -m portfolio.runner.quant.measure --write`; checked by tests/runner/quant.",
+        "versions": versions(),
+        "settings": reference_table(cases.public_settings()),
+    }
+    cases.PUBLIC_EXPECTED_PATH.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python -m portfolio.runner.quant.measure --write")
+    _write_public_table()
