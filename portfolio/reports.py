@@ -596,6 +596,11 @@ class CaseReport(_PublicHidden):
     kind: str = TINY_TRANSFORMER
     claims: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def shows_expects(self) -> bool:
+        """Whether any public case says what it expects (the quantizer's say it in their message)."""
+        return any(row.get("expects") for row in self.public)
+
     @classmethod
     def of(cls, run: Run) -> CaseReport | None:
         tests = run.visible_tests()
@@ -608,7 +613,9 @@ class CaseReport(_PublicHidden):
                 "name": test["name"],
                 "status": test["status"],
                 "category": details.get("category"),
-                "hint": details.get("hint", ""),
+                # A hint helps where a case failed; on a passing one it is noise (the quantizer
+                # gives every case its category's hint).
+                "hint": details.get("hint", "") if test["status"] != "passed" else "",
             }
             if test.get("visibility") == "hidden":
                 hidden.append(row)
