@@ -9,7 +9,6 @@ import html
 import io
 import json
 import re
-import zipfile
 
 from django.test import TestCase
 from django.urls import reverse
@@ -32,9 +31,11 @@ from tests.factories import (
     finish_run,
 )
 from tests.portfolio.recorded import finish_with
+from tests.runner.quant.submission_files import zipped
 
 RECORDED = "quant_cpu_result_partial_group_ignored.json"
-SOURCE = b"def quantize(weight, bits, group_size):\n    return {}\n"
+TEXT = "def quantize(weight, bits, group_size):\n    return {}\n"
+SOURCE = TEXT.encode()
 
 
 def quant_spec() -> ArtifactSpec:
@@ -47,14 +48,6 @@ def quant_run(spec: ArtifactSpec | None = None) -> Run:
     artifact = create_artifact(owner=create_user(), spec=spec or quant_spec())
     version = create_version(artifact=artifact, data=SOURCE, filename="quantizer.py")
     return finish_with(create_run(version=version), RECORDED)
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def hidden_secrets() -> list[str]:
@@ -118,12 +111,16 @@ class QuantizerSpecPageTests(TestCase):
         for secret in hidden_secrets():
             assert secret not in body, secret
 
-    def test_the_catalogue_marks_the_spec_as_machine_verified(self):
-        spec = quant_spec()
-        assert spec.is_runnable
-        page = self.client.get(reverse("roadmap:artifact-list", args=[spec.roadmap.slug])).content.decode()
-        row = re.search(r'<tr id="artifact-10">(.*?)</tr>', page, re.S).group(1)
-        assert '<span class="pill pill-accent">machine-verified</span>' in row
+    def test_the_catalogue_marks_every_runnable_spec_machine_verified_and_no_other(self):
+        roadmap = create_roadmap(slug="llm-systems-engineering")
+        kinds = [*ArtifactSpec.RUNNABLE_KINDS, ArtifactSpec.Kind.DOCUMENT, ArtifactSpec.Kind.RESULTS]
+        specs = [create_artifact_spec(roadmap=roadmap, kind=kind, code=f"{n:02d}") for n, kind in enumerate(kinds, 1)]
+        page = self.client.get(reverse("roadmap:artifact-list", args=[roadmap.slug])).content.decode()
+        assert ArtifactSpec.Kind.QUANTIZER in ArtifactSpec.RUNNABLE_KINDS
+        for spec in specs:
+            row = re.search(rf'<tr id="artifact-{spec.code}">(.*?)</tr>', page, re.S).group(1)
+            marked = '<span class="pill pill-accent">machine-verified</span>' in row
+            assert marked == spec.is_runnable == (spec.kind in ArtifactSpec.RUNNABLE_KINDS), spec.kind
 
 
 class QuantizerRunPageTests(TestCase):
@@ -194,8 +191,8 @@ class QuantizerRunPageTests(TestCase):
 class QuantizerUploadTests(TestCase):
     def test_quantizer_py_or_a_zip_with_it_and_claims_json_is_accepted(self):
         check_runnable("quantizer", inspect_file("quantizer.py", SOURCE))
-        check_runnable("quantizer", inspect_file("q.zip", zipped({"quantizer.py": SOURCE, "claims.json": b"{}"})))
-        inside = zipped({"work/quantizer.py": SOURCE, "work/claims.json": b"{}"})
+        check_runnable("quantizer", inspect_file("q.zip", zipped({"quantizer.py": TEXT, "claims.json": "{}"})))
+        inside = zipped({"work/quantizer.py": TEXT, "work/claims.json": "{}"})
         check_runnable("quantizer", inspect_file("q.zip", inside))
 
     def test_other_types_and_names_are_refused_with_the_file_named(self):
@@ -203,9 +200,9 @@ class QuantizerUploadTests(TestCase):
             ("model.pt", b"\x80\x02", "is not a .py file"),
             ("quantizer.py", b"\xff\xfe\x00", "is not text"),
             ("my_quant.py", SOURCE, "is not named quantizer.py"),
-            ("q.zip", zipped({"quantizer.py": SOURCE}), "has no quantizer.py and claims.json side by side"),
-            ("q.zip", zipped({"a/quantizer.py": SOURCE, "b/claims.json": b"{}"}), "side by side"),
-            ("q.zip", zipped({"claims.json": b"{}"}), "has no .py file"),
+            ("q.zip", zipped({"quantizer.py": TEXT}), "has no quantizer.py and claims.json side by side"),
+            ("q.zip", zipped({"a/quantizer.py": TEXT, "b/claims.json": "{}"}), "side by side"),
+            ("q.zip", zipped({"claims.json": "{}"}), "has no .py file"),
         )
         for name, data, why in refused:
             with self.assertRaises(UploadRefused) as caught:

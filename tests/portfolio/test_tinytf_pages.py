@@ -85,13 +85,6 @@ class TinyTransformerSpecPageTests(TestCase):
         assert [c["name"] for c in public["cases"]] == [c["name"] for c in cases.public_cases()]
         assert not any(name.startswith("hidden") for name in json.dumps(public).split('"'))
 
-    def test_the_catalogue_marks_the_spec_as_runnable(self):
-        spec = tinytf_spec()
-        assert spec.is_runnable
-        page = self.client.get(reverse("roadmap:artifact-list", args=[spec.roadmap.slug])).content.decode()
-        row = re.search(r'<tr id="artifact-01">(.*?)</tr>', page, re.S).group(1)
-        assert '<span class="pill pill-accent">machine-verified</span>' in row
-
 
 class TinyTransformerRunPageTests(TestCase):
     def test_each_case_shows_its_verdict_and_category_and_a_failing_one_its_hint(self):
