@@ -30,7 +30,7 @@ from tests.factories import (
     create_version,
     finish_run,
 )
-from tests.portfolio.recorded import finish_with
+from tests.portfolio.recorded import finish_with, page_and_api
 from tests.runner.quant.submission_files import zipped
 
 RECORDED = "quant_cpu_result_partial_group_ignored.json"
@@ -163,17 +163,10 @@ class QuantizerRunPageTests(TestCase):
         assert "differs" in table and "matches" in table
 
     def test_hidden_case_inputs_never_reach_the_page_or_the_api(self):
-        run = quant_run()
-        owner = run.version.artifact.owner
-        self.client.force_login(owner)
-        page = html.unescape(self.client.get(run.get_absolute_url()).content.decode())
-        _, raw = create_token(user=owner)
-        api = self.client.get(f"/api/v1/runs/{run.pk}", headers={"Authorization": f"Bearer {raw}"})
-        assert api.status_code == 200
-        body = api.content.decode()
+        page, body, data = page_and_api(self.client, quant_run())
         for secret in hidden_secrets():
             assert secret not in page and secret not in body, secret
-        hidden = [t for t in api.json()["tests"] if t["visibility"] == "hidden"]
+        hidden = [t for t in data["tests"] if t["visibility"] == "hidden"]
         assert len(hidden) == len(cases.hidden_cases())
         for test in hidden:
             assert test.get("expected") is None and test.get("observed") is None and not test.get("message")
