@@ -316,6 +316,7 @@ RUNNER_GRADERS: dict[str, tuple[str, str]] = {
     "kv_calculator": ("kv_calculator", "2"),
     "inference_benchmark": ("inference_benchmark", "1"),
     "tiny_transformer": ("tiny_transformer", "1"),
+    "quantizer": ("quantizer", "1"),
 }
 for _item in env_list("RUNNER_GRADERS"):
     _kind, _, _grader = _item.partition("=")

@@ -30,12 +30,15 @@ from portfolio.runner.kv import catalog as kv_catalog
 from portfolio.runner.kv import grade as kv_grade
 from portfolio.runner.kv import harness_call
 from portfolio.runner.kv import reference as kv_reference
+from portfolio.runner.quant import cases as quant_cases
+from portfolio.runner.quant import harness_learner as quant_harness
 from portfolio.runner.tinytf import cases as tinytf_cases
 from portfolio.runner.tinytf import contract as tinytf
 
 KV = "kv_calculator"
 BENCHMARK = "inference_benchmark"
 TINY_TRANSFORMER = "tiny_transformer"
+QUANTIZER = "quantizer"
 MODULE_FILE = f"{harness_call.MODULE_NAME}.py"
 SIGNATURES = {
     "kv_cache_bytes": "def kv_cache_bytes(config: dict, batch_size: int, seq_len: int, dtype: str) -> int",
@@ -209,6 +212,95 @@ def tinytf_public_cases() -> dict[str, Any]:
         "tolerance": data["tolerance"],
         "configs": data["configs"],
         "cases": data["examples"],
+    }
+
+
+# --- 10: the quantizer ----------------------------------------------------------------------
+
+QUANT_SIGNATURES = (
+    "def quantize(weight: torch.Tensor, bits: int, group_size: int) -> dict[str, torch.Tensor]",
+    "def dequantize(packed: dict[str, torch.Tensor], bits: int, group_size: int, shape: tuple[int, int]) -> torch.Tensor",
+    "def qmatmul(x: torch.Tensor, packed: dict[str, torch.Tensor], bits: int, group_size: int, shape: tuple[int, int]) -> torch.Tensor  # optional",
+)
+# How each claim is compared with its measurement, in words (cases.CLAIM_TOLERANCE is the rule).
+_CLAIM_RULE = {"relative": "within {:.0%} of the measured value", "absolute": "within {:g} of the measured value"}
+
+
+@cache
+def quant_contract() -> dict[str, Any]:
+    hidden = quant_cases.hidden_cases()
+    item_schema = quant_cases.CLAIMS_SCHEMA["properties"]["settings"]["items"]
+    claim_rules = []
+    for name in quant_cases.CLAIM_FIELDS:
+        kind, tolerance = quant_cases.CLAIM_TOLERANCE[name]
+        rule = _CLAIM_RULE[kind].format(tolerance)
+        if name == "kl_divergence":
+            rule += f" (or within {quant_cases.CLAIM_KL_FLOOR:g} nats of it)"
+        claim_rules.append((name, item_schema["properties"][name].get("description", ""), rule))
+    return {
+        "module_file": f"{quant_cases.MODULE_NAME}.py",
+        "claims_file": quant_cases.CLAIMS_FILE,
+        "signatures": QUANT_SIGNATURES,
+        "bits": quant_cases.BITS,
+        "schemes": quant_cases.SCHEMES,
+        "claims_rows": schema_rows(quant_cases.CLAIMS_SCHEMA, required=tuple(quant_cases.CLAIMS_SCHEMA["required"]))
+        + schema_rows(item_schema, "settings[].", tuple(item_schema["required"])),
+        "claim_rules": claim_rules,
+        "meta_bytes_per_group": quant_cases.META_BYTES_PER_GROUP,
+        "meta_bytes_per_tensor": quant_cases.META_BYTES_PER_TENSOR,
+        "max_packed_entries": quant_harness.MAX_PACKED_ENTRIES,
+        "error_margin": quant_cases.ERROR_MARGIN,
+        "kl_margin": quant_cases.KL_MARGIN,
+        "kl_slack": quant_cases.KL_SLACK,
+        "top1_slack": quant_cases.TOP1_SLACK,
+        "qmatmul_tolerance": quant_cases.QMATMUL_TOLERANCE,
+        "qmatmul_rows": quant_cases.QMATMUL_ROWS,
+        "qmatmul_layers": quant_cases.QMATMUL_LAYERS,
+        "prompts": quant_cases.PROMPTS,
+        "call_timeout_s": quant_cases.DEFAULT_CALL_TIMEOUT_S,
+        "import_timeout_s": quant_harness.DEFAULT_IMPORT_TIMEOUT_S,
+        "hints": list(quant_cases.HINTS.items()),
+        "examples": quant_cases.public_examples(),
+        "public_cases": [
+            {"name": case["name"], "setting": case["setting"], "category": case["category"]}
+            for case in quant_cases.public_cases()
+        ],
+        "hidden_count": len(hidden),
+        "hidden_categories": sorted({case["category"] for case in hidden}),
+    }
+
+
+def quant_skeleton() -> str:
+    """A quantizer.py that states the contract and implements nothing (both functions raise)."""
+    return render_to_string("portfolio/contract/quantizer.py.txt", {"contract": quant_contract()})
+
+
+def quant_claims_example() -> dict[str, Any]:
+    """A claims.json that validates, with the asymmetric round-to-nearest reference's figures at
+    each public setting: what a correct round-to-nearest quantizer would claim."""
+    examples = quant_contract()["examples"]
+    return {
+        "schema_version": 1,
+        "quantized": "every linear weight of the decoder blocks (q, k, v, o, gate, up, down); embeddings, norms, biases and the output head stay in float32",
+        "method": "asymmetric round-to-nearest per group of group_size input weights, one scale and zero point per group, codes bit-packed densely",
+        "scheme": quant_cases.ASYMMETRIC,
+        "settings": [
+            {
+                "bits": e["bits"],
+                "group_size": e["group_size"],
+                **{name: e["reference"][quant_cases.ASYMMETRIC][name] for name in quant_cases.CLAIM_FIELDS},
+            }
+            for e in examples
+        ],
+    }
+
+
+def quant_public_cases() -> dict[str, Any]:
+    data = quant_contract()
+    return {
+        "about": "Public settings of the Layerwise quantizer grader with the round-to-nearest reference's figures; the hidden settings are never published.",
+        "settings": data["examples"],
+        "cases": data["public_cases"],
     }
 
 
@@ -388,6 +480,10 @@ FILES: dict[tuple[str, str], tuple[str, Any]] = {
     (KV, "public_cases.json"): ("application/json", lambda: _json(kv_public_cases())),
     (TINY_TRANSFORMER, "tiny_transformer.py"): ("text/x-python; charset=utf-8", tinytf_skeleton),
     (TINY_TRANSFORMER, "public_cases.json"): ("application/json", lambda: _json(tinytf_public_cases())),
+    (QUANTIZER, "quantizer.py"): ("text/x-python; charset=utf-8", quant_skeleton),
+    (QUANTIZER, "claims.json"): ("application/json", lambda: _json(quant_claims_example())),
+    (QUANTIZER, "claims.schema.json"): ("application/json", lambda: _json(quant_cases.CLAIMS_SCHEMA)),
+    (QUANTIZER, "public_cases.json"): ("application/json", lambda: _json(quant_public_cases())),
     (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_workload.EXAMPLE_SPEC)),
     (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_workload.SPEC_SCHEMA)),
 }
@@ -400,4 +496,6 @@ def contract_for(kind: str) -> dict[str, Any] | None:
         return {"kind": BENCHMARK, **bench_contract()}
     if kind == TINY_TRANSFORMER:
         return {"kind": TINY_TRANSFORMER, **tinytf_contract()}
+    if kind == QUANTIZER:
+        return {"kind": QUANTIZER, **quant_contract()}
     return None

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 BENCHMARK = "inference_benchmark"
 KV = "kv_calculator"
 TINY_TRANSFORMER = "tiny_transformer"
+QUANTIZER = "quantizer"
+# Graders whose every test carries a category and a hint: their runs' pages are a CaseReport.
+CASE_GRADERS = (TINY_TRANSFORMER, QUANTIZER)
 
 # (key in a level's metrics, label) of the latency statistics, in the order the pages show them.
 LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))
@@ -51,7 +54,7 @@ def report_for(run: Run, *, earlier: Run | None = None) -> BenchmarkReport | KVR
         return report
     if run.grader == KV:
         return KVReport.of(run)
-    if run.grader == TINY_TRANSFORMER:
+    if run.grader in CASE_GRADERS:
         return CaseReport.of(run)
     return None
 
@@ -867,20 +870,29 @@ def _case_row(test: dict[str, Any]) -> dict[str, Any]:
         "name": test["name"],
         "status": test["status"],
         "category": details.get("category", ""),
-        "hint": details.get("hint", ""),
+        # A hint helps where a case failed; on a passing one it is noise (the quantizer gives every
+        # case its category's hint).
+        "hint": details.get("hint", "") if test["status"] != "passed" else "",
     }
 
 
 @dataclass
 class CaseReport(_PublicHidden):
     """A run of a grader whose tests each carry a category and, when they fail, a hint
-    (tiny_transformer): public cases with their message and what they expect, hidden ones with
-    their category, verdict and hint only."""
+    (tiny_transformer, quantizer): public cases with their message and what they expect, hidden
+    ones with their category, verdict and hint only; and, for a grader that checks claims
+    (quantizer, metrics["claims"]), each measured figure beside the learner's claim."""
 
     run: Run
     public: list[dict[str, Any]]
     hidden: list[dict[str, Any]]
     kind: str = TINY_TRANSFORMER
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def shows_expects(self) -> bool:
+        """Whether any public case says what it expects (the quantizer's say it in their message)."""
+        return any(row.get("expects") for row in self.public)
 
     @classmethod
     def of(cls, run: Run) -> CaseReport | None:
@@ -895,7 +907,31 @@ class CaseReport(_PublicHidden):
                 hidden.append(row)
             else:
                 public.append({**row, "message": test.get("message", ""), "expects": details.get("expects", "")})
-        return cls(run=run, public=public, hidden=hidden)
+        return cls(run=run, public=public, hidden=hidden, kind=run.grader, claims=claim_rows(run))
+
+
+def claim_rows(run: Run) -> list[dict[str, Any]]:
+    """metrics["claims"] (quant/grade._claims_table: one row per public setting and field) as the
+    run page shows them: only well-formed rows, with whether the claim is off, and by how much."""
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    rows = []
+    for row in metrics.get("claims") or []:
+        if not isinstance(row, dict) or not isinstance(row.get("field"), str):
+            continue
+        measured, claimed = row.get("measured"), row.get("claimed")
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (measured, claimed))
+        difference = claimed - measured if numbers else None
+        rows.append(
+            {
+                "setting": str(row.get("setting", "")),
+                "field": row["field"],
+                "measured": measured,
+                "claimed": claimed,
+                "difference": difference,
+                "matches": row.get("matches") if isinstance(row.get("matches"), bool) else None,
+            }
+        )
+    return rows
 
 
 # --- headline figures ----------------------------------------------------------------------------

@@ -119,6 +119,16 @@ RUNNABLE_FILES: dict[str, tuple[str, str]] = {
         ".py",
         "a tiny transformer is Python: upload tiny_transformer.py, or a zip with it at its top",
     ),
+    "quantizer": (
+        ".py",
+        "a quantizer is Python: upload quantizer.py, or a zip with quantizer.py and claims.json at its top",
+    ),
+}
+# Kinds whose grader looks for files by name (portfolio/runner/quant/harness_learner.find_module
+# and graders/quantizer.read_claims): the one file's name, and what a zip must hold side by side
+# (at its top or inside its only folder).
+RUNNABLE_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "quantizer": ("quantizer.py", ("quantizer.py", "claims.json")),
 }
 
 
@@ -137,12 +147,17 @@ def check_runnable(kind: str, upload: Upload) -> None:
     if kind not in RUNNABLE_FILES:
         return
     suffix, instead = RUNNABLE_FILES[kind]
+    single, together = RUNNABLE_NAMES.get(kind, ("", ()))
     if upload.kind == "zip":
         if not any(name.lower().endswith(suffix) for name in upload.names):
             raise UploadRefused(f"{upload.filename}: has no {suffix} file; {instead}.")
+        if together and not _side_by_side(upload.names, together):
+            raise UploadRefused(f"{upload.filename}: has no {' and '.join(together)} side by side; {instead}.")
         return
     if not upload.filename.lower().endswith(suffix):
         raise UploadRefused(f"{upload.filename}: is not a {suffix} file; {instead}.")
+    if single and upload.filename.rsplit("/", 1)[-1] != single:
+        raise UploadRefused(f"{upload.filename}: is not named {single}; {instead}.")
     try:
         text = (upload.data or b"").decode("utf-8")
     except UnicodeDecodeError:
@@ -152,6 +167,18 @@ def check_runnable(kind: str, upload: Upload) -> None:
             jsondoc.loads(text, field=upload.filename, max_bytes=archive.DEFAULT_MAX_BYTES)
         except jsondoc.DocumentRefused as exc:
             raise UploadRefused(f"{exc}.") from None
+
+
+def _side_by_side(names: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    """Whether a zip holds every one of `wanted` in one place the runner looks: its top, or its
+    only top-level folder."""
+    folders: dict[str, set[str]] = {}
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        folders.setdefault(folder, set()).add(base)
+    tops = {name.split("/", 1)[0] for name in names if "/" in name and not name.startswith(("__MACOSX", "."))}
+    places = [""] + (sorted(tops) if len(tops) == 1 else [])
+    return any(set(wanted) <= folders.get(place, set()) for place in places)
 
 
 def inspect_link(url: str) -> Upload:

@@ -278,7 +278,7 @@ class ArtifactSpec(CurriculumModel):
         QUANTIZER = "quantizer", "Quantizer (runnable)"
         RESULTS = "results", "Measured results"
 
-    RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK, Kind.TINY_TRANSFORMER)
+    RUNNABLE_KINDS = (Kind.KV_CALCULATOR, Kind.INFERENCE_BENCHMARK, Kind.TINY_TRANSFORMER, Kind.QUANTIZER)
 
     roadmap = models.ForeignKey(Roadmap, on_delete=models.CASCADE, related_name="artifact_specs")
     code = models.CharField(max_length=8)

@@ -11,10 +11,12 @@ tests/portfolio/data/ holds the JSON results `jobs.execute` returned (sandboxed,
 | kv_cpu_result_no_window.json     | kv_calculator       | CPU; tests/runner/kv/submissions/no_sliding_window.py (fails the window cases) |
 | kv_gpu_result.json               | kv_calculator       | NVIDIA H100; tests/runner/kv/submissions/correct.py (22 of 22)                  |
 | tinytf_cpu_result_mask_off_by_one.json | tiny_transformer | CPU; tests/runner/tinytf/submissions/mask_off_by_one.py (fails its 11 cases) |
+| quant_cpu_result_partial_group_ignored.json | quantizer | 2-core AMD EPYC CPU; tests/runner/quant/submissions/partial_group_ignored.py with claims/correct.json (fails its 4 cases, 17 of 21 pass) |
 """
 
 from __future__ import annotations
 
+import html
 import json
 from functools import cache
 from pathlib import Path
@@ -45,3 +47,17 @@ def finish_with(run: Run, name: str, **change: Any) -> Run:
     assert run.record_result(attempt.pk, protocol.validate_result(result)) == "stored"
     run.refresh_from_db()
     return run
+
+
+def page_and_api(client: Any, run: Run) -> tuple[str, str, dict[str, Any]]:
+    """What the run's owner gets for it: the run page (HTML entities decoded), and the API's JSON
+    as text and parsed, through a token of theirs."""
+    from tests.factories import create_token
+
+    owner = run.version.artifact.owner
+    client.force_login(owner)
+    page = html.unescape(client.get(run.get_absolute_url()).content.decode())
+    _, raw = create_token(user=owner)
+    api = client.get(f"/api/v1/runs/{run.pk}", headers={"Authorization": f"Bearer {raw}"})
+    assert api.status_code == 200
+    return page, api.content.decode(), api.json()

@@ -19,11 +19,10 @@ from tests.factories import (
     create_artifact_spec,
     create_roadmap,
     create_run,
-    create_token,
     create_user,
     create_version,
 )
-from tests.portfolio.recorded import finish_with
+from tests.portfolio.recorded import finish_with, page_and_api
 
 RECORDED = "tinytf_cpu_result_mask_off_by_one.json"
 
@@ -87,13 +86,6 @@ class TinyTransformerSpecPageTests(TestCase):
         assert [c["name"] for c in public["cases"]] == [c["name"] for c in cases.public_cases()]
         assert not any(name.startswith("hidden") for name in json.dumps(public).split('"'))
 
-    def test_the_catalogue_marks_the_spec_as_runnable(self):
-        spec = tinytf_spec()
-        assert spec.is_runnable
-        page = self.client.get(reverse("roadmap:artifact-list", args=[spec.roadmap.slug])).content.decode()
-        row = re.search(r'<tr id="artifact-01">(.*?)</tr>', page, re.S).group(1)
-        assert '<span class="pill pill-accent">runnable</span>' in row
-
 
 class TinyTransformerRunPageTests(TestCase):
     def test_each_case_shows_its_verdict_and_category_and_a_failing_one_its_hint(self):
@@ -112,17 +104,10 @@ class TinyTransformerRunPageTests(TestCase):
         assert "causality" in seven and "failed" in seven and cases.CHECKS["causality"][1] in seven
 
     def test_hidden_case_inputs_never_reach_the_page_or_the_api(self):
-        run = tinytf_run()
-        owner = run.version.artifact.owner
-        self.client.force_login(owner)
-        page = html.unescape(self.client.get(run.get_absolute_url()).content.decode())
-        _, raw = create_token(user=owner)
-        api = self.client.get(f"/api/v1/runs/{run.pk}", headers={"Authorization": f"Bearer {raw}"})
-        assert api.status_code == 200
-        body = api.content.decode()
+        page, body, data = page_and_api(self.client, tinytf_run())
         for secret in hidden_secrets():
             assert secret not in page and secret not in body, secret
-        for test in api.json()["tests"]:
+        for test in data["tests"]:
             if test["visibility"] == "hidden":
                 assert test.get("expected") is None and test.get("observed") is None
                 assert set(test.get("details") or {}) <= {"category", "hint"}

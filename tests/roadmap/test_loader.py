@@ -377,6 +377,7 @@ class RealContentTests(TestCase):
         assert codes == [f"{n:02d}" for n in range(1, 18)]
         assert ArtifactSpec.objects.get(roadmap=roadmap, code="09").kind == ArtifactSpec.Kind.KV_CALCULATOR
         assert ArtifactSpec.objects.get(roadmap=roadmap, code="07").kind == ArtifactSpec.Kind.INFERENCE_BENCHMARK
+        assert ArtifactSpec.objects.get(roadmap=roadmap, code="10").kind == ArtifactSpec.Kind.QUANTIZER
         assert roadmap.checklists.count() == 6
         assert roadmap.topics.count() >= 120
 

@@ -12,7 +12,17 @@ from portfolio.runner.quant import cases, grade, harness_learner, harness_truth
 from tests.runner.kv.helpers import run_harness, submission_dir
 from tests.runner.quant.submission_files import CLAIMS, SUBMISSIONS, files_for, zipped
 
-__all__ = ["CLAIMS", "SUBMISSIONS", "failing", "files_for", "grade_submission", "prepare", "show", "zipped"]
+__all__ = [
+    "CLAIMS",
+    "SUBMISSIONS",
+    "failing",
+    "files_for",
+    "grade_submission",
+    "prepare",
+    "show",
+    "with_claims",
+    "zipped",
+]
 
 TRUSTED = {"settings": cases.SETTINGS, "requests": cases.quantize_requests(), "threads": 1}
 
@@ -48,17 +58,35 @@ def grade_submission(
         HARNESS_TRUTH, {"mode": "truth", **TRUSTED}, workdir / "truth", args=[str(packed), str(restored)]
     )
     assert truth["status"] == "ok", truth.get("traceback") or proc.stderr[-3000:]
-    claims, errors = read_claims(workdir / "quantize" / "submission")
+    timing = {key: t1[key] + t2[key] + t3[key] for key in ("wall_s", "cpu_s")}
+    steps = {"quantized": quantized, "dequantized": dequantized, "truth": truth, "timing": timing}
+    return _compare(steps, workdir / "quantize" / "submission")
+
+
+def with_claims(graded: dict[str, Any], workdir: Path, claims: str | Path | None) -> dict[str, Any]:
+    """A graded submission judged again with other claims (a claims.json file or text, or None for
+    none): claims.json is read by the grader alone, after the steps, so the steps' outputs stand."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if claims is not None:
+        text = claims.read_text(encoding="utf-8") if isinstance(claims, Path) else claims
+        (workdir / cases.CLAIMS_FILE).write_text(text, encoding="utf-8")
+    return _compare(graded, workdir)
+
+
+def _compare(steps: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """grade.compare on the steps' outputs with the claims.json in `folder`, as graders/quantizer.py calls it."""
+    claims, errors = read_claims(folder)
+    dequantized = steps["dequantized"]
     result = grade.compare(
-        quantized["results"],
+        steps["quantized"]["results"],
         dequantized["results"],
-        truth["settings"],
+        steps["truth"]["settings"],
         claims,
         errors,
         has_qmatmul=bool(dequantized["functions"]["qmatmul"]),
     )
-    timing = {key: t1[key] + t2[key] + t3[key] for key in ("wall_s", "cpu_s")}
-    return {**result, "quantized": quantized, "dequantized": dequantized, "truth": truth, "timing": timing}
+    keep = ("quantized", "dequantized", "truth", "timing")
+    return {**result, **{key: steps[key] for key in keep}}
 
 
 def failing(result: dict[str, Any]) -> set[str]:

@@ -40,19 +40,6 @@ def _failing(result: dict[str, Any]) -> set[str]:
     return {t["name"] for t in result["tests"] if t["status"] != "passed"}
 
 
-def test_a_correct_quantizer_passes_in_the_sandbox() -> None:
-    result = jobs.execute(_payload(zipped(files_for("correct"))))
-    assert (result["outcome"], result["verdict"]) == ("completed", "passed"), result["message"] + result["log_tail"]
-    assert result["sandboxed"] is True and len(result["tests"]) == len(cases.all_cases())
-    protocol.validate_result(result)
-    assert set(result["raw"]["steps"]) == {"prepare", "quantize", "dequantize", "truth"}
-    assert set(result["raw"]["reference"]) == {s["key"] for s in cases.public_settings()}
-    hidden = [t for t in result["tests"] if t["visibility"] == "hidden"]
-    assert hidden and all(t["expected"] is None and set(t["details"]) == {"category", "hint"} for t in hidden)
-    # The trusted steps' outputs (hidden settings' figures) stay out of the log.
-    assert "partial_group_error" not in result["log_tail"] and "hidden-a" not in result["log_tail"]
-
-
 def test_a_mistake_fails_its_cases_in_the_sandbox() -> None:
     result = jobs.execute(_payload(zipped(files_for("byte_per_value")), attempt_id=9202))
     assert (result["outcome"], result["verdict"]) == ("completed", "failed"), result["message"] + result["log_tail"]
@@ -70,7 +57,9 @@ def test_a_bad_parameter_is_our_error() -> None:
     assert result["outcome"] == "system_error" and "call_timeout_s" in result["message"]
 
 
-def test_a_real_worker_grades_a_quantizer(publisher: Celery, start_worker: Any) -> None:  # noqa: F811
+def test_a_real_worker_grades_a_correct_quantizer_in_the_sandbox(publisher: Celery, start_worker: Any) -> None:  # noqa: F811
+    """The one full run of a correct quantizer here: the worker calls jobs.execute, so this is also
+    the sandbox's test (tests/runner/quant/test_quant_pipeline.py grades it again unsandboxed)."""
     start_worker({})
     publisher.send_task(
         protocol.TASK_EXECUTE, args=[_payload(zipped(files_for("correct")), attempt_id=9205)], queue="runner"
@@ -79,6 +68,14 @@ def test_a_real_worker_grades_a_quantizer(publisher: Celery, start_worker: Any) 
     name, (attempt_id, result) = messages[-1]
     assert (name, attempt_id) == (protocol.TASK_RECORD_RESULT, 9205)
     assert (result["outcome"], result["verdict"]) == ("completed", "passed"), result["message"] + result["log_tail"]
+    assert result["sandboxed"] is True and len(result["tests"]) == len(cases.all_cases())
+    protocol.validate_result(result)
+    assert set(result["raw"]["steps"]) == {"prepare", "quantize", "dequantize", "truth"}
+    assert set(result["raw"]["reference"]) == {s["key"] for s in cases.public_settings()}
+    hidden = [t for t in result["tests"] if t["visibility"] == "hidden"]
+    assert hidden and all(t["expected"] is None and set(t["details"]) == {"category", "hint"} for t in hidden)
+    # The trusted steps' outputs (hidden settings' figures) stay out of the log.
+    assert "partial_group_error" not in result["log_tail"] and "hidden-a" not in result["log_tail"]
     stages = {data.get("stage_detail") for task, (_, data) in messages if task == protocol.TASK_RECORD_PROGRESS}
     assert {"building the reference models", "calling quantize", "calling dequantize", "measuring"} <= stages
 
