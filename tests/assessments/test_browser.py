@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from assessments.models import TopicProgress
 from tests.browser.support import BrowserTestCase
@@ -41,10 +44,9 @@ class OneClickTests(BrowserTestCase):
 
         self.page.click("label.seg.status-learning")
         self.page.click("#node-second")
-        self.page.wait_for_function("document.querySelector('#node-second').classList.contains('status-learning')")
-        self.page.wait_for_function(
-            "document.querySelector('#roadmap-progress-rm .stat.status-learning dd').textContent.trim() === '1'"
-        )
+        # expect() polls without evaluating a string as JavaScript, which the pages' CSP forbids.
+        expect(self.page.locator("#node-second")).to_have_class(re.compile(r"\bstatus-learning\b"))
+        expect(self.page.locator("#roadmap-progress-rm .stat.status-learning dd")).to_have_text("1")
 
         assert self.page.url == self.live_server_url + self.roadmap.get_absolute_url()
         assert TopicProgress.objects.get(user=self.user).status == "learning"
