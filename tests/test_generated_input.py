@@ -18,7 +18,9 @@ from hypothesis.extra.django import TestCase
 from tests.factories import create_artifact, create_runnable_artifact
 from tests.portfolio.helpers import IsolatedMediaMixin
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 40 examples on every run, so CI's verdict does not depend on the draw (a
+# run on another seed found the test's own upload-name bug above; widen max_examples to explore).
+FAST = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
     st.none(),
