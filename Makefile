@@ -55,7 +55,7 @@ setup: venvs
 	@bin/generate-keys
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_roadmaps
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo $(if $(filter 1,$(DEBUG)),,--allow-production)
 
 run: setup
 	$(PY) manage.py collectstatic --noinput -v 0
