@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
+from portfolio.runner import protocol
+
 VISIBLE = "visible"
 HIDDEN = "hidden"
 
@@ -26,3 +28,29 @@ def case_sets(
         return copies
 
     return chosen(None), chosen(VISIBLE), chosen(HIDDEN)
+
+
+def graded(tests: list[dict[str, Any]], *, note: str = "", **metrics: Any) -> dict[str, Any]:
+    """The result of a case grader from its tests: every case must pass; the message counts public
+    and hidden passes (plus `note`); metrics start with cases, passed and errors, then `metrics`."""
+    passed = sum(test["status"] == "passed" for test in tests)
+    shown = [test for test in tests if test["visibility"] == VISIBLE]
+    hidden = [test for test in tests if test["visibility"] == HIDDEN]
+    message = (
+        f"{passed} of {len(tests)} cases passed "
+        f"(public {sum(t['status'] == 'passed' for t in shown)}/{len(shown)}, "
+        f"hidden {sum(t['status'] == 'passed' for t in hidden)}/{len(hidden)})"
+    )
+    return {
+        "tests": tests,
+        "score": round(passed / len(tests), 6) if tests else 0.0,
+        "max_score": 1.0,
+        "verdict": protocol.VERDICT_PASSED if tests and passed == len(tests) else protocol.VERDICT_FAILED,
+        "message": message + note,
+        "metrics": {
+            "cases": len(tests),
+            "passed": passed,
+            "errors": sum(test["status"] == "error" for test in tests),
+            **metrics,
+        },
+    }

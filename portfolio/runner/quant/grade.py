@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portfolio.runner import protocol
+from portfolio.runner import casetable, protocol
 from portfolio.runner.quant import cases as table
 
 _FAILED_CALL = {
@@ -200,32 +200,15 @@ def compare(
                     details={**details, **extra},
                 )
             )
-    passed = sum(test["status"] == "passed" for test in tests)
-    visible = [t for t in tests if t["visibility"] == "visible"]
-    hidden_tests = [t for t in tests if t["visibility"] == "hidden"]
-    message = (
-        f"{passed} of {len(tests)} cases passed "
-        f"(public {sum(t['status'] == 'passed' for t in visible)}/{len(visible)}, "
-        f"hidden {sum(t['status'] == 'passed' for t in hidden_tests)}/{len(hidden_tests)})"
+    note = f"; qmatmul is not defined, so its {len(skipped)} cases were not graded" if skipped else ""
+    return casetable.graded(
+        tests,
+        note=note,
+        skipped=skipped,
+        scheme=scheme,
+        claims_valid=claims is not None,
+        claims=_claims_table(truth, claims),
     )
-    if skipped:
-        message += f"; qmatmul is not defined, so its {len(skipped)} cases were not graded"
-    return {
-        "tests": tests,
-        "score": round(passed / len(tests), 6) if tests else 0.0,
-        "max_score": 1.0,
-        "verdict": protocol.VERDICT_PASSED if tests and passed == len(tests) else protocol.VERDICT_FAILED,
-        "message": message,
-        "metrics": {
-            "cases": len(tests),
-            "passed": passed,
-            "errors": sum(test["status"] == "error" for test in tests),
-            "skipped": skipped,
-            "scheme": scheme,
-            "claims_valid": claims is not None,
-            "claims": _claims_table(truth, claims),
-        },
-    }
 
 
 def _claims_table(truth: Mapping[str, Any], claims: Mapping[str, Any] | None) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portfolio.runner import protocol
+from portfolio.runner import casetable, protocol
 from portfolio.runner.tinytf import cases as case_table
 
 _CALL_FAILURES = {
@@ -73,27 +73,6 @@ def compare(
     cases: Sequence[Mapping[str, Any]], learner_results: Mapping[str, Any], checks: Mapping[str, Any]
 ) -> dict[str, Any]:
     tests = [_one(item, learner_results.get(item["name"]), checks.get(item["name"])) for item in cases]
-    passed = sum(test["status"] == "passed" for test in tests)
-    visible = [t for t in tests if t["visibility"] == "visible"]
-    hidden = [t for t in tests if t["visibility"] == "hidden"]
     failing = sorted({t["details"]["category"] for t in tests if t["status"] != "passed"})
-    message = (
-        f"{passed} of {len(tests)} cases passed "
-        f"(public {sum(t['status'] == 'passed' for t in visible)}/{len(visible)}, "
-        f"hidden {sum(t['status'] == 'passed' for t in hidden)}/{len(hidden)})"
-    )
-    if failing:
-        message += "; failing: " + ", ".join(failing)
-    return {
-        "tests": tests,
-        "score": round(passed / len(tests), 6) if tests else 0.0,
-        "max_score": 1.0,
-        "verdict": protocol.VERDICT_PASSED if tests and passed == len(tests) else protocol.VERDICT_FAILED,
-        "message": message,
-        "metrics": {
-            "cases": len(tests),
-            "passed": passed,
-            "errors": sum(t["status"] == "error" for t in tests),
-            "failing_categories": failing,
-        },
-    }
+    note = "; failing: " + ", ".join(failing) if failing else ""
+    return casetable.graded(tests, note=note, failing_categories=failing)
