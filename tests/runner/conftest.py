@@ -20,8 +20,10 @@ HOSTILE = Path(__file__).resolve().parent / "hostile"
 DEFAULT_RUNNER_PYTHON = REPO / ".venv-runner" / "bin" / "python"
 REQUIRE_RUNNER = bool(os.environ.get("LAYERWISE_REQUIRE_RUNNER"))
 # RLIMIT_NPROC counts every process of the sandbox uid on the host, so the tests use a uid of
-# their own: a job that another developer runs as `nobody` at the same time cannot skew them.
-TEST_SANDBOX_UID = "64123"
+# their own: a job that another developer runs as `nobody` at the same time cannot skew them. Each
+# pytest-xdist worker (bin/run-tests runs tests/runner on two) gets its own for the same reason.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+TEST_SANDBOX_UID = str(64123 + int(_XDIST_WORKER.removeprefix("gw") or 0))
 
 
 def runner_python() -> str | None:
