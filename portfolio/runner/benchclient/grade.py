@@ -1,0 +1,398 @@
+"""Compare what the learner's client reported with the reference server's record (trusted code,
+standard library only; runs in the runner process after the sandboxed step has ended).
+
+The truth of a case is the server's record: each measured request's arrival, the moment each
+stream event carrying tokens was written, the end, and the tokens generated. It is turned into
+the harness's request records (bench/metrics.py) and summarised by the harness's own
+`compute_level`, so the figures a learner is held to are the ones our own benchmark reports.
+
+Clock. Every time the client reports is time.perf_counter(), the clock the server stamps with,
+so each received moment is compared with the moment the server wrote it: a first token received
+before the server sent it (the response headers taken for a token) is caught exactly. A
+request's true latencies run from the client's own sent_s to the server's writes.
+
+Tolerance. A client sees each moment a little after the server: the request travels over
+loopback before it arrives, every event travels back, and the client's own threads are
+scheduled by a busy kernel. The grader measures loopback round trips of the case's own server
+just before the client runs (`rtt_s`) and allows, for every latency, an absolute band of
+ALLOWANCE_FLOOR_S or RTT_FACTOR x the 90th percentile round trip, whichever is larger, plus
+REL_TOL of the true value. A per-token figure (TPOT) gets the band divided by the tokens it is
+spread over. Counts must match exactly; throughputs get REL_TOL plus the band over the duration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portfolio.runner import casetable, protocol
+from portfolio.runner.bench import metrics, stats
+from portfolio.runner.benchclient import cases as case_table
+
+ALLOWANCE_FLOOR_S = 0.010
+RTT_FACTOR = 4.0
+REL_TOL = 0.05
+# The client's clock is the server's (time.perf_counter() and time.monotonic_ns() read the same
+# CLOCK_MONOTONIC in one sandbox), so a request reaches the server after it was sent and a token
+# is received after it was written. CLOCK_EPS_S absorbs the order of the two clock reads; a
+# request may take up to SEND_MAX_S between the client's stamp and its arrival (connection set-up
+# on a busy machine), which also bounds how far a sent_s can be moved.
+CLOCK_EPS_S = 0.0005
+SEND_MAX_S = 0.05
+SUMMARY_STATS = ("mean", "p50", "p95", "p99")
+LATENCIES = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")
+SHOWN_FAILURES = 4
+
+_CALL_FAILURES = {
+    "error": "run() raised an exception",
+    "timeout": "too slow",
+    "crash": "crashed",
+    "missing": "function not defined",
+    "no_import": "module could not be imported",
+    "wrong_type": "run() returned something that is not JSON",
+    "too_large": "result too large",
+}
+
+
+def allowance_s(rtt_s: Sequence[float]) -> float:
+    """The absolute band for a latency, from the measured loopback round trips."""
+    if not rtt_s:
+        return ALLOWANCE_FLOOR_S
+    return max(ALLOWANCE_FLOOR_S, RTT_FACTOR * stats.percentile(list(rtt_s), 90))
+
+
+class Problems:
+    """The figures of one case that are off, each with its category; the first say why."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, category: str, message: str) -> None:
+        self.items.append((category, message))
+
+    @property
+    def categories(self) -> list[str]:
+        seen: list[str] = []
+        for category, _ in self.items:
+            if category not in seen:
+                seen.append(category)
+        return seen
+
+
+def _close(claimed: Any, true: float, band: float) -> bool:
+    if isinstance(claimed, bool) or not isinstance(claimed, int | float) or not math.isfinite(claimed):
+        return False
+    return abs(claimed - true) <= band + REL_TOL * abs(true)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def truth_records(
+    record: Mapping[str, Any], warmups: int, sent: Mapping[str, float] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the server's measured requests, the harness records made from them): the first `warmups`
+    requests the server accepted are the warm-ups. A request starts when the client sent it
+    (`sent`, by id, on the shared monotonic clock) or, without that, when it arrived; its first
+    token, its events and its end are the moments the server wrote them."""
+    measured = list(record["requests"])[warmups:]
+    out = []
+    for entry in measured:
+        start = (sent or {}).get(entry["id"], entry["arrival_ns"] / 1e9)
+        ok = entry["status"] == "ok" and entry["end_ns"] is not None
+        chunks = entry["chunk_ns"]
+        first = chunks[0] / 1e9 if chunks else (entry["end_ns"] / 1e9 if ok else None)
+        out.append(
+            {
+                "start_s": start,
+                "ttft_s": None if not ok or first is None else first - start,
+                "itl_s": [(b - a) / 1e9 for a, b in zip(chunks, chunks[1:], strict=False)] if ok else [],
+                "latency_s": entry["end_ns"] / 1e9 - start if ok else None,
+                "prompt_tokens": entry["prompt_tokens"],
+                "output_tokens": len(entry["token_ns"]) if ok else 0,
+                "error": None if ok else f"request {entry['status']}",
+            }
+        )
+    return measured, out
+
+
+def check_case(
+    workload: Mapping[str, Any], record: Mapping[str, Any], rtt_s: Sequence[float], result: Any
+) -> tuple[Problems, dict[str, Any]]:
+    """Every figure the client reported for one case against the server's truth."""
+    problems = Problems()
+    band = allowance_s(rtt_s)
+    plan = list(workload["requests"])
+    warm = len(workload["warmup"])
+    stream = bool(workload["stream"])
+    info: dict[str, Any] = {"allowance_ms": round(band * 1000, 2)}
+    accepted = record["requests"]
+    if record.get("refused"):
+        problems.add("workload", f"the server refused {len(record['refused'])} request(s): {record['refused'][0]['reason']}")
+    if len(accepted) != warm + len(plan):
+        problems.add(
+            "warmup" if len(accepted) < warm + len(plan) or not warm else "workload",
+            f"the server received {len(accepted)} requests; the workload has {warm} warm-up and {len(plan)} measured",
+        )
+        return problems, info
+    measured = accepted[warm:]
+    ids = {entry["id"]: i for i, entry in enumerate(measured)}
+    warm_ids = {entry["id"] for entry in accepted[:warm]}
+    if not isinstance(result, Mapping) or not isinstance(result.get("requests"), list):
+        problems.add("workload", "run() must return a dict with a list 'requests' and a dict 'summary'")
+        return problems, info
+    reported = result["requests"]
+    if any(isinstance(r, Mapping) and r.get("id") in warm_ids for r in reported):
+        problems.add("warmup", "the records include warm-up requests")
+    if len(reported) != len(plan):
+        problems.add("warmup" if len(reported) > len(plan) else "workload", f"{len(reported)} records for {len(plan)} measured requests")
+    seen: set[int] = set()
+    sent: dict[str, float] = {}
+    for r in reported:
+        if not isinstance(r, Mapping):
+            problems.add("workload", "every record must be a dict")
+            break
+        _check_record(r, plan, measured, ids, seen, stream, band, problems, sent)
+    if problems.items:
+        return problems, info
+    _check_schedule(workload, plan, measured, reported, band, problems)
+    _, truth = truth_records(record, warm, sent)
+    summary = result.get("summary")
+    level = metrics.compute_level(truth, _duration(truth), workload.get("slo") or None)
+    info["true_summary"] = _summary_view(level)
+    if not isinstance(summary, Mapping):
+        problems.add("throughput", "the result has no 'summary' dict")
+    else:
+        _check_summary(summary, level, truth, workload, band, stream, problems)
+    return problems, info
+
+
+def _duration(truth: Sequence[Mapping[str, Any]]) -> float:
+    ends = [r["start_s"] + r["latency_s"] for r in truth if r["latency_s"] is not None]
+    return (max(ends) - min(r["start_s"] for r in truth)) if ends else 0.0
+
+
+def _late(label: str, index: int, lag: float, limit: float) -> str:
+    if lag < -CLOCK_EPS_S:
+        return (
+            f"request {index}: your {label} is {-1000 * lag:.1f} ms before the server sent it "
+            "(stamp it when it is received)"
+        )
+    return f"request {index}: your {label} is {1000 * lag:.1f} ms after the server sent it (allowed {1000 * limit:.1f} ms)"
+
+
+def _check_record(
+    r: Mapping[str, Any],
+    plan: Sequence[Mapping[str, Any]],
+    measured: Sequence[Mapping[str, Any]],
+    ids: Mapping[str, int],
+    seen: set[int],
+    stream: bool,
+    band: float,
+    problems: Problems,
+    sent_by_id: dict[str, float],
+) -> None:
+    index, rid = r.get("index"), r.get("id")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(plan) or index in seen:
+        problems.add("workload", f"a record's index {index!r} is not a new measured request's position")
+        return
+    seen.add(index)
+    if rid not in ids:
+        problems.add("workload", f"request {index}: id {rid!r} is not a measured request the server answered")
+        return
+    entry = measured[ids[rid]]
+    want = plan[index]
+    if (entry["prompt_tokens"], entry["max_tokens"]) != (want["prompt_tokens"], want["output_tokens"]):
+        problems.add(
+            "workload",
+            f"request {index} was sent with {entry['prompt_tokens']} prompt tokens and max_tokens "
+            f"{entry['max_tokens']}; the workload says {want['prompt_tokens']} and {want['output_tokens']}",
+        )
+    if entry["stream"] != stream:
+        problems.add("workload", f"request {index} was sent with stream={entry['stream']}")
+    if entry["status"] != "ok":
+        if not r.get("error"):
+            problems.add("workload", f"request {index} never completed on the server but has no error")
+        return
+    if r.get("error"):
+        problems.add("workload", f"request {index} completed on the server but the record says: {str(r['error'])[:100]}")
+        return
+    if r.get("output_tokens") != len(entry["token_ns"]):
+        problems.add("tokens", f"request {index}: {r.get('output_tokens')!r} output tokens, the server generated {len(entry['token_ns'])}")
+    sent, end, first = _num(r.get("sent_s")), _num(r.get("end_s")), _num(r.get("first_token_s"))
+    if sent is None or end is None:
+        problems.add("clock", f"request {index}: sent_s and end_s must be numbers (time.perf_counter())")
+        return
+    arrival = entry["arrival_ns"] / 1e9
+    if not -CLOCK_EPS_S <= arrival - sent <= SEND_MAX_S:
+        problems.add(
+            "clock",
+            f"request {index} reached the server {1000 * (arrival - sent):.1f} ms after your sent_s "
+            f"(expected 0 to {1000 * SEND_MAX_S:g} ms)",
+        )
+        return
+    sent_by_id[rid] = sent
+    end_lag = end - entry["end_ns"] / 1e9
+    if not -CLOCK_EPS_S <= end_lag <= band:
+        problems.add("e2e", _late("end_s", index, end_lag, band))
+    if stream:
+        chunks = r.get("chunk_times_s")
+        if first is None:
+            problems.add("ttft", f"request {index}: first_token_s must be a number for a streamed request")
+        else:
+            lag = first - entry["chunk_ns"][0] / 1e9
+            if not -CLOCK_EPS_S <= lag <= band:
+                problems.add("ttft", _late("first_token_s", index, lag, band))
+        if not isinstance(chunks, list) or len(chunks) != len(entry["chunk_ns"]):
+            count = len(chunks) if isinstance(chunks, list) else None
+            problems.add("itl", f"request {index}: {count} event times, the server sent {len(entry['chunk_ns'])} events with text")
+
+
+def _check_schedule(
+    workload: Mapping[str, Any],
+    plan: Sequence[Mapping[str, Any]],
+    measured: Sequence[Mapping[str, Any]],
+    reported: Sequence[Mapping[str, Any]],
+    band: float,
+    problems: Problems,
+) -> None:
+    """An open loop: each request must reach the server at its scheduled offset from the first."""
+    if workload["arrival"]["kind"] == "closed":
+        return
+    arrival = {entry["id"]: entry["arrival_ns"] / 1e9 for entry in measured}
+    by_index = {r["index"]: arrival[r["id"]] for r in reported}
+    t0 = by_index[0] - plan[0]["arrival_s"]
+    late = []
+    for index, at in sorted(by_index.items()):
+        lag = at - (t0 + plan[index]["arrival_s"])
+        if abs(lag) > 2 * band + 0.002:
+            late.append((index, lag))
+    if late:
+        index, lag = max(late, key=lambda item: abs(item[1]))
+        problems.add(
+            "open_loop",
+            f"{len(late)} of {len(plan)} requests reached the server off their schedule "
+            f"(request {index} by {1000 * lag:+.1f} ms)",
+        )
+
+
+def _check_summary(
+    summary: Mapping[str, Any],
+    level: Mapping[str, Any],
+    truth: Sequence[Mapping[str, Any]],
+    workload: Mapping[str, Any],
+    band: float,
+    stream: bool,
+    problems: Problems,
+) -> None:
+    done = [r for r in truth if not r["error"]]
+    tokens = [r["output_tokens"] for r in done if r["output_tokens"] > 1]
+    per_token = band / (min(tokens) - 1) if tokens else band
+    bands = {"ttft_ms": band, "tpot_ms": per_token, "itl_ms": band, "e2e_ms": band}
+    names = LATENCIES if stream else ("e2e_ms",)
+    for name in names:
+        true_stats = level[name]
+        if true_stats["n"] == 0:
+            continue
+        claimed = summary.get(name)
+        if not isinstance(claimed, Mapping):
+            problems.add(_category(name, "mean"), f"summary.{name} must be a dict with {', '.join(SUMMARY_STATS)}")
+            continue
+        for stat in SUMMARY_STATS:
+            true = true_stats["median" if stat == "p50" else stat]
+            if not _close(claimed.get(stat), true, 1000 * bands[name]):
+                problems.add(_category(name, stat), f"summary {name} {stat}: {claimed.get(stat)!r}, true {true:.2f}")
+    if summary.get("completed") != level["completed"]:
+        problems.add("warmup", f"summary completed: {summary.get('completed')!r}, true {level['completed']}")
+    duration = level["duration_s"]
+    for name in ("output_tokens_per_s", "requests_per_s"):
+        true = level[name]
+        if true is not None and not _close(summary.get(name), true, true * band / max(duration, 1e-9)):
+            problems.add("throughput", f"summary {name}: {summary.get(name)!r}, true {true:.2f}")
+    slo = workload.get("slo") or {}
+    if slo:
+        low, high = _good_range(done, slo, band)
+        claimed = _num(summary.get("goodput_rps"))
+        lo_rate, hi_rate = low / duration, high / duration
+        if claimed is None or not lo_rate * (1 - REL_TOL) - 1e-9 <= claimed <= hi_rate * (1 + REL_TOL) + 1e-9:
+            problems.add(
+                "throughput",
+                f"summary goodput_rps: {summary.get('goodput_rps')!r}, true {lo_rate:.2f}"
+                + (f" to {hi_rate:.2f}" if high != low else "")
+                + " requests/s meeting the SLO",
+            )
+
+
+def _category(name: str, stat: str) -> str:
+    if stat in ("p95", "p99"):
+        return "percentiles"
+    return {"ttft_ms": "ttft", "tpot_ms": "tpot", "itl_ms": "itl", "e2e_ms": "e2e"}[name]
+
+
+def _good_range(done: Sequence[Mapping[str, Any]], slo: Mapping[str, float], band: float) -> tuple[int, int]:
+    """How many requests meet the SLO when every latency is `band` longer, and when it is `band` shorter."""
+
+    def count(shift: float) -> int:
+        good = 0
+        for r in done:
+            moved = dict(r, ttft_s=r["ttft_s"] + shift, latency_s=r["latency_s"] + shift)
+            good += metrics._meets_slo(moved, dict(slo))  # noqa: SLF001 - the harness's own rule
+        return good
+
+    return count(band), count(-band)
+
+
+def _summary_view(level: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in LATENCIES:
+        s = level[name]
+        out[name] = None if s["n"] == 0 else {k: round(s["median" if k == "p50" else k], 3) for k in SUMMARY_STATS}
+    for name in ("completed", "output_tokens_per_s", "requests_per_s", "goodput_rps"):
+        value = level[name]
+        out[name] = round(value, 3) if isinstance(value, float) else value
+    return out
+
+
+def compare(items: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The tests, score and verdict: one test per case (casetable.graded)."""
+    tests = []
+    for item, output in zip(items, outputs, strict=True):
+        tests.append(_test(item, output))
+    return casetable.graded(tests, allowance_floor_ms=ALLOWANCE_FLOOR_S * 1000, rtt_factor=RTT_FACTOR, rel_tol=REL_TOL)
+
+
+def _test(item: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
+    hidden = item["visibility"] == case_table.HIDDEN
+    details: dict[str, Any] = {"category": item["category"]}
+    if not hidden:
+        details["why"] = item["why"]
+        tail = str(output["client"].get("output_tail") or "")
+        if tail:
+            details["output_tail"] = tail[-500:]
+    client = output["client"]
+    visibility = "hidden" if hidden else "visible"
+    if client.get("status") != "ok":
+        reason = _CALL_FAILURES.get(str(client.get("status")), "no usable result")
+        text = str(client.get("message") or "")
+        details["hint"] = "run(base_url, workload) must return its result within the case's time and limits."
+        return protocol.make_test(item["name"], "error", visibility=visibility, message=f"{reason}: {text}" if text else reason, details=details)
+    problems, info = check_case(case_table.workload(item), output["record"], output["rtt_s"], client.get("result"))  # type: ignore[arg-type]
+    details["allowance_ms"] = info["allowance_ms"]
+    if not problems.items:
+        message = f"every figure within {info['allowance_ms']:g} ms + {REL_TOL:.0%} of the server's record"
+        return protocol.make_test(item["name"], "passed", visibility=visibility, message=message, details=details)
+    categories = problems.categories
+    details["failed_categories"] = categories
+    details["hint"] = " ".join(case_table.CATEGORY_HINTS[c] for c in categories[:2])
+    if hidden:
+        message = f"{len(problems.items)} figure(s) off the server's record ({', '.join(categories)})"
+    else:
+        shown = [text for _, text in problems.items[:SHOWN_FAILURES]]
+        more = len(problems.items) - len(shown)
+        message = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        details["true_summary"] = info.get("true_summary")
+    return protocol.make_test(item["name"], "failed", visibility=visibility, message=message, details=details)
