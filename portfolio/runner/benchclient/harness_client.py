@@ -171,7 +171,7 @@ def child_main() -> int:
     guard = deny_signalling()
 
     def send(payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, allow_nan=False, default=str).encode()
+        data = json.dumps(payload, allow_nan=False).encode()
         with os.fdopen(result_fd, "wb") as fh:
             fh.write(data)
 
