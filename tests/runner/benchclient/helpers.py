@@ -13,12 +13,12 @@ from portfolio.runner import jobs, protocol
 
 ROOT = Path(__file__).resolve().parents[3]
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
-EXAMPLE = ROOT / "portfolio" / "runner" / "benchclient" / "example_client.py"
+REFERENCE = ROOT / "portfolio" / "runner" / "benchclient" / "reference_client.py"
 
 
 def source(name: str) -> str:
-    """A test submission's code: "correct" is the published example."""
-    path = EXAMPLE if name == "correct" else SUBMISSIONS / f"{name}.py"
+    """A test submission's code: "correct" is the grader's reference client."""
+    path = REFERENCE if name == "correct" else SUBMISSIONS / f"{name}.py"
     return path.read_text(encoding="utf-8")
 
 

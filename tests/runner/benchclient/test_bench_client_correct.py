@@ -1,4 +1,4 @@
-"""A correct client (the published example) passes every case through the real worker and
+"""A correct client (the grader's reference client) passes every case through the real worker and
 sandbox, and the result says what was checked without giving a hidden case away."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def result(graded):
     return graded("correct")
 
 
-def test_the_example_client_passes_every_case(result):
+def test_the_reference_client_passes_every_case(result):
     assert (result["outcome"], result["verdict"]) == ("completed", "passed"), json.dumps(result["tests"])[:3000]
     assert result["sandboxed"] is True
     assert {t["name"] for t in result["tests"]} == {c["name"] for c in cases.all_cases()}

@@ -1,6 +1,6 @@
 """bench_client.py with one typical mistake: every "percentile" is the mean.
 
-Otherwise the published example (portfolio/runner/benchclient/example_client.py).
+Otherwise the reference client (portfolio/runner/benchclient/reference_client.py).
 
 A complete, correct example of the artifact 07 client contract, standard library only. It works
 against the Layerwise reference server and against vLLM, SGLang or TGI serving a model.

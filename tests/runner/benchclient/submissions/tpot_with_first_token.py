@@ -1,6 +1,6 @@
 """bench_client.py with one typical mistake: TPOT divides the whole E2E by every output token, so the first token's wait is spread over the others.
 
-Otherwise the published example (portfolio/runner/benchclient/example_client.py).
+Otherwise the reference client (portfolio/runner/benchclient/reference_client.py).
 
 A complete, correct example of the artifact 07 client contract, standard library only. It works
 against the Layerwise reference server and against vLLM, SGLang or TGI serving a model.

@@ -1,7 +1,9 @@
 """bench_client.py: a benchmark client for an OpenAI-compatible /v1/completions server.
 
-A complete, correct example of the artifact 07 client contract, standard library only. It works
-against the Layerwise reference server and against vLLM, SGLang or TGI serving a model.
+The grader's reference client: a complete, correct implementation of the artifact 07 client
+contract, standard library only, that the tests hold every case against (it is not published on
+the spec page; the skeleton is). It works against the Layerwise reference server and against
+vLLM, SGLang or TGI serving a model.
 
 run(base_url, workload) sends the workload's warm-up requests one after another and forgets
 them, then its measured requests: as an open loop (each request leaves at its own scheduled
