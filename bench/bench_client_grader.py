@@ -48,7 +48,9 @@ def main() -> None:
         f"{sum(len(cases.workload(c)['requests']) + len(cases.workload(c)['warmup']) for c in cases.all_cases())} requests"
     )
     walls = time_jobs("bench_client", "bench_client.py", REFERENCE.read_bytes(), args.repeats, _steps)
-    print(f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 60 s on a CPU)")
+    print(
+        f"\nwhole suite: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s (target: under 60 s on a CPU)"
+    )
     print(machine())
 
 

@@ -30,8 +30,16 @@ from tests.factories import (
 from tests.portfolio.test_spec_contracts import spec_page
 
 CLIENT = b"def run(base_url, workload):\n    return {}\n"
-WORKLOAD = json.dumps({"architecture": "tiny-llama", "dtype": "float32", "prompt_tokens": 8, "output_tokens": 4,
-                       "concurrency": [1], "requests": 2}).encode()
+WORKLOAD = json.dumps(
+    {
+        "architecture": "tiny-llama",
+        "dtype": "float32",
+        "prompt_tokens": 8,
+        "output_tokens": 4,
+        "concurrency": [1],
+        "requests": 2,
+    }
+).encode()
 
 
 def zipped(files: dict[str, bytes]) -> bytes:
@@ -67,7 +75,9 @@ class ClientContractPageTests(TestCase):
 
     def test_the_public_cases_download_is_what_run_receives(self):
         data = json.loads(
-            self.client.get(reverse("portfolio:contract-file", args=["inference_benchmark", "public_cases.json"])).content
+            self.client.get(
+                reverse("portfolio:contract-file", args=["inference_benchmark", "public_cases.json"])
+            ).content
         )
         assert [c["name"] for c in data["cases"]] == [c["name"] for c in cases.public_cases()]
         assert data["cases"][0]["workload"] == cases.workload(cases.public_cases()[0])
@@ -102,13 +112,16 @@ class GateNeedsTheClientTests(GateWorld, TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.bench_spec = create_artifact_spec(roadmap=cls.roadmap, kind=ArtifactSpec.Kind.INFERENCE_BENCHMARK,
-                                              code="07", title="Inference Benchmark")
+        cls.bench_spec = create_artifact_spec(
+            roadmap=cls.roadmap, kind=ArtifactSpec.Kind.INFERENCE_BENCHMARK, code="07", title="Inference Benchmark"
+        )
         cls.gate.required_artifacts.set([cls.bench_spec])
         cls.bench = create_artifact(owner=cls.learner, spec=cls.bench_spec)
 
     def requirement(self, version):
-        request: GateRequest = create_gate_request(learner=self.learner, gate=self.gate, versions=(version,), submit=True)
+        request: GateRequest = create_gate_request(
+            learner=self.learner, gate=self.gate, versions=(version,), submit=True
+        )
         [found] = request.requirements()
         return found, request
 

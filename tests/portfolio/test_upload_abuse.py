@@ -99,8 +99,12 @@ class WrongTypeTests(Uploads):
 
     def test_a_benchmark_takes_json_or_its_client_not_other_files(self):
         # Issue 16: 07 takes the learner's benchmark client (Python) as well as JSON.
-        self.assert_form_refused(self.form_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py")
-        self.assert_api_refused(self.api_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py")
+        self.assert_form_refused(
+            self.form_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py"
+        )
+        self.assert_api_refused(
+            self.api_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py"
+        )
 
     def test_what_each_grader_reads_is_accepted(self):
         accepted = [

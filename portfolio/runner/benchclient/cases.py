@@ -137,7 +137,9 @@ CASES: list[Case] = [
         "visibility": PUBLIC,
         "category": "e2e",
         "why": "No streaming: only E2E, the token count from usage and throughput can be measured.",
-        "workload": _w(requests=12, concurrency=4, stream=False, output_tokens={"kind": "uniform", "min": 4, "max": 24}),
+        "workload": _w(
+            requests=12, concurrency=4, stream=False, output_tokens={"kind": "uniform", "min": 4, "max": 24}
+        ),
         "server": {},
     },
     {
@@ -145,9 +147,7 @@ CASES: list[Case] = [
         "visibility": PUBLIC,
         "category": "open_loop",
         "why": "An open loop: Poisson arrivals at 20 requests/s; each request must leave at its scheduled time.",
-        "workload": _w(
-            requests=16, arrival={"kind": "poisson", "rate": 20.0}, concurrency=None, slo={"e2e_ms": 150.0}
-        ),
+        "workload": _w(requests=16, arrival={"kind": "poisson", "rate": 20.0}, concurrency=None, slo={"e2e_ms": 150.0}),
         "server": {},
     },
     {

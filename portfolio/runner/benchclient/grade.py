@@ -132,7 +132,9 @@ def check_case(
     info: dict[str, Any] = {"allowance_ms": round(band * 1000, 2)}
     accepted = record["requests"]
     if record.get("refused"):
-        problems.add("workload", f"the server refused {len(record['refused'])} request(s): {record['refused'][0]['reason']}")
+        problems.add(
+            "workload", f"the server refused {len(record['refused'])} request(s): {record['refused'][0]['reason']}"
+        )
     if len(accepted) != warm + len(plan):
         problems.add(
             "warmup" if len(accepted) < warm + len(plan) or not warm else "workload",
@@ -149,7 +151,10 @@ def check_case(
     if any(isinstance(r, Mapping) and r.get("id") in warm_ids for r in reported):
         problems.add("warmup", "the records include warm-up requests")
     if len(reported) != len(plan):
-        problems.add("warmup" if len(reported) > len(plan) else "workload", f"{len(reported)} records for {len(plan)} measured requests")
+        problems.add(
+            "warmup" if len(reported) > len(plan) else "workload",
+            f"{len(reported)} records for {len(plan)} measured requests",
+        )
     seen: set[int] = set()
     sent: dict[str, float] = {}
     for r in reported:
@@ -182,7 +187,9 @@ def _late(label: str, index: int, lag: float, limit: float) -> str:
             f"request {index}: your {label} is {-1000 * lag:.1f} ms before the server sent it "
             "(stamp it when it is received)"
         )
-    return f"request {index}: your {label} is {1000 * lag:.1f} ms after the server sent it (allowed {1000 * limit:.1f} ms)"
+    return (
+        f"request {index}: your {label} is {1000 * lag:.1f} ms after the server sent it (allowed {1000 * limit:.1f} ms)"
+    )
 
 
 def _check_record(
@@ -219,10 +226,15 @@ def _check_record(
             problems.add("workload", f"request {index} never completed on the server but has no error")
         return
     if r.get("error"):
-        problems.add("workload", f"request {index} completed on the server but the record says: {str(r['error'])[:100]}")
+        problems.add(
+            "workload", f"request {index} completed on the server but the record says: {str(r['error'])[:100]}"
+        )
         return
     if r.get("output_tokens") != len(entry["token_ns"]):
-        problems.add("tokens", f"request {index}: {r.get('output_tokens')!r} output tokens, the server generated {len(entry['token_ns'])}")
+        problems.add(
+            "tokens",
+            f"request {index}: {r.get('output_tokens')!r} output tokens, the server generated {len(entry['token_ns'])}",
+        )
     sent, end, first = _num(r.get("sent_s")), _num(r.get("end_s")), _num(r.get("first_token_s"))
     if sent is None or end is None:
         problems.add("clock", f"request {index}: sent_s and end_s must be numbers (time.perf_counter())")
@@ -249,7 +261,10 @@ def _check_record(
                 problems.add("ttft", _late("first_token_s", index, lag, band))
         if not isinstance(chunks, list) or len(chunks) != len(entry["chunk_ns"]):
             count = len(chunks) if isinstance(chunks, list) else None
-            problems.add("itl", f"request {index}: {count} event times, the server sent {len(entry['chunk_ns'])} events with text")
+            problems.add(
+                "itl",
+                f"request {index}: {count} event times, the server sent {len(entry['chunk_ns'])} events with text",
+            )
 
 
 def _check_schedule(
@@ -379,7 +394,13 @@ def _test(item: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
         reason = _CALL_FAILURES.get(str(client.get("status")), "no usable result")
         text = str(client.get("message") or "")
         details["hint"] = "run(base_url, workload) must return its result within the case's time and limits."
-        return protocol.make_test(item["name"], "error", visibility=visibility, message=f"{reason}: {text}" if text else reason, details=details)
+        return protocol.make_test(
+            item["name"],
+            "error",
+            visibility=visibility,
+            message=f"{reason}: {text}" if text else reason,
+            details=details,
+        )
     problems, info = check_case(case_table.workload(item), output["record"], output["rtt_s"], client.get("result"))  # type: ignore[arg-type]
     details["allowance_ms"] = info["allowance_ms"]
     if not problems.items:

@@ -84,8 +84,19 @@ def make_undumpable() -> bool:
 
 
 def ignore_signals() -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE,
-                signal.SIGALRM, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+    for sig in (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGHUP,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGPIPE,
+        signal.SIGALRM,
+        signal.SIGQUIT,
+        signal.SIGTSTP,
+        signal.SIGTTIN,
+        signal.SIGTTOU,
+    ):
         signal.signal(sig, signal.SIG_IGN)
 
 
@@ -244,7 +255,9 @@ def run_case(item: dict[str, Any], submission: str, wall_s: float, cap: int) -> 
         started = time.perf_counter()
         assert child.stdin is not None
         try:
-            child.stdin.write(json.dumps({"base_url": server.url, "workload": item["workload"], "submission": submission}).encode())
+            child.stdin.write(
+                json.dumps({"base_url": server.url, "workload": item["workload"], "submission": submission}).encode()
+            )
             child.stdin.close()
         except OSError:
             pass
@@ -261,7 +274,9 @@ def run_case(item: dict[str, Any], submission: str, wall_s: float, cap: int) -> 
     finally:
         server.stop()
     client = _client_outcome(child.returncode, timed_out, wall_s, result, cap)
-    client.update(wall_s=round(wall, 3), stray_processes=strays, output_tail=errors.get("data", b"").decode("utf-8", "replace"))
+    client.update(
+        wall_s=round(wall, 3), stray_processes=strays, output_tail=errors.get("data", b"").decode("utf-8", "replace")
+    )
     return {"record": server.record(), "rtt_s": rtt, "client": client}
 
 
@@ -308,7 +323,11 @@ def main(argv: list[str]) -> int:
             )
         payload: dict[str, Any] = {"status": "ok", "cases": results, "guard": guard}
     except Exception as exc:  # noqa: BLE001 - report, the grader decides
-        payload = {"status": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
+        payload = {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-4000:],
+        }
     _write_fresh(output, json.dumps(payload).encode())
     return 0 if payload["status"] == "ok" else 1
 

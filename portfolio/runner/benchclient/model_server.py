@@ -95,7 +95,14 @@ def check(architecture: str, device: str, dtype: str, case_names: list[str] | No
     from portfolio.runner.benchclient import cases, grade, reference_client
 
     spec, errors = workload.validate(
-        {"architecture": architecture, "dtype": dtype, "prompt_tokens": 8, "output_tokens": 8, "concurrency": [1], "requests": 1}
+        {
+            "architecture": architecture,
+            "dtype": dtype,
+            "prompt_tokens": 8,
+            "output_tokens": 8,
+            "concurrency": [1],
+            "requests": 1,
+        }
     )
     if spec is None:
         raise SystemExit(f"bad model: {errors}")

@@ -110,7 +110,7 @@ def summarize(records, slo, stream):
         for r in done
         if r["first_token_s"] is not None and r["output_tokens"] > 1
     ]
-    itl = [(b - a) * 1000 for r in done for a, b in zip(r["chunk_times_s"], r["chunk_times_s"][1:])]
+    itl = [(b - a) * 1000 for r in done for a, b in zip(r["chunk_times_s"], r["chunk_times_s"][1:], strict=False)]
     duration = max(r["end_s"] for r in records) - min(r["sent_s"] for r in records)
     good = None
     if slo:
@@ -121,9 +121,9 @@ def summarize(records, slo, stream):
                 ok = False
             if "e2e_ms" in slo and (r["end_s"] - r["sent_s"]) * 1000 > slo["e2e_ms"]:
                 ok = False
-            if "tpot_ms" in slo and stream and r["output_tokens"] > 1:
-                if (r["end_s"] - r["first_token_s"]) * 1000 / (r["output_tokens"] - 1) > slo["tpot_ms"]:
-                    ok = False
+            tpot_ms = (r["end_s"] - r["first_token_s"]) * 1000 / max(r["output_tokens"] - 1, 1) if stream else 0.0
+            if "tpot_ms" in slo and r["output_tokens"] > 1 and tpot_ms > slo["tpot_ms"]:
+                ok = False
             good += ok
     return {
         "completed": len(done),

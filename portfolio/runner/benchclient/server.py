@@ -270,16 +270,22 @@ class ReferenceServer:
             return
         max_tokens = data.get("max_tokens", 16)
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= s["max_tokens"]:
-            await _reply(writer, 400, self._refuse(arrival, f"max_tokens must be an integer from 1 to {s['max_tokens']}"))
+            await _reply(
+                writer, 400, self._refuse(arrival, f"max_tokens must be an integer from 1 to {s['max_tokens']}")
+            )
             return
         if not 1 <= prompt_tokens <= s["max_prompt_tokens"]:
-            await _reply(writer, 400, self._refuse(arrival, f"the prompt must have 1 to {s['max_prompt_tokens']} tokens"))
+            await _reply(
+                writer, 400, self._refuse(arrival, f"the prompt must have 1 to {s['max_prompt_tokens']} tokens")
+            )
             return
         if len(self.requests) >= int(s["max_requests"]):
             await _reply(writer, 429, self._refuse(arrival, f"this case allows at most {s['max_requests']} requests"))
             return
         stream = bool(data.get("stream"))
-        usage_wanted = isinstance(data.get("stream_options"), dict) and bool(data["stream_options"].get("include_usage"))
+        usage_wanted = isinstance(data.get("stream_options"), dict) and bool(
+            data["stream_options"].get("include_usage")
+        )
         seq = len(self.requests)
         request = _Request(
             rid=f"cmpl-{seq:05d}",

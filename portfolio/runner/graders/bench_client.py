@@ -72,7 +72,9 @@ class BenchClientGrader:
         outcome = grade.compare(items, outputs)
         metrics = {
             "guard": output.get("guard"),
-            "signal_guard": sorted({str(o["client"].get("guard")) for o in outputs if o["client"].get("status") == "ok"}),
+            "signal_guard": sorted(
+                {str(o["client"].get("guard")) for o in outputs if o["client"].get("status") == "ok"}
+            ),
             "client_wall_s": [o["client"].get("wall_s") for o in outputs],
             # Processes a client left behind, killed when its case ended (a daemon cannot outlive it).
             "client_strays": [o["client"].get("stray_processes") for o in outputs],

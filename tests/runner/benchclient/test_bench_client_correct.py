@@ -8,7 +8,6 @@ import json
 import pytest
 
 from portfolio.runner.benchclient import cases
-from tests.runner.benchclient.helpers import by_name
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

@@ -26,8 +26,18 @@ def snooped():
 
 def test_reading_or_signalling_the_server_is_refused(snooped):
     tail = by_name(snooped)["single_request"]["details"]["output_tail"]
-    for label in ("read input", "read memory", "read environ", "list fds", "kill server", "stop server",
-                  "kill all", "kill group", "pidfd", "alter server"):
+    for label in (
+        "read input",
+        "read memory",
+        "read environ",
+        "list fds",
+        "kill server",
+        "stop server",
+        "kill all",
+        "kill group",
+        "pidfd",
+        "alter server",
+    ):
         assert f"ATTEMPT {label}: refused" in tail, tail
 
 
@@ -46,8 +56,11 @@ def test_a_daemon_left_behind_is_killed_before_the_next_case():
 
 
 def test_a_client_that_hangs_fails_each_case_and_not_the_run():
-    result = grade("import time\n\ndef run(base_url, workload):\n    time.sleep(3600)\n",
-                   cases=["single_request", "non_streaming"], case_wall_s=2)
+    result = grade(
+        "import time\n\ndef run(base_url, workload):\n    time.sleep(3600)\n",
+        cases=["single_request", "non_streaming"],
+        case_wall_s=2,
+    )
     assert result["outcome"] == "completed"
     for test in result["tests"]:
         assert test["status"] == "error"
@@ -78,8 +91,14 @@ def test_a_client_that_floods_the_server_fails_with_the_cap():
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        ("import os\n\ndef run(base_url, workload):\n    os._exit(3)\n", "crashed: the client process ended (status 3)"),
-        ("def run(base_url, workload):\n    raise ValueError('no server')\n", "run() raised an exception: ValueError: no server"),
+        (
+            "import os\n\ndef run(base_url, workload):\n    os._exit(3)\n",
+            "crashed: the client process ended (status 3)",
+        ),
+        (
+            "def run(base_url, workload):\n    raise ValueError('no server')\n",
+            "run() raised an exception: ValueError: no server",
+        ),
         ("def run(base_url, workload):\n    return {'requests': ['x' * 1000] * 5000}\n", "result too large"),
         ("def run(base_url, workload):\n    return {1, 2}\n", "run() returned something that is not JSON"),
     ],

@@ -19,9 +19,21 @@ def record() -> dict:
     requests, t = [], 1_000_000_000
     for seq, item in enumerate(WORKLOAD["warmup"] + WORKLOAD["requests"]):
         chunks = [t + 20_000_000 + i * 6_000_000 for i in range(item["output_tokens"])]
-        requests.append({"id": f"cmpl-{seq:05d}", "seq": seq, "arrival_ns": t, "prompt_tokens": item["prompt_tokens"],
-                         "max_tokens": item["output_tokens"], "stream": True, "token_ns": chunks, "chunk_ns": chunks,
-                         "end_ns": chunks[-1], "chunks": len(chunks), "status": "ok"})
+        requests.append(
+            {
+                "id": f"cmpl-{seq:05d}",
+                "seq": seq,
+                "arrival_ns": t,
+                "prompt_tokens": item["prompt_tokens"],
+                "max_tokens": item["output_tokens"],
+                "stream": True,
+                "token_ns": chunks,
+                "chunk_ns": chunks,
+                "end_ns": chunks[-1],
+                "chunks": len(chunks),
+                "status": "ok",
+            }
+        )
         t = chunks[-1] + 2_000_000
     return {"requests": requests, "refused": [], "steps": 0, "settings": {}}
 
@@ -29,20 +41,51 @@ def record() -> dict:
 def honest(rec: dict) -> dict:
     """What a correct client reports for `rec`, computed with the harness's own metric code."""
     rows, truth = [], []
-    for index, entry in enumerate(rec["requests"][len(WORKLOAD["warmup"]):]):
+    for index, entry in enumerate(rec["requests"][len(WORKLOAD["warmup"]) :]):
         sent = entry["arrival_ns"] / 1e9 - LAG
         chunks = [c / 1e9 + LAG for c in entry["chunk_ns"]]
-        rows.append({"index": index, "id": entry["id"], "scheduled_s": None, "sent_s": sent, "first_token_s": chunks[0],
-                     "chunk_times_s": chunks, "end_s": chunks[-1], "output_tokens": len(chunks), "error": None})
-        truth.append({"start_s": sent, "ttft_s": chunks[0] - sent, "latency_s": chunks[-1] - sent,
-                      "itl_s": [b - a for a, b in zip(chunks, chunks[1:])], "prompt_tokens": 1,
-                      "output_tokens": len(chunks), "error": None})
+        rows.append(
+            {
+                "index": index,
+                "id": entry["id"],
+                "scheduled_s": None,
+                "sent_s": sent,
+                "first_token_s": chunks[0],
+                "chunk_times_s": chunks,
+                "end_s": chunks[-1],
+                "output_tokens": len(chunks),
+                "error": None,
+            }
+        )
+        truth.append(
+            {
+                "start_s": sent,
+                "ttft_s": chunks[0] - sent,
+                "latency_s": chunks[-1] - sent,
+                "itl_s": [b - a for a, b in zip(chunks, chunks[1:], strict=False)],
+                "prompt_tokens": 1,
+                "output_tokens": len(chunks),
+                "error": None,
+            }
+        )
     duration = max(r["start_s"] + r["latency_s"] for r in truth) - min(r["start_s"] for r in truth)
     level = metrics.compute_level(truth, duration, None)
-    summary = {name: {"mean": level[name]["mean"], "p50": level[name]["median"], "p95": level[name]["p95"],
-                      "p99": level[name]["p99"]} for name in grade.LATENCIES}
-    summary.update(completed=level["completed"], failed=0, output_tokens_per_s=level["output_tokens_per_s"],
-                   requests_per_s=level["requests_per_s"], goodput_rps=None)
+    summary = {
+        name: {
+            "mean": level[name]["mean"],
+            "p50": level[name]["median"],
+            "p95": level[name]["p95"],
+            "p99": level[name]["p99"],
+        }
+        for name in grade.LATENCIES
+    }
+    summary.update(
+        completed=level["completed"],
+        failed=0,
+        output_tokens_per_s=level["output_tokens_per_s"],
+        requests_per_s=level["requests_per_s"],
+        goodput_rps=None,
+    )
     return {"requests": rows, "summary": summary}
 
 
@@ -65,7 +108,7 @@ def test_a_first_token_stamped_before_the_server_sent_it_is_caught_exactly():
 def test_a_token_received_far_later_than_the_band_is_caught():
     result = honest(record())
     result["requests"][0]["end_s"] += 0.05
-    assert ("e2e" in {c for c, _ in problems(result)})
+    assert "e2e" in {c for c, _ in problems(result)}
 
 
 def test_a_mean_reported_as_p99_is_caught_when_the_spread_is_wider_than_the_band():

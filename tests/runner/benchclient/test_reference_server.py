@@ -39,13 +39,14 @@ def post(srv, body, *, raw=False):
 
 def events(data: bytes) -> list[str]:
     assert data.endswith(b"data: [DONE]\n\n")
-    return [chunk[len("data: "):] for chunk in data.decode().split("\n\n") if chunk]
+    return [chunk[len("data: ") :] for chunk in data.decode().split("\n\n") if chunk]
 
 
 def test_a_stream_is_sse_events_with_usage_last_and_done(serve):
     srv = serve(chunk_tokens=3)
-    status, kind, data = post(srv, {"prompt": [1] * 5, "max_tokens": 7, "stream": True,
-                                    "stream_options": {"include_usage": True}})
+    status, kind, data = post(
+        srv, {"prompt": [1] * 5, "max_tokens": 7, "stream": True, "stream_options": {"include_usage": True}}
+    )
     assert (status, kind) == (200, "text/event-stream")
     frames = events(data)
     assert frames[-1] == "[DONE]"
@@ -88,8 +89,9 @@ def test_prefill_grows_with_the_prompt(serve):
 
 def test_a_full_batch_makes_the_next_request_queue(serve):
     srv = serve(max_batch=1, decode_ms_base=5.0)
-    threads = [threading.Thread(target=post, args=(srv, {"prompt": [1], "max_tokens": 10, "stream": True}))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=post, args=(srv, {"prompt": [1], "max_tokens": 10, "stream": True})) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
         time.sleep(0.005)

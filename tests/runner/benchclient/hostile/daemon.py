@@ -1,6 +1,8 @@
 """bench_client.py that leaves a daemon behind (a new session, so not in the client's process
 group) to send requests and forge the step's output once the client has returned."""
 
+from __future__ import annotations
+
 import json
 import os
 import time
