@@ -12,12 +12,18 @@ before the server sent it (the response headers taken for a token) is caught exa
 request's true latencies run from the client's own sent_s to the server's writes.
 
 Tolerance. A client sees each moment a little after the server: the request travels over
-loopback before it arrives, every event travels back, and the client's own threads are
-scheduled by a busy kernel. The grader measures loopback round trips of the case's own server
-just before the client runs (`rtt_s`) and allows, for every latency, an absolute band of
-ALLOWANCE_FLOOR_S or RTT_FACTOR x the 90th percentile round trip, whichever is larger, plus
-REL_TOL of the true value. A per-token figure (TPOT) gets the band divided by the tokens it is
-spread over. Counts must match exactly; throughputs get REL_TOL plus the band over the duration.
+loopback, every event travels back, and the client's own threads wait for a busy kernel. The
+grader measures loopback round trips of the case's own server just before the client runs
+(`rtt_s`); a received moment may come up to max(ALLOWANCE_FLOOR_S, RTT_FACTOR x their 90th
+percentile) after the server wrote it, and a request may reach the server up to SEND_MAX_S after
+its sent_s. LATE_FRACTION of a case's requests (at least one) may be later than that, for a
+client thread stalled by the machine; a measuring mistake shows in most requests. Counts must
+match exactly.
+
+The summary is judged on its computation alone: the harness's metric code is run on the
+client's own records (already held to the server's) and each summary figure must agree with it
+within the harness's tolerance for a recomputed claim (metrics.DEFAULT_REL_TOL, metrics.ABS_TOL).
+So a summary is never failed for timing noise, only for being computed wrongly.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ from portfolio.runner.benchclient import cases as case_table
 
 ALLOWANCE_FLOOR_S = 0.020
 RTT_FACTOR = 4.0
-REL_TOL = 0.05
 # The client's clock is the server's (time.perf_counter() and time.monotonic_ns() read the same
 # CLOCK_MONOTONIC in one sandbox), so a request reaches the server after it was sent and a token
 # is received after it was written. CLOCK_EPS_S absorbs the order of the two clock reads; a
@@ -40,6 +45,9 @@ REL_TOL = 0.05
 # on a busy machine), which also bounds how far a sent_s can be moved.
 CLOCK_EPS_S = 0.0005
 SEND_MAX_S = 0.1
+# The share of a case's requests that may be seen later than the band (at least one): a stalled
+# client thread on a loaded machine, not a measuring mistake, which shows in most requests.
+LATE_FRACTION = 0.2
 SUMMARY_STATS = ("mean", "p50", "p95", "p99")
 LATENCIES = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")
 SHOWN_FAILURES = 4
@@ -78,12 +86,6 @@ class Problems:
             if category not in seen:
                 seen.append(category)
         return seen
-
-
-def _close(claimed: Any, true: float, band: float) -> bool:
-    if isinstance(claimed, bool) or not isinstance(claimed, int | float) or not math.isfinite(claimed):
-        return False
-    return abs(claimed - true) <= band + REL_TOL * abs(true)
 
 
 def _num(value: Any) -> float | None:
@@ -157,23 +159,60 @@ def check_case(
         )
     seen: set[int] = set()
     sent: dict[str, float] = {}
+    late: dict[int, list[tuple[str, str]]] = {}
     for r in reported:
         if not isinstance(r, Mapping):
             problems.add("workload", "every record must be a dict")
             break
-        _check_record(r, plan, measured, ids, seen, stream, band, problems, sent)
+        _check_record(r, plan, measured, ids, seen, stream, band, problems, sent, late)
+    _check_schedule(workload, plan, reported, band, late)
+    # A few requests seen late are a busy machine stalling the client; many are a measuring
+    # mistake (or a closed loop). Received before the server sent it is never allowed.
+    allowed = late_allowed(len(plan))
+    info["late_requests"] = len(late)
+    if len(late) > allowed:
+        for index in sorted(late):
+            for category, message in late[index]:
+                problems.add(category, message)
     if problems.items:
         return problems, info
-    _check_schedule(workload, plan, measured, reported, band, problems)
     _, truth = truth_records(record, warm, sent)
+    info["true_summary"] = _summary_view(metrics.compute_level(truth, _duration(truth), workload.get("slo") or None))
     summary = result.get("summary")
-    level = metrics.compute_level(truth, _duration(truth), workload.get("slo") or None)
-    info["true_summary"] = _summary_view(level)
     if not isinstance(summary, Mapping):
         problems.add("throughput", "the result has no 'summary' dict")
     else:
-        _check_summary(summary, level, truth, workload, band, stream, problems)
+        own = client_records(reported, stream)
+        level = metrics.compute_level(own, _duration(own), workload.get("slo") or None)
+        _check_summary(summary, level, workload, stream, problems)
     return problems, info
+
+
+def late_allowed(requests: int) -> int:
+    """How many requests of a case may be seen later than the band: LATE_FRACTION of them, at least one."""
+    return max(1, int(requests * LATE_FRACTION))
+
+
+def client_records(reported: Sequence[Mapping[str, Any]], stream: bool) -> list[dict[str, Any]]:
+    """The client's own records (already held to the server's) as the harness's records, so its
+    summary can be recomputed with the harness's code from exactly the times it reported."""
+    out = []
+    for r in sorted(reported, key=lambda item: item["index"]):
+        sent, end = float(r["sent_s"]), float(r["end_s"])
+        chunks = [float(t) for t in r.get("chunk_times_s") or []] if stream else []
+        first = float(r["first_token_s"]) if stream else end
+        out.append(
+            {
+                "start_s": sent,
+                "ttft_s": first - sent,
+                "itl_s": [b - a for a, b in zip(chunks, chunks[1:], strict=False)],
+                "latency_s": end - sent,
+                "prompt_tokens": None,
+                "output_tokens": int(r["output_tokens"]),
+                "error": None,
+            }
+        )
+    return out
 
 
 def _duration(truth: Sequence[Mapping[str, Any]]) -> float:
@@ -202,6 +241,7 @@ def _check_record(
     band: float,
     problems: Problems,
     sent_by_id: dict[str, float],
+    late: dict[int, list[tuple[str, str]]],
 ) -> None:
     index, rid = r.get("index"), r.get("id")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(plan) or index in seen:
@@ -240,26 +280,31 @@ def _check_record(
         problems.add("clock", f"request {index}: sent_s and end_s must be numbers (time.perf_counter())")
         return
     arrival = entry["arrival_ns"] / 1e9
-    if not -CLOCK_EPS_S <= arrival - sent <= SEND_MAX_S:
-        problems.add(
-            "clock",
-            f"request {index} reached the server {1000 * (arrival - sent):.1f} ms after your sent_s "
-            f"(expected 0 to {1000 * SEND_MAX_S:g} ms)",
-        )
-        return
+
+    def lag_check(category: str, message: str, lag: float, limit: float) -> None:
+        if lag < -CLOCK_EPS_S:
+            problems.add(category, message)
+        elif lag > limit:
+            late.setdefault(index, []).append((category, message))
+
+    send_message = (
+        f"request {index} reached the server {1000 * (arrival - sent):.1f} ms after your sent_s "
+        f"(expected 0 to {1000 * SEND_MAX_S:g} ms)"
+    )
+    lag_check("clock", send_message, arrival - sent, SEND_MAX_S)
     sent_by_id[rid] = sent
     end_lag = end - entry["end_ns"] / 1e9
-    if not -CLOCK_EPS_S <= end_lag <= band:
-        problems.add("e2e", _late("end_s", index, end_lag, band))
+    lag_check("e2e", _late("end_s", index, end_lag, band), end_lag, band)
     if stream:
         chunks = r.get("chunk_times_s")
         if first is None:
             problems.add("ttft", f"request {index}: first_token_s must be a number for a streamed request")
         else:
             lag = first - entry["chunk_ns"][0] / 1e9
-            if not -CLOCK_EPS_S <= lag <= band:
-                problems.add("ttft", _late("first_token_s", index, lag, band))
-        if not isinstance(chunks, list) or len(chunks) != len(entry["chunk_ns"]):
+            lag_check("ttft", _late("first_token_s", index, lag, band), lag, band)
+        if isinstance(chunks, list) and not all(_num(t) is not None for t in chunks):
+            problems.add("itl", f"request {index}: chunk_times_s must be numbers")
+        elif not isinstance(chunks, list) or len(chunks) != len(entry["chunk_ns"]):
             count = len(chunks) if isinstance(chunks, list) else None
             problems.add(
                 "itl",
@@ -270,44 +315,36 @@ def _check_record(
 def _check_schedule(
     workload: Mapping[str, Any],
     plan: Sequence[Mapping[str, Any]],
-    measured: Sequence[Mapping[str, Any]],
     reported: Sequence[Mapping[str, Any]],
     band: float,
-    problems: Problems,
+    late: dict[int, list[tuple[str, str]]],
 ) -> None:
-    """An open loop: each request must reach the server at its scheduled offset from the first."""
+    """An open loop: each request must be sent at its scheduled offset from the first (its sent_s
+    is already held to its arrival at the server)."""
     if workload["arrival"]["kind"] == "closed":
         return
-    arrival = {entry["id"]: entry["arrival_ns"] / 1e9 for entry in measured}
-    by_index = {r["index"]: arrival[r["id"]] for r in reported}
+    by_index = {r["index"]: float(r["sent_s"]) for r in reported}
+    if 0 not in by_index:
+        return
     t0 = by_index[0] - plan[0]["arrival_s"]
-    late = []
     for index, at in sorted(by_index.items()):
         lag = at - (t0 + plan[index]["arrival_s"])
         if abs(lag) > 2 * band + 0.002:
-            late.append((index, lag))
-    if late:
-        index, lag = max(late, key=lambda item: abs(item[1]))
-        problems.add(
-            "open_loop",
-            f"{len(late)} of {len(plan)} requests reached the server off their schedule "
-            f"(request {index} by {1000 * lag:+.1f} ms)",
-        )
+            late.setdefault(index, []).append(
+                ("open_loop", f"request {index} was sent {1000 * lag:+.1f} ms off its schedule")
+            )
 
 
 def _check_summary(
     summary: Mapping[str, Any],
     level: Mapping[str, Any],
-    truth: Sequence[Mapping[str, Any]],
     workload: Mapping[str, Any],
-    band: float,
     stream: bool,
     problems: Problems,
 ) -> None:
-    done = [r for r in truth if not r["error"]]
-    tokens = [r["output_tokens"] for r in done if r["output_tokens"] > 1]
-    per_token = band / (min(tokens) - 1) if tokens else band
-    bands = {"ttft_ms": band, "tpot_ms": per_token, "itl_ms": band, "e2e_ms": band}
+    """The client's summary against the harness's metric code run on the client's own records:
+    only the computation is judged here (the records were held to the server above), so the
+    band is the harness's own for a recomputed claim (metrics.DEFAULT_REL_TOL and ABS_TOL)."""
     names = LATENCIES if stream else ("e2e_ms",)
     for name in names:
         true_stats = level[name]
@@ -319,46 +356,36 @@ def _check_summary(
             continue
         for stat in SUMMARY_STATS:
             true = true_stats["median" if stat == "p50" else stat]
-            if not _close(claimed.get(stat), true, 1000 * bands[name]):
-                problems.add(_category(name, stat), f"summary {name} {stat}: {claimed.get(stat)!r}, true {true:.2f}")
+            if not _recomputed(claimed.get(stat), true, metrics.ABS_TOL["ms"]):
+                problems.add(
+                    _category(name, stat),
+                    f"summary {name} {stat}: {claimed.get(stat)!r}, from your own records {true:.2f}",
+                )
     if summary.get("completed") != level["completed"]:
         problems.add("warmup", f"summary completed: {summary.get('completed')!r}, true {level['completed']}")
-    duration = level["duration_s"]
     for name in ("output_tokens_per_s", "requests_per_s"):
         true = level[name]
-        if true is not None and not _close(summary.get(name), true, true * band / max(duration, 1e-9)):
-            problems.add("throughput", f"summary {name}: {summary.get(name)!r}, true {true:.2f}")
-    slo = workload.get("slo") or {}
-    if slo:
-        low, high = _good_range(done, slo, band)
-        claimed = _num(summary.get("goodput_rps"))
-        lo_rate, hi_rate = low / duration, high / duration
-        if claimed is None or not lo_rate * (1 - REL_TOL) - 1e-9 <= claimed <= hi_rate * (1 + REL_TOL) + 1e-9:
+        if true is not None and not _recomputed(summary.get(name), true, metrics.ABS_TOL["per_s"]):
+            problems.add("throughput", f"summary {name}: {summary.get(name)!r}, from your own records {true:.2f}")
+    if workload.get("slo"):
+        true = level["goodput_rps"]
+        if true is not None and not _recomputed(summary.get("goodput_rps"), true, metrics.ABS_TOL["per_s"]):
             problems.add(
                 "throughput",
-                f"summary goodput_rps: {summary.get('goodput_rps')!r}, true {lo_rate:.2f}"
-                + (f" to {hi_rate:.2f}" if high != low else "")
-                + " requests/s meeting the SLO",
+                f"summary goodput_rps: {summary.get('goodput_rps')!r}, from your own records {true:.2f} "
+                "requests/s meeting the SLO",
             )
+
+
+def _recomputed(claimed: Any, true: float, floor: float) -> bool:
+    value = _num(claimed)
+    return value is not None and abs(value - true) <= max(metrics.DEFAULT_REL_TOL * abs(true), floor)
 
 
 def _category(name: str, stat: str) -> str:
     if stat in ("p95", "p99"):
         return "percentiles"
     return {"ttft_ms": "ttft", "tpot_ms": "tpot", "itl_ms": "itl", "e2e_ms": "e2e"}[name]
-
-
-def _good_range(done: Sequence[Mapping[str, Any]], slo: Mapping[str, float], band: float) -> tuple[int, int]:
-    """How many requests meet the SLO when every latency is `band` longer, and when it is `band` shorter."""
-
-    def count(shift: float) -> int:
-        good = 0
-        for r in done:
-            moved = dict(r, ttft_s=r["ttft_s"] + shift, latency_s=r["latency_s"] + shift)
-            good += metrics._meets_slo(moved, dict(slo))  # noqa: SLF001 - the harness's own rule
-        return good
-
-    return count(band), count(-band)
 
 
 def _summary_view(level: Mapping[str, Any]) -> dict[str, Any]:
@@ -377,7 +404,13 @@ def compare(items: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, A
     tests = []
     for item, output in zip(items, outputs, strict=True):
         tests.append(_test(item, output))
-    return casetable.graded(tests, allowance_floor_ms=ALLOWANCE_FLOOR_S * 1000, rtt_factor=RTT_FACTOR, rel_tol=REL_TOL)
+    return casetable.graded(
+        tests,
+        allowance_floor_ms=ALLOWANCE_FLOOR_S * 1000,
+        rtt_factor=RTT_FACTOR,
+        late_fraction=LATE_FRACTION,
+        summary_rel_tol=metrics.DEFAULT_REL_TOL,
+    )
 
 
 def _test(item: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
@@ -404,7 +437,11 @@ def _test(item: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
     problems, info = check_case(case_table.workload(item), output["record"], output["rtt_s"], client.get("result"))  # type: ignore[arg-type]
     details["allowance_ms"] = info["allowance_ms"]
     if not problems.items:
-        message = f"every figure within {info['allowance_ms']:g} ms + {REL_TOL:.0%} of the server's record"
+        message = (
+            f"every request within {info['allowance_ms']:g} ms of the server's record "
+            f"({info['late_requests']} later, {late_allowed(len(case_table.workload(item)['requests']))} allowed); "
+            "the summary as the harness computes it from your records"
+        )
         return protocol.make_test(item["name"], "passed", visibility=visibility, message=message, details=details)
     categories = problems.categories
     details["failed_categories"] = categories

@@ -1,4 +1,4 @@
-"""The typical mistake `mean_as_percentile` (every percentile reported as the mean) fails the cases built to catch it and passes the others it runs."""
+"""The typical mistake `mean_as_percentile` (every percentile reported as the mean) fails the cases built to catch it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tests.runner.benchclient.helpers import by_name, failed_names
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
-CASES = ["concurrent_8", "jitter", "stalls", "chunked_stream"]
+CASES = ["concurrent_8", "jitter", "stalls"]
 MUST_FAIL = {"concurrent_8", "jitter", "stalls"}
 
 
@@ -29,7 +29,3 @@ def test_mean_as_percentile_is_named_by_its_category(result):
         assert tests[name]["status"] == "failed", tests[name]["message"]
         assert "percentiles" in tests[name]["details"]["failed_categories"]
         assert tests[name]["details"]["hint"]
-
-
-def test_mean_as_percentile_still_passes_where_it_measures_right(result):
-    assert not {"chunked_stream"} & failed_names(result)
