@@ -479,7 +479,9 @@ def client_contract() -> dict[str, Any]:
     floor_ms = client_grade.ALLOWANCE_FLOOR_S * 1000
     tolerance = (
         f"each moment you receive at most max({floor_ms:g} ms, {client_grade.RTT_FACTOR:g} x the 90th percentile "
-        "loopback round trip the grader measures before the case) after the server wrote it, and never before; "
+        f"loopback round trip the grader measures before the case, {client_grade.LAG_FACTOR:g} x the 99th "
+        "percentile of how late the server's own timer wakes during it) after the server wrote it, and never "
+        "before; "
         f"each request reaching the server at most {client_grade.SEND_MAX_S * 1000:g} ms after its sent_s; "
         f"{client_grade.LATE_FRACTION:.0%} of a case's requests (at least one) may be later, for a stalled thread; "
         "counts exactly. Your summary must agree with what the harness's metric code computes from your own "
