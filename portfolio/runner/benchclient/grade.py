@@ -37,7 +37,7 @@ from portfolio.runner import casetable, protocol
 from portfolio.runner.bench import metrics, stats
 from portfolio.runner.benchclient import cases as case_table
 
-ALLOWANCE_FLOOR_S = 0.020
+ALLOWANCE_FLOOR_S = 0.050
 RTT_FACTOR = 4.0
 LAG_FACTOR = 3.0
 # The client's clock is the server's (time.perf_counter() and time.monotonic_ns() read the same

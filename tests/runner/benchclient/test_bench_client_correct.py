@@ -32,7 +32,7 @@ def test_the_server_ran_guarded_in_its_own_pid_namespace(result):
 
 def test_each_case_states_its_tolerance(result):
     for test in result["tests"]:
-        assert test["details"]["allowance_ms"] >= 20.0
+        assert test["details"]["allowance_ms"] >= 50.0
         assert "of the server's record" in test["message"] and "allowed)" in test["message"]
 
 
