@@ -310,6 +310,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Runs. Which grader (name, version) runs each runnable spec kind; the pair is pinned on the Run
 # when it is created, so a retry or a late result never meets a different grader.
+# RUNNER_CODE_GRADERS: a kind that takes code as well as its own upload grades a version whose upload
+# is Python (07's bench_client.py) with this grader; a gate requiring such a spec needs a passing
+# run of it (assessments.models.records.requirement_state). Set like RUNNER_GRADERS.
 # RUNNER_GRADERS="kv_calculator=script:1" points a kind at another grader, for example the trivial
 # `script` grader to smoke-test the pipeline before a real grader is deployed on the runners.
 RUNNER_GRADERS: dict[str, tuple[str, str]] = {
@@ -324,6 +327,15 @@ for _item in env_list("RUNNER_GRADERS"):
     if not (_kind and _name and _version):
         raise ImproperlyConfigured(f"RUNNER_GRADERS entries look like kind=grader:version, not {_item!r}")
     RUNNER_GRADERS[_kind.strip()] = (_name.strip(), _version.strip())
+RUNNER_CODE_GRADERS: dict[str, tuple[str, str]] = {
+    "inference_benchmark": ("bench_client", "1"),
+}
+for _item in env_list("RUNNER_CODE_GRADERS"):
+    _kind, _, _grader = _item.partition("=")
+    _name, _, _version = _grader.partition(":")
+    if not (_kind and _name and _version):
+        raise ImproperlyConfigured(f"RUNNER_CODE_GRADERS entries look like kind=grader:version, not {_item!r}")
+    RUNNER_CODE_GRADERS[_kind.strip()] = (_name.strip(), _version.strip())
 # What a learner may have waiting or running at once; more uploads are kept but not run.
 RUNNER_MAX_QUEUED_PER_USER = env_int("RUNNER_MAX_QUEUED_PER_USER", 3)
 # Per-job limits sent in the payload (portfolio/runner/protocol.py Limits, bounds checked there).
