@@ -236,9 +236,11 @@ class TakeoverTests(MailTestCase):
     def assert_resets_reach_victor_only(self):
         mail.outbox.clear()
         self.client.logout()
-        with mock.patch.object(tasks.send_reset_mail, "delay", side_effect=tasks.send_reset_mail):
-            with self.captureOnCommitCallbacks(execute=True):
-                self.client.post(reverse("accounts:password-reset"), {"email": "victor@example.com"})
+        with (
+            mock.patch.object(tasks.send_reset_mail, "delay", side_effect=tasks.send_reset_mail),
+            self.captureOnCommitCallbacks(execute=True),
+        ):
+            self.client.post(reverse("accounts:password-reset"), {"email": "victor@example.com"})
         [message] = mail.outbox
         assert message.to == ["victor@example.com"] and "victor" in message.body
 
