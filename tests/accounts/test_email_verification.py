@@ -134,7 +134,7 @@ class SignupVerificationTests(MailTestCase):
         self.signup("newbie", "newbie@example.com")
         page = self.client.get(reverse("accounts:profile"))
         self.assertContains(page, "unverified")
-        self.assertContains(page, "Pending change to <strong>newbie@example.com</strong>")
+        self.assertContains(page, "Waiting for confirmation: <strong>newbie@example.com</strong>")
 
         self.client.post(self.link_in(mail.outbox[0]))
         self.change_email("newbie@new.example")
