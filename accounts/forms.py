@@ -118,7 +118,7 @@ class ProfileForm(forms.ModelForm):
     until it is confirmed, and the answer is the same whether or not another account has it."""
 
     email = forms.EmailField(
-        help_text="A new address takes effect once you follow the link we mail to it.", max_length=254
+        required=False, max_length=254, help_text="A new address takes effect once you follow the link we mail to it."
     )
 
     class Meta:

@@ -104,14 +104,15 @@ def profile_update(request: Request) -> HttpResponse:
     if not form.is_valid():
         return _profile(request, form=form)
     address = form.cleaned_data["email"].strip()
-    asks_new = address.lower() not in {request.user.email.lower(), request.user.pending_email.lower()}
+    # Left empty, the addresses stay as they are (an address is replaced, never removed, here).
+    asks_new = bool(address) and address.lower() not in {request.user.email.lower(), request.user.pending_email.lower()}
     if asks_new and (verdict := EMAIL_LINKS_PER_ACCOUNT.hit(f"user:{request.user.pk}")).blocked:
         form.add_error("email", f"Too many confirmation mails for now. Try again {verdict.retry_after_text}.")
         response = _profile(request, form=form)
         response.status_code = 429
         return response
     form.save()
-    if request.user.request_email(address):
+    if address and request.user.request_email(address):
         messages.success(
             request,
             f"Profile saved. We mailed a link to {address}; your address stays "

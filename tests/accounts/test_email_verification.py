@@ -199,6 +199,14 @@ class EmailChangeTests(MailTestCase):
         self.ada.refresh_from_db()
         assert self.ada.pending_email == ""
 
+    def test_an_empty_address_keeps_the_one_in_use(self):
+        response = self.change_email("", display_name="Ada L.")
+
+        self.assertContains(response, "Profile saved.")
+        self.ada.refresh_from_db()
+        assert (self.ada.display_name, self.ada.email, self.ada.pending_email) == ("Ada L.", "ada@example.com", "")
+        assert mail.outbox == []
+
     def test_a_bad_address_is_named_and_the_form_kept(self):
         response = self.client.post(reverse("accounts:profile-update"), {"display_name": "Ada L.", "email": "nope"})
 
