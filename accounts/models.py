@@ -12,6 +12,7 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core import signing
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -57,6 +58,14 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            # A confirmed address belongs to one account (confirm_email checks first; this holds under races).
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(email_verified_at__isnull=False) & ~Q(email=""),
+                name="user_confirmed_email_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -126,9 +135,13 @@ class User(AbstractUser):
                 raise EmailLinkError(_LINK_STALE)
             address = me.address_to_confirm
             if User.objects.with_verified_email(address).exclude(pk=me.pk).exists():
-                raise EmailLinkError("Another account has confirmed this address in the meantime, so it stays unused.")
+                raise EmailLinkError(_LINK_TAKEN)
             me.email, me.pending_email, me.email_verified_at = address, "", timezone.now()
-            me.save(update_fields=["email", "pending_email", "email_verified_at"])
+            try:
+                with transaction.atomic():
+                    me.save(update_fields=["email", "pending_email", "email_verified_at"])
+            except IntegrityError:
+                raise EmailLinkError(_LINK_TAKEN) from None
         self.email, self.pending_email, self.email_verified_at = me.email, me.pending_email, me.email_verified_at
         return address
 
@@ -163,6 +176,7 @@ class User(AbstractUser):
         return self.led_teams().filter(~models.Exists(other_leads), models.Exists(others))
 
 
+_LINK_TAKEN = "Another account has confirmed this address in the meantime, so it stays unused."
 _LINK_STALE = (
     "This link has been used already, or the address changed since it was sent. "
     "Your profile shows the address in use; send a new link from there if you need one."

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
@@ -338,6 +339,11 @@ class TakeoverTests(MailTestCase):
 
         self.assertContains(response, "Another account has confirmed this address", status_code=400)
         assert list(User.objects.with_verified_email("shared@example.com")) == [self.victor]
+
+    def test_the_database_refuses_a_second_account_with_the_same_confirmed_address(self):
+        create_user(username="mallory", email="VICTOR@example.com", email_verified_at=None)  # unconfirmed: allowed
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            create_user(username="mallory2", email="VICTOR@example.com")
 
     def test_an_invite_does_not_reach_an_unconfirmed_address(self):
         newbie = create_user(username="newbie", email="newbie@example.com", email_verified_at=None)
