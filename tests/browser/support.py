@@ -115,6 +115,19 @@ class BrowserMixin:
                 page.screenshot(path=folder / f"{name}-{size}-{scheme}.png", full_page=True)
                 assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {size} ({scheme})"
 
+    def shoot_here(self, page: Any, folder: Path, name: str) -> None:
+        """The page as it is now (after clicks: not reloaded) at each of SIZES and each colour scheme: a
+        full-page screenshot each into `folder`, and no sideways scroll; it ends at 1,280 px, light."""
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            overflow = page.evaluate(OVERFLOW)
+            assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px at {size}"
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                page.screenshot(path=folder / f"{name}-{size}-{scheme}.png", full_page=True)
+        page.emulate_media(color_scheme="light")
+        page.set_viewport_size(SIZES["desktop"])
+
 
 class BrowserTestCase(BrowserMixin, StaticLiveServerTestCase):
     @classmethod
