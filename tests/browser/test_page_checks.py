@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Membership
+from portfolio.runner import protocol
 from roadmap.models import ArtifactSpec
 from tests.assessments.gates import FlushableAuditMixin
 from tests.browser.support import (
@@ -97,6 +98,17 @@ class PageChecks(FlushableAuditMixin, BrowserTestCase):
         bench = create_artifact(owner=learner, spec=bench_spec, title="Serving benchmark")
         earlier = benchmark_run(artifact=bench, recorded="bench_cpu_open_loop.json")
         bench_run = benchmark_run(artifact=bench, recorded="bench_cpu_open_loop.json")
+        reason = "float16 is not offered on a CPU runner (slow, partly emulated kernels); use float32 or bfloat16"
+        refused = benchmark_run(
+            artifact=bench,
+            outcome=protocol.OUTCOME_SUBMISSION_FAILED,
+            verdict=protocol.VERDICT_INVALID_SUBMISSION,
+            score=None,
+            message=f"this runner cannot hold the workload: {reason}",
+            tests=[],
+            metrics={"refusal": reason},
+            raw={},
+        )
 
         gate = create_gate(layer=layers[6], level=create_level(roadmap=roadmap, number=3), artifacts=(kv_spec,))
         approved = create_gate_request(learner=learner, gate=gate, versions=(passing,), submit=True)
@@ -114,6 +126,7 @@ class PageChecks(FlushableAuditMixin, BrowserTestCase):
             "artifact": (learner, kv.get_absolute_url()),
             "run-kv-failing": (learner, failing_run.get_absolute_url()),
             "run-benchmark": (learner, f"{bench_run.get_absolute_url()}?compare={earlier.pk}"),
+            "run-benchmark-refused": (learner, refused.get_absolute_url()),
             "results-upload": (learner, reverse("portfolio:results-create", args=[bench.pk])),
             "gate-request": (learner, pending.get_absolute_url()),
             "review": (reviewer, pending.get_review_url()),

@@ -116,3 +116,25 @@ class RefusedRunPageTests(TestCase):
 
         self.client.force_login(create_user())
         assert self.client.get(run.get_absolute_url()).status_code == 404
+
+
+class OutlierTests(TestCase):
+    def test_a_request_slower_than_three_medians_is_flagged_and_named(self):
+        from portfolio.reports import BenchmarkReport
+
+        run = benchmark_run()
+        levels = run.metrics["levels"]
+        levels[0]["e2e_ms"] = {**levels[0]["e2e_ms"], "p50": 100.0, "max": 5925.0}
+        for level in levels[1:]:
+            for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"):
+                if level.get(key):
+                    level[key] = {**level[key], "max": level[key]["p50"]}
+        type(run).objects.filter(pk=run.pk).update(metrics=run.metrics, raw={})
+        run.refresh_from_db()
+        report = BenchmarkReport.of(run)
+        flagged = [line for line in report.outliers() if "E2E" in line]
+        assert flagged == [
+            f"concurrency {levels[0]['concurrency']}: the slowest E2E latency (5,925.0 ms) is 59.2× the median (100.0 ms)"
+        ]
+        self.client.force_login(run.version.artifact.owner)
+        assert "59.2× the median" in html.unescape(self.client.get(run.get_absolute_url()).content.decode())
