@@ -261,12 +261,12 @@ class BenchmarkReport:
             for key, label in LATENCIES:
                 stats = level.get(key) or {}
                 slowest, median = stats.get("max"), stats.get("p50")
-                if isinstance(slowest, int | float) and isinstance(median, int | float) and median > 0:
-                    if slowest > OUTLIER_FACTOR * median:
-                        found.append(
-                            f"concurrency {bench_validity.level_key(level)}: the slowest {label} "
-                            f"({slowest:,.1f} ms) is {slowest / median:.1f}× the median ({median:,.1f} ms)"
-                        )
+                numbers = isinstance(slowest, int | float) and isinstance(median, int | float)
+                if numbers and median > 0 and slowest > OUTLIER_FACTOR * median:
+                    found.append(
+                        f"concurrency {bench_validity.level_key(level)}: the slowest {label} "
+                        f"({slowest:,.1f} ms) is {slowest / median:.1f}× the median ({median:,.1f} ms)"
+                    )
         return found
 
     @property
