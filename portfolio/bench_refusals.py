@@ -111,7 +111,7 @@ def _parsed_errors(listed: str) -> list[dict[str, str]]:
 
 
 def _refused(reason: str) -> Refusal:
-    what = "The runner refused your workload: it is valid, but too big for this runner."
+    what = "The runner refused your workload: the spec is valid, but this runner cannot run it as written."
     for pattern, changes in FIT_RULES:
         if pattern.search(reason):
             return Refusal(what, reason, changes)

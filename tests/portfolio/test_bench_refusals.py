@@ -83,7 +83,7 @@ def test_each_of_fittings_refusals_names_the_fields_to_change():
         refusal = bench_refusals.explain(Run(metrics={"refusal": reason}))
         assert refusal.why == reason
         assert refusal.changes and first in fields(refusal), (reason, fields(refusal))
-        assert "too big for this runner" in refusal.what
+        assert "cannot run it as written" in refusal.what
 
 
 def test_a_run_that_was_not_refused_has_no_refusal():
@@ -113,6 +113,9 @@ class RefusedRunPageTests(TestCase):
         assert f"Why: {reason}" in section
         assert "dtype: Use float32 or bfloat16 on a CPU runner." in section
         assert "upload a fixed version" in section
+        # Said in the section, not again above it as the message nor below as a raw metric.
+        assert reason not in page.split('id="refusal"')[0]
+        assert '<th scope="row">refusal</th>' not in page
 
         self.client.force_login(create_user())
         assert self.client.get(run.get_absolute_url()).status_code == 404
