@@ -65,7 +65,12 @@ dev: export DEBUG = 1
 dev: setup
 	HOST=$(HOST) PORT=$(PORT) bin/run-embedded --dev
 
-test: venvs system-packages
+# axe-core for the browser tests' accessibility check (tests/browser/package.json, pinned in its lock).
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: venvs system-packages tests/browser/node_modules/axe-core/axe.min.js
 	DEBUG=1 LAYERWISE_REQUIRE_RUNNER=1 LAYERWISE_REQUIRE_BROWSER=1 bin/run-tests
 
 test-fast: $(VENV)/.installed

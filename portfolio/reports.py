@@ -43,6 +43,8 @@ CASE_GRADERS = (TINY_TRANSFORMER, QUANTIZER, BENCH_CLIENT)
 LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))
 CHARTED = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("e2e_ms", "E2E latency"))
 PERCENTILES = ("p50", "p95", "p99")
+# A request slower than this many medians of its level is flagged as an outlier on the page.
+OUTLIER_FACTOR = 3
 MAX_CHART_RUNS = 6
 MAX_DISTRIBUTION_LEVELS = 4
 
@@ -251,6 +253,22 @@ class BenchmarkReport:
             }
             for level in self.levels
         ]
+
+    def outliers(self) -> list[str]:
+        """Per level and latency metric whose slowest request took more than OUTLIER_FACTOR times the
+        median: a sentence naming both, so one stalled request is seen for what it is."""
+        found = []
+        for level in self.levels:
+            for key, label in LATENCIES:
+                stats = level.get(key) or {}
+                slowest, median = stats.get("max"), stats.get("p50")
+                numbers = isinstance(slowest, int | float) and isinstance(median, int | float)
+                if numbers and median > 0 and slowest > OUTLIER_FACTOR * median:
+                    found.append(
+                        f"concurrency {bench_validity.level_key(level)}: the slowest {label} "
+                        f"({slowest:,.1f} ms) is {slowest / median:.1f}× the median ({median:,.1f} ms)"
+                    )
+        return found
 
     @property
     def has_intervals(self) -> bool:

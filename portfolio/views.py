@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import Request
-from portfolio import contracts, reports, results, uploads
+from portfolio import bench_refusals, contracts, reports, results, uploads
 from portfolio.forms import ArtifactForm, ResultsForm, VersionForm
 from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run, RunRefused
 from roadmap.models import ArtifactSpec
@@ -187,6 +187,7 @@ def run_detail(request: Request, pk: int) -> HttpResponse:
         if run.grader == reports.BENCHMARK
         else [],
         "compare": chosen,
+        "refusal": bench_refusals.explain(run) if run.grader == reports.BENCHMARK and not run.is_active else None,
     }
     return render(request, template, context)
 

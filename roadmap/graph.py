@@ -168,7 +168,7 @@ def render_svg(
     where = {p.topic.pk: p for p in placed}
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="topic-graph" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-labelledby="graph-title">',
+        f'width="{width}" height="{height}" role="group" aria-labelledby="graph-title">',
         f'<title id="graph-title">{escape(title)}</title>',
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" class="graph-arrow"/></marker></defs>',

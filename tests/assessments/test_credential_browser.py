@@ -5,16 +5,14 @@ Screenshots go to $TEST_ARTIFACTS/browser/credentials/ (test-artifacts/ in the c
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from accounts.models import Membership
 from roadmap.models import ArtifactSpec
 from tests.assessments.gates import FlushableAuditMixin
-from tests.browser.support import BrowserTestCase
+from tests.browser.support import OVERFLOW, SIZES, BrowserTestCase, screenshot_folder
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
@@ -31,8 +29,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 
 class CredentialPageBrowserTests(FlushableAuditMixin, BrowserTestCase):
@@ -53,24 +49,12 @@ class CredentialPageBrowserTests(FlushableAuditMixin, BrowserTestCase):
         request = create_gate_request(learner=learner, gate=gate, versions=(version,), submit=True)
         request.approve(by=reviewer, marks=["met", "met"])
         self.credential = request.issue_credential(by=learner)
-        self.shots = Path(os.environ.get("TEST_ARTIFACTS") or Path(settings.BASE_DIR) / "test-artifacts")
-        self.shots = self.shots / "browser" / "credentials"
-        self.shots.mkdir(parents=True, exist_ok=True)
-
-    def look(self, path: str, name: str) -> None:
-        """Open `path` at each size in each colour scheme: a screenshot each, and no sideways scroll."""
-        for size, viewport in SIZES.items():
-            for scheme in ("light", "dark"):
-                page = self.page_as(viewport=viewport, color_scheme=scheme)
-                page.goto(self.live_server_url + path)
-                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                page.screenshot(path=self.shots / f"{name}-{size}-{scheme}.png", full_page=True)
-                assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {size} ({scheme})"
+        self.shots = screenshot_folder("credentials")
 
     def test_the_credential_page_reads_on_a_phone_and_a_desktop(self):
         from playwright.sync_api import expect
 
-        self.look(self.credential.get_absolute_url(), "credential")
+        self.look(None, self.credential.get_absolute_url(), self.shots, "credential")
         page = self.page_as(viewport=SIZES["phone"], permissions=["clipboard-read", "clipboard-write"])
         page.goto(self.live_server_url + self.credential.get_absolute_url())
         expect(page.locator(".verdict h2")).to_have_text("Valid")
@@ -96,7 +80,7 @@ class CredentialPageBrowserTests(FlushableAuditMixin, BrowserTestCase):
         page.click("button:has-text('Verify')")
         expect(page.locator(".verdict h2")).to_have_text("Tampered")
         page.screenshot(path=self.shots / "verify-tampered-phone-light.png", full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = page.evaluate(OVERFLOW)
         assert overflow <= 0, f"the verify page scrolls sideways by {overflow} px"
-        self.look(f"/credentials/verify/?id={self.credential.pk}", "verify-valid")
+        self.look(None, f"/credentials/verify/?id={self.credential.pk}", self.shots, "verify-valid")
         assert self.errors == []

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from accounts.models import Membership
 from assessments.models import AuditEvent, GateRequest
 from roadmap.models import ArtifactSpec
 from tests.assessments.gates import FlushableAuditMixin
-from tests.browser.support import BrowserTestCase
+from tests.browser.support import BrowserTestCase, screenshot_folder
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
@@ -109,22 +107,8 @@ class ReviewerPathBrowserTests(FlushableAuditMixin, BrowserTestCase):
         finish_run(create_run(version=self.version), verdict=verdict)
         return create_gate_request(learner=self.learner, gate=self.gate, versions=(self.version,), submit=True)
 
-    def no_sideways_scroll(self, page) -> None:
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
-
     def shoot(self, page, name: str) -> None:
-        """Screenshots at 390 and 1280 px, light and dark, into SCREENSHOT_DIR when it is set."""
-        folder = os.environ.get("SCREENSHOT_DIR")
-        for width in (390, 1280):
-            page.set_viewport_size({"width": width, "height": 900})
-            if width == 390:
-                self.no_sideways_scroll(page)
-            for scheme in ("light", "dark"):
-                page.emulate_media(color_scheme=scheme)
-                if folder:
-                    page.screenshot(path=f"{folder}/{name}-{width}-{scheme}.png", full_page=True)
-        page.emulate_media(color_scheme="light")
-        page.set_viewport_size({"width": 1280, "height": 900})
+        self.shoot_here(page, screenshot_folder("gates"), name)
 
     def decide_approve(self, page) -> None:
         for radio in page.locator("input[type=radio][value=met]").all():

@@ -2,20 +2,35 @@
 
 Without Chromium or Playwright a browser test class is skipped, unless LAYERWISE_REQUIRE_BROWSER is
 set (`make test` and CI set it), which makes a missing browser a failure instead of a silent skip.
+The same holds for axe-core (tests/browser/package.json; `make test` runs npm ci there) in the
+classes that call check_axe.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any, ClassVar
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRE_BROWSER = bool(os.environ.get("LAYERWISE_REQUIRE_BROWSER"))
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+# The two widths every page is checked at: a phone and a desktop.
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def screenshot_folder(name: str) -> Path:
+    """$TEST_ARTIFACTS/browser/<name>/ (test-artifacts/ in the checkout without it), created."""
+    folder = Path(os.environ.get("TEST_ARTIFACTS") or Path(settings.BASE_DIR) / "test-artifacts") / "browser" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def browser_missing() -> str | None:
@@ -36,6 +51,16 @@ def check_browser() -> None:
     if missing and REQUIRE_BROWSER:
         pytest.fail(f"{missing} (LAYERWISE_REQUIRE_BROWSER is set)")
     if missing:
+        pytest.skip(missing)
+
+
+def check_axe() -> None:
+    """Like check_browser, for axe-core: a failure where LAYERWISE_REQUIRE_BROWSER is set."""
+    check_browser()
+    if not AXE.is_file():
+        missing = f"needs axe-core at {AXE} (cd tests/browser && npm ci)"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"{missing} (LAYERWISE_REQUIRE_BROWSER is set)")
         pytest.skip(missing)
 
 
@@ -78,6 +103,30 @@ class BrowserMixin:
         page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
         page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
         return page
+
+    def look(self, user: Any, path: str, folder: Path, name: str) -> None:
+        """Open `path` at each of SIZES in each colour scheme, as `user` (None: signed out): a
+        full-page screenshot each into `folder`, and no sideways scroll."""
+        for size, viewport in SIZES.items():
+            for scheme in ("light", "dark"):
+                page = self.page_as(user, viewport=viewport, color_scheme=scheme)
+                page.goto(self.live_server_url + path)
+                overflow = page.evaluate(OVERFLOW)
+                page.screenshot(path=folder / f"{name}-{size}-{scheme}.png", full_page=True)
+                assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {size} ({scheme})"
+
+    def shoot_here(self, page: Any, folder: Path, name: str) -> None:
+        """The page as it is now (after clicks: not reloaded) at each of SIZES and each colour scheme: a
+        full-page screenshot each into `folder`, and no sideways scroll; it ends at 1,280 px, light."""
+        for size, viewport in SIZES.items():
+            page.set_viewport_size(viewport)
+            overflow = page.evaluate(OVERFLOW)
+            assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px at {size}"
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                page.screenshot(path=folder / f"{name}-{size}-{scheme}.png", full_page=True)
+        page.emulate_media(color_scheme="light")
+        page.set_viewport_size(SIZES["desktop"])
 
 
 class BrowserTestCase(BrowserMixin, StaticLiveServerTestCase):

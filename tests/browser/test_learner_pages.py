@@ -4,16 +4,12 @@ go to $TEST_ARTIFACTS/browser/learner-pages/ (test-artifacts/ in the checkout ot
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import Membership
 from assessments.models import SelfAssessment
-from tests.browser.support import BrowserTestCase
+from tests.browser.support import SIZES, BrowserTestCase, screenshot_folder
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
@@ -27,8 +23,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 
 class LearnerPagesBrowserTests(BrowserTestCase):
@@ -55,20 +49,7 @@ class LearnerPagesBrowserTests(BrowserTestCase):
         create_assessment(user=self.learner, layer=layers[0], level=2)
         spec = create_artifact_spec(roadmap=self.roadmap, code="09", title="A spec with a long enough name to wrap")
         create_artifact(owner=self.learner, spec=spec, title="My calculator with a long descriptive title")
-        self.shots = Path(os.environ.get("TEST_ARTIFACTS") or Path(settings.BASE_DIR) / "test-artifacts")
-        self.shots = self.shots / "browser" / "learner-pages"
-        self.shots.mkdir(parents=True, exist_ok=True)
-
-    def look(self, user, path: str, name: str) -> None:
-        """Open `path` at each size in each colour scheme: a screenshot each, no sideways scroll, no error."""
-        for size, viewport in SIZES.items():
-            for scheme in ("light", "dark"):
-                page = self.page_as(user, viewport=viewport, color_scheme=scheme)
-                page.goto(self.live_server_url + path)
-                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                page.screenshot(path=self.shots / f"{name}-{size}-{scheme}.png", full_page=True)
-                assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {size} ({scheme})"
-        assert self.errors == []
+        self.shots = screenshot_folder("learner-pages")
 
     def test_the_learners_pages_fit_a_phone_and_a_desktop(self):
         pages = {
@@ -84,13 +65,15 @@ class LearnerPagesBrowserTests(BrowserTestCase):
         }
         for name, path in pages.items():
             with self.subTest(name):
-                self.look(self.learner, path, name)
+                self.look(self.learner, path, self.shots, name)
+                assert self.errors == []
 
     def test_the_team_matrix_fits_and_shows_layers_9_to_12_at_1280(self):
         from playwright.sync_api import expect
 
         path = reverse("teams:team-matrix", args=[self.team.slug])
-        self.look(self.lead, path, "team-matrix")
+        self.look(self.lead, path, self.shots, "team-matrix")
+        assert self.errors == []
         page = self.page_as(self.lead, viewport=SIZES["desktop"])
         page.goto(self.live_server_url + path)
         scroller = page.locator(".matrix-scroll")

@@ -168,10 +168,15 @@ class InferenceBenchmarkGrader:
             return GradeReport.system_error("the benchmark harness wrote no output.json")
         status = output.get("status")
         if status == "refused":
-            return GradeReport.invalid_submission(f"this runner cannot hold the workload: {output.get('message')}")
+            return GradeReport.invalid_submission(
+                f"this runner cannot hold the workload: {output.get('message')}",
+                metrics={"refusal": str(output.get("message"))},
+            )
         if status == "invalid":
             listed = "; ".join(f"{e['path']}: {e['message']}" for e in output.get("errors", [])[:10])
-            return GradeReport.invalid_submission(f"the workload spec is invalid: {listed}")
+            return GradeReport.invalid_submission(
+                f"the workload spec is invalid: {listed}", metrics={"spec_errors": output.get("errors", [])[:50]}
+            )
         if status != "ok":
             return GradeReport.system_error(f"the benchmark harness failed: {output.get('message')}")
 
