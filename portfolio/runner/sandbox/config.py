@@ -18,8 +18,9 @@ from pathlib import Path
 DEFAULT_SANDBOX_UID = 65534
 # The per-job disk quota (quota.py): what all of a job's sandboxed steps may write to their
 # folders together, and how many files they (and, separately, each step's /tmp and /dev/shm) may
-# hold. Every grader's own use fits well inside (docs/runner.md, "Disk quota").
-DEFAULT_DISK_MB = 256
+# hold. Every grader's own use fits well inside: the quantizer leaves 39 MB, the tiny
+# transformer under 1 MB (about 100 MB of tensors at its GPU "full" size); docs/runner.md.
+DEFAULT_DISK_MB = 1024
 DEFAULT_MAX_FILES = 10_000
 QUOTA_MODES = ("auto", "mount", "poll")
 _TRUTHY = {"1", "true", "yes", "on"}

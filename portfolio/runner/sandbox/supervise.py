@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.25
 DRAIN_AFTER_EXIT_S = 1.0
+TEARDOWN_WAIT_S = 3.0
 
 PollHook = Callable[[], None]
 
@@ -84,6 +85,9 @@ def supervise(
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+        # The kernel tears the PID namespace down after bwrap is gone: wait for the processes last
+        # seen, so none still writes while the quota is checked and the folder removed.
+        _wait_gone([pid for pid in watch.sampler.tree if pid != proc.pid], TEARDOWN_WAIT_S)
     if watch.killed_by is None and disk is not None:
         # Written between the last sample and the end (or right up to the kernel's cap).
         reason = disk.exceeded()
@@ -238,6 +242,28 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     namespace's init, and the kernel then kills every process left in it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = list(pids)
+    while waiting and time.monotonic() < deadline:
+        waiting = [pid for pid in waiting if _running(pid)]
+        if waiting:
+            time.sleep(0.02)
+    if waiting:
+        log.warning("sandboxed processes %s still running %.0f s after the kill", waiting, timeout)
+
+
+def _running(pid: int) -> bool:
+    """False once the process has exited (gone, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    state = raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
 
 
 class _TreeSampler:
