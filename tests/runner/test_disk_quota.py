@@ -329,3 +329,20 @@ def test_a_real_worker_stops_a_disk_filler_and_then_passes_a_job(
     assert (after["outcome"], after["verdict"]) == ("completed", "passed"), after["log_tail"]
     assert after["metrics"] == {"answer": 42}
     assert quota.mounts_under(jobs_root) == []
+
+
+def test_folders_nested_past_the_depth_cap_count_as_past_the_quota(tmp_path: Path):
+    deep = tmp_path
+    for level in range(quota.MAX_DEPTH + 2):
+        deep = deep / f"d{level}"
+    deep.mkdir(parents=True)
+
+    usage = quota.count_tree(tmp_path, stop_files=10_000)
+
+    assert usage.too_deep and usage.files == quota.MAX_DEPTH
+    assert (
+        quota.exceeded_message("/tmp", usage, None, 10_000)
+        == f"nested folders more than {quota.MAX_DEPTH} deep in /tmp"
+    )
+    shallow = quota.count_tree(tmp_path / "d0" / "d1" / "d2" / "d3" / "d4" / "d5", stop_files=10_000)
+    assert not shallow.too_deep and shallow.files == quota.MAX_DEPTH - 4

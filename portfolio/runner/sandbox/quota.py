@@ -48,6 +48,7 @@ MODE_POLL = "poll"
 SLACK_BYTES = 4 << 20
 SLACK_FILES = 256
 STEPS_NAME = "steps"
+MAX_DEPTH = 64  # folders nested deeper than this are past the quota (the count holds one fd per level)
 MOUNT_OPTIONS_MODE = "0711"  # the sandbox user traverses it to its own step folder, never lists it
 
 _MS_NOSUID = 0x2
@@ -64,6 +65,7 @@ class QuotaExceeded(Exception):
 class Usage:
     bytes: int
     files: int
+    too_deep: bool = False
 
 
 def figure_mib(n_bytes: int) -> str:
@@ -77,6 +79,8 @@ def exceeded_message(where: str, usage: Usage, disk_bytes: int | None, max_files
         return f"wrote more than {figure_mib(disk_bytes)} to {where}"
     if usage.files > max_files:
         return f"created more than {max_files:,} files in {where}"
+    if usage.too_deep:
+        return f"nested folders more than {MAX_DEPTH} deep in {where}"
     return None
 
 
@@ -250,41 +254,62 @@ def _alive(pid: int) -> bool:
 def count_tree(path: Path | str, *, stop_files: int, stop_bytes: int | None = None) -> Usage:
     """Bytes allocated (st_blocks, each inode once) and entries under `path`, never following a
     link, even one swapped in while we walk (every folder is opened O_NOFOLLOW relative to its
-    parent). Stops early once `stop_files` entries or `stop_bytes` bytes are seen."""
+    parent). Stops early once `stop_files` entries or `stop_bytes` bytes are seen. Only the
+    folders on the current path are held open; folders nested past MAX_DEPTH are not entered and
+    set `too_deep`."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    counter = _Counter(stop_files, stop_bytes, flags)
     top = os.open(path, flags)
-    seen: set[int] = set()
-    total = files = 0
-    stack = [top]
     try:
-        while stack:
-            fd = stack.pop()
+        counter.walk(top, 0)
+    finally:
+        os.close(top)
+    return Usage(counter.bytes, counter.files, counter.too_deep)
+
+
+class _Counter:
+    def __init__(self, stop_files: int, stop_bytes: int | None, flags: int) -> None:
+        self.stop_files, self.stop_bytes, self.flags = stop_files, stop_bytes, flags
+        self.bytes = self.files = 0
+        self.too_deep = False
+        self.seen: set[int] = set()
+
+    def done(self) -> bool:
+        return self.files >= self.stop_files or (self.stop_bytes is not None and self.bytes >= self.stop_bytes)
+
+    def walk(self, fd: int, depth: int) -> None:
+        folders = []
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    self.files += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if info.st_ino not in self.seen:
+                        self.seen.add(info.st_ino)
+                        self.bytes += info.st_blocks * 512
+                    if self.done():
+                        return
+                    if stat.S_ISDIR(info.st_mode):
+                        folders.append(entry.name)
+        except OSError:
+            return
+        for name in folders:
+            if depth + 1 >= MAX_DEPTH:
+                self.too_deep = True
+                return
             try:
-                with os.scandir(fd) as entries:
-                    for entry in entries:
-                        files += 1
-                        try:
-                            info = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if info.st_ino not in seen:
-                            seen.add(info.st_ino)
-                            total += info.st_blocks * 512
-                        if files >= stop_files or (stop_bytes is not None and total >= stop_bytes):
-                            return Usage(total, files)
-                        if stat.S_ISDIR(info.st_mode):
-                            try:
-                                stack.append(os.open(entry.name, flags, dir_fd=fd))
-                            except OSError:
-                                continue
+                child = os.open(name, self.flags, dir_fd=fd)
             except OSError:
                 continue
+            try:
+                self.walk(child, depth + 1)
             finally:
-                os.close(fd)
-    finally:
-        for fd in stack:
-            os.close(fd)
-    return Usage(total, files)
+                os.close(child)
+            if self.done():
+                return
 
 
 def sandbox_tmp_exceeded(pids: list[int], *, skip: int, inside: str, max_files: int) -> str | None:
