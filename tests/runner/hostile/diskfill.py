@@ -11,24 +11,21 @@ import time
 
 where, total_mib = sys.argv[1], int(sys.argv[2])
 file_mib = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+per_file = file_mib or total_mib
 chunk = b"\1" * (1 << 20)
 written = refused = 0
-handle = None
-for index in range(total_mib):
-    if handle is None or (file_mib and index % file_mib == 0):
-        if handle is not None:
-            handle.close()
-        handle = open(os.path.join(where, f"fill-{index}.bin"), "wb", buffering=0)
+for first in range(0, total_mib, per_file):
     try:
-        handle.write(chunk)
-        written += 1
+        with open(os.path.join(where, f"fill-{first}.bin"), "wb", buffering=0) as handle:
+            for _ in range(min(per_file, total_mib - first)):
+                try:
+                    handle.write(chunk)
+                    written += 1
+                except OSError:
+                    refused += 1
+                    time.sleep(0.05)
     except OSError:
         refused += 1
         time.sleep(0.05)
-if handle is not None:
-    try:
-        handle.close()
-    except OSError:
-        pass
 time.sleep(0.5)
 print(json.dumps({"ok": True, "written_mib": written, "refused": refused}))
