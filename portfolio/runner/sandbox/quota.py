@@ -134,16 +134,18 @@ def job_folder(job_dir: Path, *, mode: str, disk_mb: int, max_files: int) -> Ite
     path.mkdir(mode=0o711, exist_ok=True)
     disk_bytes = disk_mb << 20
     chosen = MODE_POLL
-    if mode in (MODE_AUTO, MODE_MOUNT):
-        try:
-            mount_tmpfs(path, size=disk_bytes + SLACK_BYTES, nr_inodes=max_files + SLACK_FILES)
-            chosen = MODE_MOUNT
-        except OSError as exc:
-            if mode == MODE_MOUNT:
-                raise
-            _note_no_mount(exc)
-    folder = JobFolder(path, mode=chosen, disk_bytes=disk_bytes, max_files=max_files)
+    # Mounted and registered under the lock, so that a sweep in another thread never takes this
+    # folder for a stale one.
     with _active_lock:
+        if mode in (MODE_AUTO, MODE_MOUNT):
+            try:
+                mount_tmpfs(path, size=disk_bytes + SLACK_BYTES, nr_inodes=max_files + SLACK_FILES)
+                chosen = MODE_MOUNT
+            except OSError as exc:
+                if mode == MODE_MOUNT:
+                    raise
+                _note_no_mount(exc)
+        folder = JobFolder(path, mode=chosen, disk_bytes=disk_bytes, max_files=max_files)
         _active[path] = folder
     try:
         yield folder
@@ -221,18 +223,17 @@ def sweep(root: Path) -> list[Path]:
     the job folders removed."""
     removed = []
     with _active_lock:
-        active = set(_active)
-    for point in mounts_under(root):
-        job_dir = point.parent
-        match = _JOB_NAME.match(job_dir.name)
-        if point.name != STEPS_NAME or match is None or point in active:
-            continue
-        pid = int(match["pid"])
-        if pid != os.getpid() and _alive(pid):
-            continue
-        unmount(point)
-        shutil.rmtree(job_dir, ignore_errors=True)
-        removed.append(job_dir)
+        for point in mounts_under(root):
+            job_dir = point.parent
+            match = _JOB_NAME.match(job_dir.name)
+            if point.name != STEPS_NAME or match is None or point in _active:
+                continue
+            pid = int(match["pid"])
+            if pid != os.getpid() and _alive(pid):
+                continue
+            unmount(point)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            removed.append(job_dir)
     if removed:
         log.warning("removed %d stale job folder(s) left mounted under %s", len(removed), root)
     return removed
