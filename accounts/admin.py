@@ -12,7 +12,10 @@ admin.site.login_form = AdminLoginForm
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Profile", {"fields": ("display_name",)}))  # type: ignore[misc]
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("Profile", {"fields": ("display_name", "email_verified_at", "pending_email")}),
+    )  # type: ignore[misc]
     list_display = (
         "username",
         "display_name",

@@ -23,6 +23,8 @@ SIGNUPS_PER_ADDRESS = RateLimit("signup-address", "10/1h")
 # Password reset mails: per address typed in (one inbox flooded) and per client address.
 RESETS_PER_EMAIL = RateLimit("reset-email", "3/1h")
 RESETS_PER_ADDRESS = RateLimit("reset-address", "10/1h")
+# Confirmation mails (an email change, "send the link again"), per account.
+EMAIL_LINKS_PER_ACCOUNT = RateLimit("email-link", "5/1h")
 
 
 class LoginForm(AuthenticationForm):
@@ -89,32 +91,43 @@ class ResetForm(PasswordResetForm):
 
 
 class SignupForm(UserCreationForm):
-    email = forms.EmailField(required=True, help_text="For password resets; never shown to others.")
+    """Sign-up. The address is not checked against other accounts here: the page must not tell
+    whether an account has it. It waits unconfirmed, and the mail decides (a link, or a notice to
+    the address's owner when another account has confirmed it)."""
+
+    email = forms.EmailField(
+        required=True,
+        help_text="We mail it a link to confirm it. For password resets and invitations; never shown to others.",
+    )
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email", "display_name")
         help_texts = {"display_name": "Optional: how your name appears to your team."}
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email exists already. Log in, or reset its password.")
-        return email
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        user.email, user.pending_email = "", self.cleaned_data["email"].strip()
+        if commit:
+            user.save()
+        return user
 
 
 class ProfileForm(forms.ModelForm):
+    """Name and email. A new email only waits for its link (User.request_email); the one in use stays
+    until it is confirmed, and the answer is the same whether or not another account has it."""
+
+    email = forms.EmailField(
+        required=False, max_length=254, help_text="A new address takes effect once you follow the link we mail to it."
+    )
+
     class Meta:
         model = User
-        fields = ("display_name", "email")
+        fields = ("display_name",)
 
-    def clean_email(self) -> str:
-        # Like sign-up: one account per address, or someone could take another person's address and
-        # with it the team invitations sent there. (Confirming the address by mail is still to come.)
-        email = self.cleaned_data["email"].strip()
-        if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("Another account uses this email. Choose another one.")
-        return email
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].initial = self.instance.pending_email or self.instance.email
 
 
 class TokenForm(forms.Form):
@@ -171,6 +184,6 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
     email = forms.EmailField(
         required=False,
-        help_text="Optional. Someone with an account under this email is notified here; "
-        "otherwise the link is emailed when this site can send mail.",
+        help_text="Optional. An account that has confirmed this email sees the invitation on its teams page; "
+        "mail about it goes to the address when this site sends mail.",
     )

@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import current_app
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core import signing
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -22,17 +25,47 @@ if TYPE_CHECKING:
 EMAIL_NOTIFICATION_TASK = "accounts.email_notification"
 EMAIL_INVITE_TASK = "accounts.email_invite"
 EMAIL_RESET_TASK = "accounts.email_password_reset"
+EMAIL_VERIFICATION_TASK = "accounts.email_verification"
+
+
+class EmailLinkError(Exception):
+    """A confirmation link that cannot be used; the message says why and what to do."""
+
+
+class UserManager(DjangoUserManager):  # type: ignore[type-arg]
+    def with_verified_email(self, email: str) -> QuerySet[User]:
+        """Active accounts whose confirmed address is `email`: the only ones mail-addressed things reach."""
+        email = email.strip()
+        if not email:
+            return self.none()
+        return self.filter(email__iexact=email, email_verified_at__isnull=False, is_active=True)
 
 
 class User(AbstractUser):
     """A person using Layerwise. Roles come from team memberships, not from flags here."""
 
+    # Email verification. `email` is the address in use (for resets and notices); it counts as
+    # confirmed only with `email_verified_at`. A new address waits in `pending_email` until its
+    # link is followed, and only then replaces `email`. Invites reach confirmed addresses only.
     display_name = models.CharField(max_length=150, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    pending_email = models.EmailField(blank=True, help_text="A new address waiting for its confirmation link.")
 
-    objects: ClassVar[UserManager[User]] = UserManager()
+    EMAIL_LINK_DAYS = 3
+    _EMAIL_SALT = "accounts.email-verification"
+
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            # A confirmed address belongs to one account (confirm_email checks first; this holds under races).
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(email_verified_at__isnull=False) & ~Q(email=""),
+                name="user_confirmed_email_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -50,6 +83,89 @@ class User(AbstractUser):
         if new_password:
             ApiToken.objects.of(self).active().update(revoked_at=timezone.now())
 
+    @property
+    def email_verified(self) -> bool:
+        return bool(self.email and self.email_verified_at)
+
+    @property
+    def address_to_confirm(self) -> str:
+        """The address a confirmation link would be for: the pending one, else an unconfirmed current one."""
+        return self.pending_email or ("" if self.email_verified else self.email)
+
+    def request_email(self, address: str) -> bool:
+        """Ask to use `address`: it waits, unconfirmed, while a link goes to it after the commit.
+
+        Retyping the address in use cancels a pending change. Returns whether a mail is on its way.
+        What the mail says (a link, or a notice that the address is taken) is decided by the task, so
+        the answer and its timing are the same whether or not another account owns the address.
+        """
+        address = address.strip()
+        pending = "" if address.lower() == self.email.lower() else address
+        if pending.lower() == self.pending_email.lower():
+            return False  # nothing new; "Send the link again" resends
+        self.pending_email = pending
+        self.save(update_fields=["pending_email"])
+        return bool(pending) and self.send_email_link()
+
+    def send_email_link(self) -> bool:
+        address = self.address_to_confirm
+        if not address:
+            return False
+        user_id = self.pk
+        transaction.on_commit(lambda: current_app.send_task(EMAIL_VERIFICATION_TASK, args=[user_id, address]))
+        return True
+
+    def _email_state(self) -> str:
+        # Changes whenever a link is used or the address changes, which makes every older link stale.
+        state = f"{self.email}|{self.pending_email}|{self.email_verified_at}"
+        return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+    def email_link_token(self, address: str) -> str:
+        """A signed, expiring token for confirming `address` on this account, good until it is used
+        or the account's addresses change."""
+        value = {"u": self.pk, "e": address.lower(), "s": self._email_state()}
+        return signing.TimestampSigner(salt=self._EMAIL_SALT).sign_object(value)
+
+    def confirm_email(self, token: str) -> str:
+        """Make the address of `token` this account's confirmed one; returns it, or raises EmailLinkError."""
+        value = self.check_email_token(token)
+        with transaction.atomic():
+            me = User.objects.select_for_update().get(pk=self.pk)
+            if me._email_state() != value["s"]:
+                raise EmailLinkError(_LINK_STALE)
+            address = me.address_to_confirm
+            if User.objects.with_verified_email(address).exclude(pk=me.pk).exists():
+                raise EmailLinkError(_LINK_TAKEN)
+            me.email, me.pending_email, me.email_verified_at = address, "", timezone.now()
+            try:
+                with transaction.atomic():
+                    me.save(update_fields=["email", "pending_email", "email_verified_at"])
+            except IntegrityError:
+                raise EmailLinkError(_LINK_TAKEN) from None
+        self.email, self.pending_email, self.email_verified_at = me.email, me.pending_email, me.email_verified_at
+        return address
+
+    def check_email_token(self, token: str) -> dict[str, Any]:
+        """The token's content if it may confirm an address of this account now; else EmailLinkError."""
+        signer = signing.TimestampSigner(salt=self._EMAIL_SALT)
+        try:
+            value = signer.unsign_object(token, max_age=timedelta(days=self.EMAIL_LINK_DAYS))
+        except signing.SignatureExpired:
+            raise EmailLinkError(
+                f"This link has expired: links work for {self.EMAIL_LINK_DAYS} days. Send a new one from your profile."
+            ) from None
+        except (signing.BadSignature, ValueError, TypeError):
+            raise EmailLinkError("This link is not valid. Check that it was copied whole.") from None
+        if not isinstance(value, dict) or not {"u", "e", "s"} <= value.keys():
+            raise EmailLinkError("This link is not valid. Check that it was copied whole.")
+        if value["u"] != self.pk:
+            raise EmailLinkError(
+                "This link is for another account. Log out, then log in to the account that asked for it."
+            )
+        if value["s"] != self._email_state() or value["e"] != self.address_to_confirm.lower():
+            raise EmailLinkError(_LINK_STALE)
+        return value
+
     def led_teams(self) -> QuerySet[Team]:
         return Team.objects.filter(memberships__user=self, memberships__role=Membership.Role.LEAD).distinct()
 
@@ -58,6 +174,13 @@ class User(AbstractUser):
         other_leads = Membership.objects.filter(team=OuterRef("pk"), role=Membership.Role.LEAD).exclude(user=self)
         others = Membership.objects.filter(team=OuterRef("pk")).exclude(user=self)
         return self.led_teams().filter(~models.Exists(other_leads), models.Exists(others))
+
+
+_LINK_TAKEN = "Another account has confirmed this address in the meantime, so it stays unused."
+_LINK_STALE = (
+    "This link has been used already, or the address changed since it was sent. "
+    "Your profile shows the address in use; send a new link from there if you need one."
+)
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -399,15 +522,21 @@ class TeamInviteQuerySet(models.QuerySet["TeamInvite"]):
         return self.exclude(pk__in=self.pending().values("pk"))
 
     def addressed_to(self, user: User) -> TeamInviteQuerySet:
-        return self.filter(invitee=user) if user.is_authenticated else self.none()
+        """Invites mailed to the user's confirmed address (and still that address): they can accept
+        these from their teams page without the link."""
+        if not (user.is_authenticated and user.email_verified):
+            return self.none()
+        return self.filter(invitee=user, email__iexact=user.email)
 
 
 class TeamInvite(models.Model):
     """An invitation to join a team in a role, by link: only the link token's SHA-256 is stored, and the
     link is shown once, to the lead who made it. Single use; it expires, and a lead can revoke it.
 
-    With an email that belongs to an account, the invite is also addressed to that person: they are
-    notified and can accept it from their teams page without the link.
+    With an email that an account has confirmed, the invite is also addressed to that account: its
+    owner is notified and can accept from their teams page without the link. The lead's answer is
+    the same whether or not such an account exists, so the invite form never tells who owns an
+    address.
     """
 
     PREFIX = "inv_"
@@ -458,10 +587,7 @@ class TeamInvite(models.Model):
             raise TeamError(f"role must be one of {', '.join(Membership.Role.values)}, not {role!r}")
         raw = cls.PREFIX + secrets.token_urlsafe(24)
         email = email.strip()
-        invitee = User.objects.filter(email__iexact=email, is_active=True).first() if email else None
-        if invitee is not None and team.memberships.filter(user=invitee).exists():
-            # Not who: the invite page must not tell which account owns an address.
-            raise TeamError(f"{email} belongs to a member of {team.name} already; change their role on the team page.")
+        invitee = User.objects.with_verified_email(email).first() if email else None
         now = timezone.now()
         invite = cls.objects.create(
             team=team,
@@ -473,7 +599,8 @@ class TeamInvite(models.Model):
             created_at=now,
             expires_at=now + timedelta(days=cls.DAYS),
         )
-        if invitee is not None and invitee.pk != by.pk:
+        # A member already in the team is not notified, but the lead hears nothing different.
+        if invitee is not None and invitee.pk != by.pk and not team.memberships.filter(user=invitee).exists():
             Notification.notify(
                 invitee,
                 Notification.Kind.TEAM_INVITE,
@@ -488,9 +615,8 @@ class TeamInvite(models.Model):
 
     @property
     def delivery(self) -> str:
-        """How the invitee hears of it besides the link: "notified" (an account), "emailed", or "" (the link only)."""
-        if self.invitee_id:
-            return "notified"
+        """What the lead is told about an invite with an email: "emailed" when this site sends mail,
+        else "" (they pass the link on themselves). Never whether an account has the address."""
         if self.email and getattr(settings, "EMAIL_CONFIGURED", False):
             return "emailed"
         return ""

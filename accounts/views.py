@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.forms import (
+    EMAIL_LINKS_PER_ACCOUNT,
     SIGNUPS_PER_ADDRESS,
     InviteForm,
     LoginForm,
@@ -33,7 +34,7 @@ from accounts.forms import (
     TokenForm,
 )
 from accounts.http import Request
-from accounts.models import ApiToken, Membership, Notification, Team, TeamError, TeamInvite
+from accounts.models import ApiToken, EmailLinkError, Membership, Notification, Team, TeamError, TeamInvite
 from core.ratelimit import client_ip
 
 
@@ -71,11 +72,13 @@ def signup(request: Request) -> HttpResponse:
         return render(request, "registration/signup.html", {"form": form, "next": next_url}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        user.send_email_link()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        sent = f"We mailed a link to {user.pending_email}: follow it to confirm your address."
         if next_url:
-            messages.success(request, f"Welcome, {user.name}.")
+            messages.success(request, f"Welcome, {user.name}. {sent}")
             return redirect(next_url)
-        messages.success(request, f"Welcome, {user.name}. Pick a roadmap and mark your first topic.")
+        messages.success(request, f"Welcome, {user.name}. {sent} Meanwhile, pick a roadmap and mark your first topic.")
         return redirect("roadmap:roadmap-list")
     return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
@@ -98,11 +101,64 @@ def profile(request: Request) -> HttpResponse:
 @require_POST
 def profile_update(request: Request) -> HttpResponse:
     form = ProfileForm(request.POST, instance=request.user)
-    if form.is_valid():
-        form.save()
+    if not form.is_valid():
+        return _profile(request, form=form)
+    address = form.cleaned_data["email"].strip()
+    # Left empty, the addresses stay as they are (an address is replaced, never removed, here).
+    asks_new = bool(address) and address.lower() not in {request.user.email.lower(), request.user.pending_email.lower()}
+    if asks_new and (verdict := EMAIL_LINKS_PER_ACCOUNT.hit(f"user:{request.user.pk}")).blocked:
+        form.add_error("email", f"Too many confirmation mails for now. Try again {verdict.retry_after_text}.")
+        response = _profile(request, form=form)
+        response.status_code = 429
+        return response
+    form.save()
+    if address and request.user.request_email(address):
+        messages.success(
+            request,
+            f"Profile saved. We mailed a link to {address}; your address stays "
+            f"{request.user.email or 'unset'} until you follow it.",
+        )
+    else:
         messages.success(request, "Profile saved.")
-        return redirect("accounts:profile")
-    return _profile(request, form=form)
+    return redirect("accounts:profile")
+
+
+@require_POST
+def email_resend(request: Request) -> HttpResponse:
+    """Send the confirmation link again, for the address waiting to be confirmed."""
+    if not request.user.address_to_confirm:
+        messages.info(request, "Your address is confirmed; there is nothing to send.")
+    elif (verdict := EMAIL_LINKS_PER_ACCOUNT.hit(f"user:{request.user.pk}")).blocked:
+        messages.error(request, f"Too many confirmation mails for now. Try again {verdict.retry_after_text}.")
+    else:
+        request.user.send_email_link()
+        messages.success(request, f"We mailed a new link to {request.user.address_to_confirm}.")
+    return redirect("accounts:profile")
+
+
+@require_POST
+def email_cancel(request: Request) -> HttpResponse:
+    """Drop a pending change; the address in use stays, and links sent for the other one stop working."""
+    if request.user.pending_email and request.user.email:
+        request.user.pending_email = ""
+        request.user.save(update_fields=["pending_email"])
+        messages.success(request, f"Change cancelled; your address stays {request.user.email}.")
+    return redirect("accounts:profile")
+
+
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: Request, token: str) -> HttpResponse:
+    """A confirmation link: it needs the account that asked for it logged in, and confirming is a
+    POST, so a mail client's link preview does not use it up."""
+    try:
+        request.user.check_email_token(token)
+        if request.method == "POST":
+            address = request.user.confirm_email(token)
+            messages.success(request, f"{address} is confirmed: it is now your account's address.")
+            return redirect("accounts:profile")
+    except EmailLinkError as exc:
+        return render(request, "accounts/email_confirm.html", {"error": str(exc)}, status=400)
+    return render(request, "accounts/email_confirm.html", {"address": request.user.address_to_confirm})
 
 
 @require_POST

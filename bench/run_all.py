@@ -31,6 +31,7 @@ WEB_SCRIPTS: list[list[str]] = [
 RUNNER_SCRIPTS: list[list[str]] = [
     ["bench/kv_grader.py"],
     ["bench/quant_grader.py"],
+    ["bench/bench_client_grader.py"],
     ["bench/run_start_latency.py"],
     ["bench/inference_overhead.py"],
     ["bench/inference_load.py"],
@@ -44,6 +45,7 @@ QUICK_ARGS = {
     "bench/run_start_latency.py": ["--runs", "5"],
     "bench/kv_grader.py": ["--repeats", "1"],
     "bench/quant_grader.py": ["--repeats", "1"],
+    "bench/bench_client_grader.py": ["--repeats", "1"],
 }
 
 

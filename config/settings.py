@@ -223,7 +223,8 @@ STORAGES = {
     },
 }
 
-# Email goes to the console unless an SMTP host is configured.
+# Email goes through SMTP when a host is configured; otherwise each message is written as a file
+# under var/mail/ (read confirmation links there with `make run`). Tests use Django's in-memory outbox.
 if env("EMAIL_HOST"):
     MAILERS = {
         "default": {
@@ -239,7 +240,12 @@ if env("EMAIL_HOST"):
         }
     }
 else:
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
+        }
+    }
 # In development and tests whitenoise serves straight from the app folders, no collectstatic needed.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
@@ -310,6 +316,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Runs. Which grader (name, version) runs each runnable spec kind; the pair is pinned on the Run
 # when it is created, so a retry or a late result never meets a different grader.
+# RUNNER_CODE_GRADERS: a kind that takes code as well as its own upload grades a version whose upload
+# is Python (07's bench_client.py) with this grader; a gate requiring such a spec needs a passing
+# run of it (assessments.models.records.requirement_state). Set like RUNNER_GRADERS.
 # RUNNER_GRADERS="kv_calculator=script:1" points a kind at another grader, for example the trivial
 # `script` grader to smoke-test the pipeline before a real grader is deployed on the runners.
 RUNNER_GRADERS: dict[str, tuple[str, str]] = {
@@ -324,6 +333,15 @@ for _item in env_list("RUNNER_GRADERS"):
     if not (_kind and _name and _version):
         raise ImproperlyConfigured(f"RUNNER_GRADERS entries look like kind=grader:version, not {_item!r}")
     RUNNER_GRADERS[_kind.strip()] = (_name.strip(), _version.strip())
+RUNNER_CODE_GRADERS: dict[str, tuple[str, str]] = {
+    "inference_benchmark": ("bench_client", "1"),
+}
+for _item in env_list("RUNNER_CODE_GRADERS"):
+    _kind, _, _grader = _item.partition("=")
+    _name, _, _version = _grader.partition(":")
+    if not (_kind and _name and _version):
+        raise ImproperlyConfigured(f"RUNNER_CODE_GRADERS entries look like kind=grader:version, not {_item!r}")
+    RUNNER_CODE_GRADERS[_kind.strip()] = (_name.strip(), _version.strip())
 # What a learner may have waiting or running at once; more uploads are kept but not run.
 RUNNER_MAX_QUEUED_PER_USER = env_int("RUNNER_MAX_QUEUED_PER_USER", 3)
 # Per-job limits sent in the payload (portfolio/runner/protocol.py Limits, bounds checked there).
@@ -401,7 +419,8 @@ else:
 # Rate limits, "count/period" (s, m, h, d), each overridable with its environment variable
 # (RATE_LIMIT_LOGIN_USERNAME=20/15m). Only failed log-ins count, per username and address together
 # ("login-username") and per address, so nobody can lock another person out; signups and password
-# reset requests count every attempt (per typed email and per address);
+# reset requests count every attempt (per typed email and per address); confirmation mails for an
+# email address count per account ("email-link");
 # runs count every run started (uploads of a runnable spec, "Run this version", "Run again").
 RATE_LIMITS = {
     "login-username": env("RATE_LIMIT_LOGIN_USERNAME", "10/15m"),
@@ -409,6 +428,7 @@ RATE_LIMITS = {
     "signup-address": env("RATE_LIMIT_SIGNUP_ADDRESS", "10/1h"),
     "reset-email": env("RATE_LIMIT_RESET_EMAIL", "3/1h"),
     "reset-address": env("RATE_LIMIT_RESET_ADDRESS", "10/1h"),
+    "email-link": env("RATE_LIMIT_EMAIL_LINK", "5/1h"),
     "run-submissions": env("RATE_LIMIT_RUN_SUBMISSIONS", "20/1h"),
 }
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts none and limits

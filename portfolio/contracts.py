@@ -24,6 +24,9 @@ from portfolio.runner.bench import metrics as bench_metrics
 from portfolio.runner.bench import model_config as bench_model_config
 from portfolio.runner.bench import results as bench_results
 from portfolio.runner.bench import workload as bench_workload
+from portfolio.runner.benchclient import cases as client_cases
+from portfolio.runner.benchclient import grade as client_grade
+from portfolio.runner.benchclient import harness_client
 from portfolio.runner.graders import kv_calculator as kv_grader
 from portfolio.runner.kv import cases as kv_cases
 from portfolio.runner.kv import catalog as kv_catalog
@@ -467,6 +470,66 @@ def bench_contract() -> dict[str, Any]:
     }
 
 
+# --- 07: the learner's own benchmark client ----------------------------------------------------
+
+
+@cache
+def client_contract() -> dict[str, Any]:
+    """The client half of 07: what bench_client.py must do and how it is judged (benchclient/)."""
+    floor_ms = client_grade.ALLOWANCE_FLOOR_S * 1000
+    tolerance = (
+        f"each moment you receive at most max({floor_ms:g} ms, {client_grade.RTT_FACTOR:g} x the 90th percentile "
+        f"loopback round trip the grader measures before the case, {client_grade.LAG_FACTOR:g} x the 99th "
+        "percentile of how late the server's own timer wakes during it) after the server wrote it, and never "
+        "before; "
+        f"each request reaching the server at most {client_grade.SEND_MAX_S * 1000:g} ms after its sent_s; "
+        f"{client_grade.LATE_FRACTION:.0%} of a case's requests (at least one) may be later, for a stalled thread; "
+        "counts exactly. Your summary must agree with what the harness's metric code computes from your own "
+        f"records within {bench_metrics.DEFAULT_REL_TOL:.0%}."
+    )
+    public = []
+    for item in client_cases.public_cases():
+        workload = client_cases.workload(item)
+        public.append(
+            {
+                "name": item["name"],
+                "why": item["why"],
+                "category": item["category"],
+                "requests": len(workload["requests"]),
+                "warmup": len(workload["warmup"]),
+                "stream": workload["stream"],
+                "arrival": workload["arrival"]["kind"],
+                "concurrency": workload.get("concurrency"),
+            }
+        )
+    hidden = client_cases.hidden_cases()
+    return {
+        "module_file": f"{harness_client.MODULE_NAME}.py",
+        "signature": "def run(base_url: str, workload: dict) -> dict",
+        "tolerance_text": tolerance,
+        "case_wall_s": harness_client.DEFAULT_CASE_WALL_S,
+        "python": "3.11; no third-party packages",
+        "public": public,
+        "hidden_count": len(hidden),
+        "categories": [{"name": name, "hint": hint} for name, hint in client_cases.CATEGORY_HINTS.items()],
+    }
+
+
+def client_skeleton() -> str:
+    return render_to_string("portfolio/contract/bench_client.py.txt", {"client": client_contract()})
+
+
+def client_public_cases() -> dict[str, Any]:
+    return {
+        "about": "The public cases of the Layerwise benchmark-client grader: the workload run() receives in each; "
+        "hidden cases change how the server behaves and are never published.",
+        "cases": [
+            {"name": item["name"], "why": item["why"], "workload": client_cases.workload(item)}
+            for item in client_cases.public_cases()
+        ],
+    }
+
+
 # --- downloads -------------------------------------------------------------------------------
 
 
@@ -485,6 +548,8 @@ FILES: dict[tuple[str, str], tuple[str, Any]] = {
     (QUANTIZER, "claims.schema.json"): ("application/json", lambda: _json(quant_cases.CLAIMS_SCHEMA)),
     (QUANTIZER, "public_cases.json"): ("application/json", lambda: _json(quant_public_cases())),
     (BENCHMARK, "workload.json"): ("application/json", lambda: _json(bench_workload.EXAMPLE_SPEC)),
+    (BENCHMARK, "bench_client.py"): ("text/x-python; charset=utf-8", client_skeleton),
+    (BENCHMARK, "public_cases.json"): ("application/json", lambda: _json(client_public_cases())),
     (BENCHMARK, "workload.schema.json"): ("application/json", lambda: _json(bench_workload.SPEC_SCHEMA)),
 }
 
@@ -493,7 +558,7 @@ def contract_for(kind: str) -> dict[str, Any] | None:
     if kind == KV:
         return {"kind": KV, **kv_contract()}
     if kind == BENCHMARK:
-        return {"kind": BENCHMARK, **bench_contract()}
+        return {"kind": BENCHMARK, **bench_contract(), "client": client_contract()}
     if kind == TINY_TRANSFORMER:
         return {"kind": TINY_TRANSFORMER, **tinytf_contract()}
     if kind == QUANTIZER:

@@ -36,7 +36,8 @@ KV = "kv_calculator"
 TINY_TRANSFORMER = "tiny_transformer"
 QUANTIZER = "quantizer"
 # Graders whose every test carries a category and a hint: their runs' pages are a CaseReport.
-CASE_GRADERS = (TINY_TRANSFORMER, QUANTIZER)
+BENCH_CLIENT = "bench_client"
+CASE_GRADERS = (TINY_TRANSFORMER, QUANTIZER, BENCH_CLIENT)
 
 # (key in a level's metrics, label) of the latency statistics, in the order the pages show them.
 LATENCIES = (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"), ("e2e_ms", "E2E latency"))

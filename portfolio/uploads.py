@@ -109,11 +109,12 @@ def limits_for(*, runnable: bool) -> dict[str, int]:
 
 # What the grader of each runnable kind reads (portfolio/runner/graders): the suffix it looks for,
 # and what to upload instead. Anything else could only fail on the runner, after a wait.
-RUNNABLE_FILES: dict[str, tuple[str, str]] = {
+RUNNABLE_FILES: dict[str, tuple[str | tuple[str, ...], str]] = {
     "kv_calculator": (".py", "a KV cache calculator is Python: upload kv_calculator.py, or a zip with it at its top"),
     "inference_benchmark": (
-        ".json",
-        "an inference benchmark is JSON: upload workload.json or results.json, or a zip with them",
+        (".json", ".py"),
+        "an inference benchmark is your benchmark client (bench_client.py) or JSON (workload.json or "
+        "results.json), or a zip with them",
     ),
     "tiny_transformer": (
         ".py",
@@ -146,16 +147,18 @@ def check_runnable(kind: str, upload: Upload) -> None:
         raise UploadRefused(f"Refused {exc}; the runner takes no more than that.") from None
     if kind not in RUNNABLE_FILES:
         return
-    suffix, instead = RUNNABLE_FILES[kind]
+    suffixes, instead = RUNNABLE_FILES[kind]
+    wanted = (suffixes,) if isinstance(suffixes, str) else suffixes
     single, together = RUNNABLE_NAMES.get(kind, ("", ()))
     if upload.kind == "zip":
-        if not any(name.lower().endswith(suffix) for name in upload.names):
-            raise UploadRefused(f"{upload.filename}: has no {suffix} file; {instead}.")
+        if not any(name.lower().endswith(wanted) for name in upload.names):
+            raise UploadRefused(f"{upload.filename}: has no {' or '.join(wanted)} file; {instead}.")
         if together and not _side_by_side(upload.names, together):
             raise UploadRefused(f"{upload.filename}: has no {' and '.join(together)} side by side; {instead}.")
         return
-    if not upload.filename.lower().endswith(suffix):
-        raise UploadRefused(f"{upload.filename}: is not a {suffix} file; {instead}.")
+    if not upload.filename.lower().endswith(wanted):
+        raise UploadRefused(f"{upload.filename}: is not a {' or '.join(wanted)} file; {instead}.")
+    suffix = next(end for end in wanted if upload.filename.lower().endswith(end))
     if single and upload.filename.rsplit("/", 1)[-1] != single:
         raise UploadRefused(f"{upload.filename}: is not named {single}; {instead}.")
     try:

@@ -6,6 +6,7 @@ from itertools import count
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, Notification, Team, TeamInvite, User
 from assessments.models import GateRequest, PersonalLink, SelfAssessment, TopicNote, TopicProgress
@@ -28,6 +29,9 @@ _n = count(1)
 
 
 def create_user(*, username: str | None = None, password: str = "password", **fields: Any) -> User:
+    """A user; one with an email has confirmed it, unless email_verified_at=None says otherwise."""
+    if fields.get("email"):
+        fields.setdefault("email_verified_at", timezone.now())
     return User.objects.create_user(username=username or f"user{next(_n)}", password=password, **fields)
 
 

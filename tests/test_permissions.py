@@ -166,6 +166,17 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     # --- accounts: profile, tokens, notifications -------------------------------------------------
     "accounts:profile": one(Case(get=SIGNED_IN)),
     "accounts:profile-update": one(Case(post=SIGNED_IN, data=lambda w: {"display_name": "Someone", "email": ""})),
+    "accounts:email-confirm": one(
+        Case(
+            args=lambda w: ["bad-token"],
+            get=row(400, 400, 400, 400, 400, 400),
+            post=row(400, 400, 400, 400, 400, 400),
+            why="an invalid link says so",
+        ),
+        Case(args=lambda w: [w.owner_email_token], get=row(OK, 400, 400, 400, 400, 400), why="its account only"),
+    ),
+    "accounts:email-resend": one(Case(post=SIGNED_IN)),
+    "accounts:email-cancel": one(Case(post=SIGNED_IN)),
     "accounts:token-create": one(Case(post=SIGNED_IN, data=lambda w: {"name": "CI"})),
     "accounts:token-revoke": one(Case(args=lambda w: [w.token.pk], post=OWNER)),
     "accounts:notification-list": one(Case(get=SIGNED_IN)),
@@ -621,7 +632,11 @@ class PermissionMatrixTests(TestCase):
 
         cls.invite, cls.invite_token = create_invite(team=cls.team, by=cls.lead)
         cls.addressed, _ = create_invite(team=cls.team, by=cls.lead)
-        TeamInvite.objects.filter(pk=cls.addressed.pk).update(invitee=cls.outsider)
+        TeamInvite.objects.filter(pk=cls.addressed.pk).update(invitee=cls.outsider, email=cls.outsider.email)
+        # A change of address waiting for its link: the link confirms it only for its own account.
+        cls.owner.pending_email = "ada-new-7c1e@example.org"
+        cls.owner.save(update_fields=["pending_email"])
+        cls.owner_email_token = cls.owner.email_link_token(cls.owner.pending_email)
         cls.owner_uid = urlsafe_base64_encode(force_bytes(cls.owner.pk))
 
     def setUp(self) -> None:

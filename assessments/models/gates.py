@@ -101,7 +101,7 @@ class GateRequestQuerySet(models.QuerySet["GateRequest"]):
             .oldest_first()
             .select_related("learner", "gate__layer__roadmap", "reviewer")
             .prefetch_related(
-                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact", "run")),
+                Prefetch("evidence", queryset=GateEvidence.objects.select_related("artifact__spec", "run")),
                 "gate__required_artifacts",
             )
         )

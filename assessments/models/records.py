@@ -69,6 +69,8 @@ class Requirement:
             "running": f"{name}: {run} of {version} has not finished yet.",
             "not_passed": f"{name}: {run} of {version} ended {e.get_run_status_display().lower()}"
             f"{f' ({e.run_verdict})' if e.run_verdict else ''}; a passing run is required.",
+            "needs_code": f"{name}: {run} of {version} graded an upload that is not your code; this gate needs a "
+            f"passing run of your own {_code_file(self.spec)}. Upload it as a new version and run it.",
             "unsandboxed": f"{name}: {run} of {version} passed but ran without the sandbox, so it is not verified.",
             "stale": f"{name}: {run} of {version} was graded by an older grader ({_grader(e.run)}; "
             f"{_grader(self.spec)} is deployed now); a passing run on the current grader is required.",
@@ -78,6 +80,11 @@ class Requirement:
     def blocks_approval(self) -> bool:
         """A runnable spec without a passing run on the current grader: approving needs an attestation."""
         return self.spec.is_runnable and not self.ok
+
+
+def _code_file(spec: ArtifactSpec) -> str:
+    grader = settings.RUNNER_CODE_GRADERS.get(spec.kind)
+    return {"bench_client": "benchmark client (bench_client.py)"}.get(grader[0] if grader else "", "code")
 
 
 def _grader(of: Run | ArtifactSpec | None) -> str:
@@ -104,6 +111,8 @@ def requirement_state(spec: ArtifactSpec, pinned: GateEvidence | None) -> str:
         return "running"
     if pinned.run_stale:
         return "stale"
+    if pinned.needs_code:
+        return "needs_code"
     if not pinned.run_succeeded:
         return "not_passed"
     return "ok" if pinned.run_sandboxed is True else "unsandboxed"
@@ -187,7 +196,15 @@ class GateEvidence(models.Model):
     @property
     def passed_verified(self) -> bool:
         """Passed, in the sandbox, on the grader deployed now: machine evidence."""
-        return self.run_succeeded and self.run_sandboxed is True and not self.run_stale
+        return self.run_succeeded and self.run_sandboxed is True and not self.run_stale and not self.needs_code
+
+    @property
+    def needs_code(self) -> bool:
+        """The spec takes code (settings.RUNNER_CODE_GRADERS: 07's benchmark client) and the pinned
+        run graded something else (07's workload JSON): only a run of the code is machine evidence."""
+        spec = self.artifact.spec
+        code = settings.RUNNER_CODE_GRADERS.get(spec.kind) if spec is not None else None
+        return code is not None and self.run is not None and self.run.grader != code[0]
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,9 @@ of a runnable spec asks for a Run (portfolio/models/runs.py) when it is stored.
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -311,6 +313,34 @@ class ArtifactVersion(models.Model):
         saved = default_storage.save(name, ContentFile(data))
         return saved, saved
 
+    def deployed_grader(self) -> tuple[str, str] | None:
+        """The grader (name, version) deployed now for this version: its spec kind's code grader
+        (settings.RUNNER_CODE_GRADERS) when the upload is code, else the kind's grader; None when
+        the spec does not run."""
+        spec = self.artifact.spec
+        if spec is None or not spec.is_runnable:
+            return None
+        code = settings.RUNNER_CODE_GRADERS.get(spec.kind)
+        if code is not None and self.holds_code:
+            return code
+        return settings.RUNNER_GRADERS.get(spec.kind)
+
+    @cached_property
+    def holds_code(self) -> bool:
+        """Whether the upload is Python: a .py file, or a zip with a .py file in it."""
+        name = self.original_filename.lower()
+        if self.is_link or not self.file:
+            return False
+        if name.endswith(".py"):
+            return True
+        if not name.endswith(".zip"):
+            return False
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.read_bytes())) as archive:
+                return any(member.lower().endswith(".py") for member in archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            return False
+
     def read_bytes(self) -> bytes:
         with default_storage.open(self.file.name, "rb") as f:
             return f.read()
@@ -322,7 +352,7 @@ class ArtifactVersion(models.Model):
             raise RunRefused(
                 "Only versions of a runnable spec (a KV cache calculator, an inference benchmark or a tiny transformer) run."
             )
-        grader = settings.RUNNER_GRADERS.get(spec.kind)
+        grader = self.deployed_grader()
         if grader is None:
             raise RunRefused(f"No grader is configured for {spec.get_kind_display()} on this site yet.")
         if self.is_link:
@@ -346,16 +376,14 @@ class ArtifactVersion(models.Model):
         """Run this version again on the grader deployed now, for a gate whose verdict came from an
         older one (`manage.py regrade`, the staff action). Not the learner's doing, so their queue
         and rate limits do not apply; RunRefused when the spec has no grader any more."""
-        spec = self.artifact.spec
-        grader = settings.RUNNER_GRADERS.get(spec.kind) if spec is not None and spec.is_runnable else None
+        grader = self.deployed_grader()
         if grader is None or self.is_link:
             raise RunRefused(f"Version {self.number} of {self.artifact.title} has no grader to run it on this site.")
         return self._start_run(grader, by=by)
 
     def current_grader_run(self) -> Run | None:
         """The newest run of this version by the grader deployed now, finished or not."""
-        spec = self.artifact.spec
-        grader = settings.RUNNER_GRADERS.get(spec.kind) if spec is not None else None
+        grader = self.deployed_grader()
         if grader is None:
             return None
         return self.runs.filter(grader=grader[0], grader_version=grader[1]).order_by("-created_at", "-pk").first()

@@ -153,8 +153,9 @@ class Run(models.Model):
     @property
     def graded_by_current_grader(self) -> bool:
         """Whether the grader (name and version) pinned on this run is one deployed now
-        (settings.RUNNER_GRADERS); a verdict of any other grader no longer verifies anything."""
-        return (self.grader, self.grader_version) in set(settings.RUNNER_GRADERS.values())
+        (settings.RUNNER_GRADERS, RUNNER_CODE_GRADERS); a verdict of any other grader no longer verifies anything."""
+        deployed = {*settings.RUNNER_GRADERS.values(), *settings.RUNNER_CODE_GRADERS.values()}
+        return (self.grader, self.grader_version) in deployed
 
     @property
     def is_stale(self) -> bool:

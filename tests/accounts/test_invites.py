@@ -54,7 +54,9 @@ class InviteCreateTests(TestCase):
         note = Notification.objects.of(ada).get()
         assert note.kind == Notification.Kind.TEAM_INVITE and self.team.name in note.title
         assert note.url == url("team-list")  # never the link: notifications are stored in plain text
-        self.assertContains(response, "they were notified")
+        # The lead reads what they would read for an address no account has: never who it is.
+        self.assertContains(response, "If an account here has confirmed ADA@example.com")
+        self.assertNotContains(response, ada.username)
 
     def test_without_mail_an_unknown_email_gets_nothing_and_the_lead_is_told(self):
         with self.captureOnCommitCallbacks(execute=True) as callbacks:
@@ -63,7 +65,7 @@ class InviteCreateTests(TestCase):
             )
 
         assert callbacks == [] and mail.outbox == []
-        self.assertContains(response, "send them the link yourself")
+        self.assertContains(response, "pass the link on yourself")
 
     @override_settings(EMAIL_CONFIGURED=True, SITE_URL="https://layerwise.example")
     def test_with_mail_an_unknown_email_gets_the_link_once(self):
@@ -82,14 +84,16 @@ class InviteCreateTests(TestCase):
         assert link.startswith("https://layerwise.example/teams/") and link in mail.outbox[0].body
         assert link.endswith(response.context["new_link"].split("testserver", 1)[1])
 
-    def test_inviting_someone_already_in_the_team_says_so(self):
-        self.team.add_member(create_user(email="ada@example.com"), "member")
+    def test_inviting_someone_already_in_the_team_answers_as_for_anyone_and_notifies_nobody(self):
+        self.team.add_member(create_user(username="secret-name", email="ada@example.com"), "member")
 
-        response = self.client.post(url("invite-list", self.team.slug), {"role": "lead", "email": "ada@example.com"})
+        member = self.client.post(url("invite-list", self.team.slug), {"role": "lead", "email": "ada@example.com"})
+        stranger = self.client.post(url("invite-list", self.team.slug), {"role": "lead", "email": "bob@example.com"})
 
-        errors = " ".join(response.context["form"].errors["email"])
-        assert "belongs to a member" in errors and "ada@example.com" in errors
-        assert not TeamInvite.objects.exists()
+        assert member.status_code == stranger.status_code == 200
+        self.assertContains(member, "If an account here has confirmed ada@example.com")
+        self.assertNotContains(member, "secret-name")
+        assert TeamInvite.objects.count() == 2
         assert not Notification.objects.exists()
 
     def test_a_bad_email_is_named(self):

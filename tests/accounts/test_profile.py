@@ -35,7 +35,9 @@ class ProfileTests(TestCase):
 
         self.assertRedirects(response, reverse("accounts:profile"))
         self.user.refresh_from_db()
-        assert (self.user.display_name, self.user.email) == ("Ada L.", "ada@new.example")
+        # The new address waits for its link; the name changes at once.
+        assert (self.user.display_name, self.user.pending_email) == ("Ada L.", "ada@new.example")
+        assert self.user.email != "ada@new.example"
 
     def test_a_new_token_is_shown_once_and_stored_hashed(self):
         response = self.client.post(reverse("accounts:token-create"), {"name": "CI"}, headers={"HX-Request": "true"})

@@ -32,3 +32,6 @@ class SeedDemoTests(TestCase):
         assert board.roadmap.slug == "llm-systems-engineering"
         assert board.current_streak > 1 and board.suggestions
         assert board.overall.done and board.overall.skipped and board.overall.learning
+        ada.refresh_from_db()
+        # Demo accounts have confirmed addresses (reserved names nobody reads), so invitations reach them.
+        assert ada.email_verified and list(User.objects.with_verified_email(ada.email)) == [ada]

@@ -55,7 +55,7 @@ class TeamPermissionMatrixTests(TestCase):
         create_topic(layer=create_layer(roadmap=roadmap, number=1))
         self.users = {
             "member": create_user(username="member"),
-            "outsider": create_user(username="outsider"),
+            "outsider": create_user(username="outsider", email="outsider@example.com"),
             "other_reviewer": create_user(username="other_reviewer"),
             "reviewer": create_user(username="reviewer"),
             "lead": create_user(username="lead"),
@@ -69,7 +69,9 @@ class TeamPermissionMatrixTests(TestCase):
         create_team(members={u["other_reviewer"]: "reviewer", self.peer: "member"})
         self.invite, self.token = create_invite(team=self.team, by=u["lead"])
         self.addressed, _ = create_invite(team=self.team, by=u["lead"])
-        type(self.addressed).objects.filter(pk=self.addressed.pk).update(invitee=u["outsider"])
+        type(self.addressed).objects.filter(pk=self.addressed.pk).update(
+            invitee=u["outsider"], email="outsider@example.com"
+        )
         self.notification = create_notification(user=u["member"], url="/me/")
 
     def status(self, visitor: str, method: str, path: str, data: dict | None = None) -> object:

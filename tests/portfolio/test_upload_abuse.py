@@ -97,9 +97,14 @@ class WrongTypeTests(Uploads):
             with self.subTest(name):
                 self.assert_api_refused(self.api_upload(self.calculator, name, data), named)
 
-    def test_a_benchmark_takes_json_not_python(self):
-        self.assert_form_refused(self.form_upload(self.benchmark, "bench.py", OK_SCRIPT), "bench.py: is not a .json")
-        self.assert_api_refused(self.api_upload(self.benchmark, "bench.py", OK_SCRIPT), "bench.py: is not a .json")
+    def test_a_benchmark_takes_json_or_its_client_not_other_files(self):
+        # Issue 16: 07 takes the learner's benchmark client (Python) as well as JSON.
+        self.assert_form_refused(
+            self.form_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py"
+        )
+        self.assert_api_refused(
+            self.api_upload(self.benchmark, "bench.txt", OK_SCRIPT), "bench.txt: is not a .json or .py"
+        )
 
     def test_what_each_grader_reads_is_accepted(self):
         accepted = [
@@ -107,11 +112,12 @@ class WrongTypeTests(Uploads):
             (self.calculator, "kv.zip", make_zip({"kv/kv_calculator.py": OK_SCRIPT, "kv/notes.png": PNG})),
             (self.benchmark, "workload.json", b'{"model": "m"}'),
             (self.benchmark, "bench.zip", make_zip({"results.json": b"{}"})),
+            (self.benchmark, "bench_client.py", OK_SCRIPT),
         ]
         for artifact, name, data in accepted:
             with self.subTest(name):
                 assert self.form_upload(artifact, name, data).status_code == 302
-        assert ArtifactVersion.objects.count() == 4
+        assert ArtifactVersion.objects.count() == len(accepted)
 
     def test_documents_take_any_file(self):
         notes = create_artifact(owner=self.owner)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Membership, Team, User
 
@@ -51,7 +52,10 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(username=username, defaults={"display_name": display_name})
             password = secrets.token_urlsafe(9)
             user.set_password(password)
-            user.save(update_fields=["password"])
+            # Demo accounts count as confirmed: their addresses are reserved names nobody reads.
+            user.email, user.pending_email = f"{username}@demo.layerwise.localhost", ""
+            user.email_verified_at = user.email_verified_at or timezone.now()
+            user.save(update_fields=["password", "email", "pending_email", "email_verified_at"])
             team.add_member(user, role)
             lines.append(f"  {username:<6} {password:<14} {role}")
         self.stdout.write("Demo accounts (team 'demo'); passwords are new on every run:")

@@ -35,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "kv_calculator": "portfolio.runner.graders.kv_calculator:KVCalculatorGrader",
     "tiny_transformer": "portfolio.runner.graders.tiny_transformer:TinyTransformerGrader",
     "quantizer": "portfolio.runner.graders.quantizer:QuantizerGrader",
+    "bench_client": "portfolio.runner.graders.bench_client:BenchClientGrader",
 }
 
 _factories: dict[str, Callable[[], Grader]] = {}

@@ -5,7 +5,7 @@ Everything a sandboxed step can write lives in one folder per job, ``<job>/steps
 tmpfs with a byte cap (`Limits.tmp_mb`) but no file-count cap (bwrap cannot set ``nr_inodes``).
 
 Two ways to hold the job folder to `SandboxConfig.disk_mb` bytes and `SandboxConfig.max_files`
-files (docs/runner.md, "Disk quota"):
+files (docs/runner.md, "The sandbox", "Disk quota"):
 
 * ``mount`` (the runner has CAP_SYS_ADMIN, e.g. it is root): a tmpfs with ``size=`` and
   ``nr_inodes=`` is mounted on the folder for the job's life, so the kernel refuses writes past a
