@@ -240,13 +240,15 @@ def sweep(root: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` still runs; a zombie (a killed worker nobody has reaped yet) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:
         return True
-    return True
+    return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] not in (b"Z", b"X")
 
 
 # --- counting --------------------------------------------------------------------------------------
