@@ -5,6 +5,7 @@ Called by the Celery task `runner.execute` (celery_app.py) and directly by tests
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any
 
 from portfolio.runner import archive, environment, graders, protocol
 from portfolio.runner.graders.base import GradeContext, GradeReport
-from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox import launch, quota
 from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,53 +120,81 @@ def _execute(raw: object, report: _Reporter, started: float) -> dict[str, Any]:
         job_dir = _make_job_dir(attempt_id, config)
     except SandboxUnavailable as exc:
         return fail(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR, environment=env)
+    # The steps' folders share one disk quota (sandbox/quota.py); the stack unmounts it (when it
+    # is a mount) before the folder is removed, on every way out.
+    stack = contextlib.ExitStack()
     try:
-        submission_dir = job_dir / "submission"
         try:
-            info = archive.extract_to(submission_dir, payload.submission.filename, payload.submission.data)
-        except archive.UnsafeArchive as exc:
-            result = protocol.submission_failed(
-                verdict=protocol.VERDICT_INVALID_SUBMISSION,
-                message=f"the upload was refused: {exc}",
-                duration_s=time.monotonic() - started,
-                **common,
+            folder = stack.enter_context(
+                quota.job_folder(job_dir, mode=config.quota_mode, disk_mb=config.disk_mb, max_files=config.max_files)
             )
-            report("finished", outcome=result["outcome"], verdict=result["verdict"])
-            return result
-        report("unpacked", files=len(info.files), bytes=info.total_uncompressed)
-        ctx = GradeContext(
-            job_dir=job_dir,
-            submission_dir=submission_dir,
-            params=payload.params,
-            limits=payload.limits,
-            config=config,
-            progress=lambda stage, detail: report(stage, **detail),
-        )
-        report("grading", grader=grader.name)
-        try:
-            grade = grader.grade(ctx)
-        except SandboxUnavailable as exc:
-            grade = GradeReport.system_error(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR)
-        except Exception as exc:
-            ctx.log(traceback.format_exc())
-            grade = GradeReport.system_error(f"the grader {grader.name!r} crashed: {type(exc).__name__}: {exc}")
-        result = protocol.build_result(
-            outcome=grade.outcome,
-            verdict=grade.verdict,
-            message=grade.message,
-            score=grade.score,
-            max_score=grade.max_score,
-            tests=grade.tests,
-            metrics=grade.metrics,
-            raw={**grade.raw, "steps": {s.name: s.result.summary() for s in ctx.steps}},
-            log_tail=ctx.log_text,
+        except OSError as exc:
+            return fail(
+                f"the job folder's disk quota could not be set up: {exc}",
+                verdict=protocol.VERDICT_SANDBOX_ERROR,
+                environment=env,
+            )
+        return _run_job(payload, grader, report, started, job_dir, folder, common, sandboxed, config)
+    finally:
+        stack.close()
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _run_job(
+    payload: protocol.Payload,
+    grader: Any,
+    report: _Reporter,
+    started: float,
+    job_dir: Path,
+    folder: quota.JobFolder,
+    common: dict[str, Any],
+    sandboxed: bool,
+    config: SandboxConfig,
+) -> dict[str, Any]:
+    submission_dir = job_dir / "submission"
+    try:
+        info = archive.extract_to(submission_dir, payload.submission.filename, payload.submission.data)
+    except archive.UnsafeArchive as exc:
+        result = protocol.submission_failed(
+            verdict=protocol.VERDICT_INVALID_SUBMISSION,
+            message=f"the upload was refused: {exc}",
             duration_s=time.monotonic() - started,
-            **{**common, "sandboxed": sandboxed and ctx.sandboxed},
+            **common,
         )
         report("finished", outcome=result["outcome"], verdict=result["verdict"])
         return result
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+    report("unpacked", files=len(info.files), bytes=info.total_uncompressed)
+    ctx = GradeContext(
+        job_dir=job_dir,
+        submission_dir=submission_dir,
+        params=payload.params,
+        limits=payload.limits,
+        config=config,
+        progress=lambda stage, detail: report(stage, **detail),
+    )
+    report("grading", grader=grader.name)
+    try:
+        grade = grader.grade(ctx)
+    except SandboxUnavailable as exc:
+        grade = GradeReport.system_error(str(exc), verdict=protocol.VERDICT_SANDBOX_ERROR)
+    except Exception as exc:
+        ctx.log(traceback.format_exc())
+        grade = GradeReport.system_error(f"the grader {grader.name!r} crashed: {type(exc).__name__}: {exc}")
+    result = protocol.build_result(
+        outcome=grade.outcome,
+        verdict=grade.verdict,
+        message=grade.message,
+        score=grade.score,
+        max_score=grade.max_score,
+        tests=grade.tests,
+        metrics=grade.metrics,
+        raw={**grade.raw, "steps": {s.name: s.result.summary() for s in ctx.steps}, "job_folder": _usage(folder)},
+        log_tail=ctx.log_text,
+        duration_s=time.monotonic() - started,
+        **{**common, "sandboxed": sandboxed and ctx.sandboxed},
+    )
+    report("finished", outcome=result["outcome"], verdict=result["verdict"])
+    return result
 
 
 def work_root(config: SandboxConfig | None = None) -> Path:
@@ -189,8 +218,21 @@ def _check_searchable(root: Path, uid: int) -> None:
             )
 
 
+def _usage(folder: quota.JobFolder) -> dict[str, Any]:
+    """What the steps left in the job folder at the end, and how the quota was held."""
+    try:
+        usage = folder.usage()
+    except OSError:
+        return {"quota": folder.mode}
+    return {"quota": folder.mode, "bytes": usage.bytes, "files": usage.files}
+
+
 def _make_job_dir(attempt_id: int | None, config: SandboxConfig) -> Path:
-    job_dir = Path(tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=work_root(config)))
+    root = work_root(config)
+    # A runner killed mid-job (SIGKILL, power loss) leaves its job folder mounted: clear those first.
+    quota.sweep(root)
+    # The pid in the name tells the sweep whose folder it is.
+    job_dir = Path(tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-p{os.getpid()}-", dir=root))
     os.chmod(job_dir, WORK_DIR_MODE)
     return job_dir
 

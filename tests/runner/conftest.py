@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from portfolio.runner import protocol
-from portfolio.runner.sandbox import launch
+from portfolio.runner.sandbox import launch, quota
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -51,6 +51,7 @@ def work_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="layerwise-runner-tests-"))
     os.chmod(root, 0o711)
     yield root
+    quota.sweep(root / "jobs")  # a job folder a killed worker left mounted
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ import pytest
 from celery import Celery
 
 from portfolio.runner import celery_app, protocol
+from portfolio.runner.sandbox import quota
 from tests.runner.conftest import OK_PROGRAM, REPO, hostile_payload, runner_python, script_payload
 from tests.runner.test_sandbox import processes_with
 
@@ -222,6 +223,9 @@ def test_a_killed_worker_loses_the_job_on_the_filesystem_broker(publisher: Celer
     messages = collect_until_result(publisher, 602, timeout=60)
 
     assert messages[-1][1][1]["verdict"] == "passed"
+    # The killed job's folder (its disk-quota tmpfs, where the runner may mount) was swept by the
+    # next job: nothing is left mounted.
+    assert quota.mounts_under(Path(os.environ["RUNNER_WORK_DIR"])) == []
     # Attempt 601's progress from before the kill is there; it never started again or finished.
     about_601 = [(name, args[1]) for name, args in messages if args[0] == 601]
     assert [data["stage"] for _, data in about_601 if not data.get("heartbeat")][:1] == ["received"]

@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SANDBOX_UID = 65534
+# The per-job disk quota (quota.py): what all of a job's sandboxed steps may write to their
+# folders together, and how many files they (and, separately, each step's /tmp and /dev/shm) may
+# hold. Every grader's own use fits well inside: the quantizer leaves 39 MB, the tiny
+# transformer under 1 MB (about 100 MB of tensors at its GPU "full" size); docs/runner.md.
+DEFAULT_DISK_MB = 1024
+DEFAULT_MAX_FILES = 10_000
+QUOTA_MODES = ("auto", "mount", "poll")
 _TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -37,6 +44,9 @@ class SandboxConfig:
     threads: int = 2
     extra_ro_binds: tuple[str, ...] = ()
     gpu_devices: tuple[str, ...] = ()
+    disk_mb: int = DEFAULT_DISK_MB
+    max_files: int = DEFAULT_MAX_FILES
+    quota_mode: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
@@ -48,6 +58,13 @@ class SandboxConfig:
         if uid == 0 or gid == 0:
             # RLIMIT_NPROC is not enforced for root (research 2a): refuse rather than run unlimited.
             raise SandboxUnavailable("RUNNER_SANDBOX_UID/GID must not be 0; use an unprivileged user such as 65534")
+        disk_mb = _env_int(env, "RUNNER_JOB_DISK_MB", DEFAULT_DISK_MB)
+        max_files = _env_int(env, "RUNNER_JOB_MAX_FILES", DEFAULT_MAX_FILES)
+        if disk_mb < 1 or max_files < 1:
+            raise SandboxUnavailable("RUNNER_JOB_DISK_MB and RUNNER_JOB_MAX_FILES must be at least 1")
+        quota_mode = env.get("RUNNER_JOB_QUOTA", "").strip().lower() or "auto"
+        if quota_mode not in QUOTA_MODES:
+            raise SandboxUnavailable(f"RUNNER_JOB_QUOTA must be one of {', '.join(QUOTA_MODES)}, got {quota_mode!r}")
         return cls(
             bwrap=env.get("RUNNER_BWRAP") or shutil.which("bwrap") or "/usr/bin/bwrap",
             prlimit=env.get("RUNNER_PRLIMIT") or shutil.which("prlimit") or "/usr/bin/prlimit",
@@ -60,6 +77,9 @@ class SandboxConfig:
             extra_ro_binds=tuple(p for p in env.get("RUNNER_SANDBOX_RO_BINDS", "").split(":") if p),
             gpu_devices=tuple(sorted(p for p in glob.glob("/dev/nvidia*") if not os.path.isdir(p)))
             + tuple(p for p in ("/dev/nvidia-caps",) if os.path.isdir(p)),
+            disk_mb=disk_mb,
+            max_files=max_files,
+            quota_mode=quota_mode,
         )
 
     @property

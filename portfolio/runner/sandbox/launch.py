@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portfolio.runner.protocol import Limits
-from portfolio.runner.sandbox import seccomp
+from portfolio.runner.sandbox import quota, seccomp
 from portfolio.runner.sandbox.command import JOB_MOUNT, rlimit_prefix, sandbox_env, sandboxed_command
 from portfolio.runner.sandbox.config import SandboxConfig, SandboxUnavailable
 from portfolio.runner.sandbox.outcome import SandboxResult
@@ -140,6 +140,14 @@ def prepare_work_dir(path: Path, config: SandboxConfig) -> None:
     os.chmod(path, 0o700)
 
 
+def disk_quota(work_dir: Path, config: SandboxConfig) -> quota.JobFolder:
+    """The quota `work_dir` is under: its job's folder (jobs.py opens one per job, so all the job's
+    steps share it), or else `work_dir` alone, polled, with the configured limits."""
+    return quota.folder_for(work_dir) or quota.JobFolder(
+        Path(work_dir), mode=quota.MODE_POLL, disk_bytes=config.disk_mb << 20, max_files=config.max_files
+    )
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -200,6 +208,7 @@ def _run_sandboxed(
             config=config,
             sandboxed=True,
             on_poll=on_poll,
+            disk=disk_quota(work_dir, config),
         )
 
 
@@ -230,4 +239,5 @@ def _run_unsandboxed(
         config=config,
         sandboxed=False,
         on_poll=on_poll,
+        disk=disk_quota(work_dir, config),
     )

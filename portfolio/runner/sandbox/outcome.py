@@ -17,6 +17,9 @@ STATUS_CPU_LIMIT = "cpu_limit"
 STATUS_OUTPUT_LIMIT = "output_limit"
 STATUS_KILLED = "killed"
 STATUS_SANDBOX_ERROR = "sandbox_error"
+# Why the supervisor killed a command past the disk quota (quota.py); it reads as STATUS_OUTPUT_LIMIT
+# (the verdict output_limit) with a message naming the limit and its figure.
+KILLED_DISK_LIMIT = "disk_limit"
 
 _MEMORY_PATTERNS = re.compile(
     r"MemoryError|OutOfMemoryError|out of memory|Cannot allocate memory|can't allocate memory|std::bad_alloc",
@@ -75,6 +78,7 @@ def classify(
     cpu_s: float | None,
     peak_rss_mb: float | None,
     wall_s: float,
+    disk_reason: str | None = None,
 ) -> tuple[str, int | None, int | None, str]:
     """(status, exit code, signal, message) for a finished command.
 
@@ -83,6 +87,15 @@ def classify(
     error text (MemoryError, CUDA/torch out-of-memory, bad_alloc) under the address-space cap, or
     a SIGKILL near the cap; a kernel OOM kill without a cap reads as `killed`.
     """
+    if killed_by == KILLED_DISK_LIMIT:
+        # Past the quota is past it, however the command ended afterwards (a write that failed
+        # with ENOSPC often ends it with a traceback first).
+        return (
+            STATUS_OUTPUT_LIMIT,
+            None if returncode is None else _split_status(returncode, sandboxed)[0],
+            int(signal.SIGKILL),
+            f"{disk_reason or 'went past the disk quota'} and was stopped",
+        )
     if killed_by == STATUS_OUTPUT_LIMIT:
         return (
             STATUS_OUTPUT_LIMIT,

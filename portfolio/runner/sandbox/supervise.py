@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from portfolio.runner.protocol import Limits
-from portfolio.runner.sandbox.command import START_MARKER, strip_marker
+from portfolio.runner.sandbox import quota
+from portfolio.runner.sandbox.command import JOB_MOUNT, START_MARKER, strip_marker
 from portfolio.runner.sandbox.config import SandboxConfig
 from portfolio.runner.sandbox.outcome import (
+    KILLED_DISK_LIMIT,
     STATUS_OUTPUT_LIMIT,
     STATUS_SANDBOX_ERROR,
     STATUS_TIMEOUT,
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.25
 DRAIN_AFTER_EXIT_S = 1.0
+TEARDOWN_WAIT_S = 3.0
 
 PollHook = Callable[[], None]
 
@@ -42,8 +45,12 @@ def supervise(
     config: SandboxConfig,
     sandboxed: bool,
     on_poll: PollHook | None,
+    disk: quota.JobFolder | None = None,
 ) -> SandboxResult:
-    """Run `command` to the end or to a limit, in a session of its own, and say how it ended."""
+    """Run `command` to the end or to a limit, in a session of its own, and say how it ended.
+
+    `disk`, when given, is the folder whose quota is checked at every sample and once more at the
+    end; sandboxed, the files in the command's own /tmp and /dev/shm are counted too."""
     user_kwargs: dict[str, object] = {}
     if config.uid is not None and os.geteuid() == 0:
         user_kwargs = {"user": config.uid, "group": config.gid, "extra_groups": []}
@@ -62,7 +69,14 @@ def supervise(
         )
     except OSError as exc:
         return _launch_failure(f"could not start {command[0]}: {exc}", sandboxed, limits, started)
-    watch = _Watch(proc, limits, deadline=started + limits.wall_s, on_poll=on_poll)
+    watch = _Watch(
+        proc,
+        limits,
+        deadline=started + limits.wall_s,
+        on_poll=on_poll,
+        disk=disk,
+        tmp_files=config.max_files if sandboxed else None,
+    )
     try:
         watch.loop()
     finally:
@@ -71,6 +85,14 @@ def supervise(
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+        # The kernel tears the PID namespace down after bwrap is gone: wait for the processes last
+        # seen, so none still writes while the quota is checked and the folder removed.
+        _wait_gone([pid for pid in watch.sampler.tree if pid != proc.pid], TEARDOWN_WAIT_S)
+    if watch.killed_by is None and disk is not None:
+        # Written between the last sample and the end (or right up to the kernel's cap).
+        reason = disk.exceeded()
+        if reason:
+            watch.killed_by, watch.disk_reason = KILLED_DISK_LIMIT, reason
     wall = time.monotonic() - started
     stdout = watch.buffers["stdout"].decode("utf-8", "replace")
     stderr = watch.buffers["stderr"].decode("utf-8", "replace")
@@ -87,6 +109,7 @@ def supervise(
         cpu_s=watch.sampler.cpu_s,
         peak_rss_mb=watch.sampler.peak_rss_mb,
         wall_s=wall,
+        disk_reason=watch.disk_reason,
     )
     return SandboxResult(
         status=status,
@@ -114,10 +137,15 @@ class _Watch:
         *,
         deadline: float,
         on_poll: PollHook | None,
+        disk: quota.JobFolder | None = None,
+        tmp_files: int | None = None,
     ):
         self.proc = proc
         self.deadline = deadline
         self.on_poll = on_poll
+        self.disk = disk
+        self.tmp_files = tmp_files
+        self.disk_reason: str | None = None
         # The start marker is ours, so it does not count against the submission's output.
         self.cap = (limits.output_kb << 10) + len(START_MARKER) + 1
         self.total = 0
@@ -155,6 +183,8 @@ class _Watch:
                     return
                 if now >= next_sample:
                     self.sampler.sample()
+                    if self._past_quota():
+                        return
                     self._poll_hook()
                     next_sample = now + SAMPLE_INTERVAL_S
         finally:
@@ -182,6 +212,21 @@ class _Watch:
         self.sampler.sample()
         _kill_group(self.proc)
 
+    def _past_quota(self) -> bool:
+        reason = self.disk.exceeded() if self.disk is not None else None
+        if reason is None and self.tmp_files is not None:
+            try:
+                reason = quota.sandbox_tmp_exceeded(
+                    self.sampler.tree, skip=self.proc.pid, inside=JOB_MOUNT, max_files=self.tmp_files
+                )
+            except OSError as exc:
+                log.warning("could not count the sandbox's /tmp: %s", exc)
+        if reason is None:
+            return False
+        self.disk_reason = reason
+        self._kill(KILLED_DISK_LIMIT)
+        return True
+
     def _poll_hook(self) -> None:
         if self.on_poll is None:
             return
@@ -199,6 +244,28 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = list(pids)
+    while waiting and time.monotonic() < deadline:
+        waiting = [pid for pid in waiting if _running(pid)]
+        if waiting:
+            time.sleep(0.02)
+    if waiting:
+        log.warning("sandboxed processes %s still running %.0f s after the kill", waiting, timeout)
+
+
+def _running(pid: int) -> bool:
+    """False once the process has exited (gone, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    state = raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
+
+
 class _TreeSampler:
     """CPU time and peak RSS of a process tree, read from /proc (wait4 on bwrap sees only bwrap)."""
 
@@ -206,6 +273,7 @@ class _TreeSampler:
         self.root = root_pid
         self.cpu_s: float | None = None
         self.peak_rss_mb: float | None = None
+        self.tree: list[int] = []
         self._ticks = os.sysconf("SC_CLK_TCK")
 
     def sample(self) -> None:
@@ -214,6 +282,7 @@ class _TreeSampler:
         except OSError:
             return
         tree = _descendants(self.root, stats)
+        self.tree = tree
         if not tree:
             return
         cpu = sum(stats[pid][1] for pid in tree) / self._ticks
