@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Schema
 from ninja.security import HttpBearer
-from pydantic import WithJsonSchema
+from pydantic import ConfigDict, WithJsonSchema
 
 from accounts.models import ApiToken, User
 
@@ -51,6 +51,24 @@ def choices(of: type[models.TextChoices]) -> WithJsonSchema:
     choices(Run.Status)]`): its values written in place. Named components would collide, since
     several models call theirs `Status` or `Kind` and the schema keeps one per name."""
     return WithJsonSchema({"type": "string", "enum": list(of.values)})
+
+
+# The largest id or number a request may name: what the one JSON reader accepts (2**53), far below
+# what the databases store, so no id reaches a query it would overflow.
+ID_MAX = 2**53
+
+ObjectId = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+# A JSON Schema pattern (for the schema only: the API strips and checks text itself) for text that
+# must hold something besides white space, and none of what the JSON reader refuses.
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+class StrictIn(Schema):
+    """A request body: a field the schema does not name is refused (422 naming it), and the schema
+    says so (`additionalProperties: false`)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 # --- lists ---------------------------------------------------------------------------------------
