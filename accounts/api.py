@@ -79,14 +79,14 @@ PAGE_MAX = 1_000_000  # far past any real list; bounds the OFFSET the database i
 
 
 class FieldError(Schema):
-    field: str
-    message: str
+    field: str = Field(examples=["page_size"])
+    message: str = Field(examples=["Input should be less than or equal to 100"])
 
 
 class ErrorOut(Schema):
     """Every 4xx the API answers: `message` for people, `errors` naming each field it refused."""
 
-    message: str
+    message: str = Field(examples=["page_size: Input should be less than or equal to 100"])
     errors: list[FieldError] = []
 
 
@@ -100,11 +100,17 @@ class PageIn(Schema):
 class PageOut(Schema):
     """The envelope of every list; subclasses type `items`."""
 
-    count: int = Field(description="rows in the whole list, every page together")
-    page: int
-    page_size: int
-    next: str | None = Field(description="absolute URL of the next page; null on the last")
-    previous: str | None = Field(description="absolute URL of the previous page; null on the first")
+    count: int = Field(description="rows in the whole list, every page together", examples=[120])
+    page: int = Field(examples=[2])
+    page_size: int = Field(examples=[50])
+    next: str | None = Field(
+        description="absolute URL of the next page; null on the last",
+        examples=["https://layerwise.example/api/v1/runs?status=failed&page=3&page_size=50"],
+    )
+    previous: str | None = Field(
+        description="absolute URL of the previous page; null on the first",
+        examples=["https://layerwise.example/api/v1/runs?status=failed&page=1&page_size=50"],
+    )
 
 
 def _page_url(request: HttpRequest, page: int) -> str:

@@ -116,6 +116,8 @@ class LayerwiseAPI(NinjaAPI):
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["JsonValue"] = _JSON_VALUE
         seen: set[str] = set()
+        # One error shape for every 4xx: the ErrorOut the operations declare (accounts/api.py).
+        error_schema = {"$ref": "#/components/schemas/ErrorOut"} if "ErrorOut" in components else _ERROR_SCHEMA
         for operations in schema["paths"].values():
             for operation in operations.values():
                 body = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -129,7 +131,7 @@ class LayerwiseAPI(NinjaAPI):
                         continue
                     responses.setdefault(
                         status,
-                        {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}},
+                        {"description": description, "content": {"application/json": {"schema": error_schema}}},
                     )
         return schema
 

@@ -347,7 +347,7 @@ class ResultPage(PageOut):
 
 
 class ArtifactFilter(PageIn):
-    spec: str | None = Field(None, description='only artifacts of this spec code, such as "09"')
+    spec: str | None = Field(None, description='only artifacts of this spec code, such as "09"', examples=["09"])
 
 
 class RunFilter(PageIn):
