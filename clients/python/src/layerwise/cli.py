@@ -276,7 +276,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return _list(
         args,
         "/runs",
-        {"artifact": args.artifact, "status": args.status, "page_size": 100},
+        {"artifact": args.artifact, "status": args.status, "page_size": args.page_size},
         ["run", "artifact", "version", "status", "verdict", "score", "created"],
         lambda r: (
             r["id"],
@@ -295,7 +295,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     return _list(
         args,
         "/artifacts",
-        {"spec": args.spec, "page_size": 100},
+        {"spec": args.spec, "page_size": args.page_size},
         ["artifact", "spec", "title", "created"],
         lambda a: (a["id"], a.get("spec"), a["title"], str(a.get("created_at", ""))[:19].replace("T", " ")),
     )
@@ -448,7 +448,7 @@ def cmd_gate_list(args: argparse.Namespace) -> int:
     return _list(
         args,
         "/gate-requests",
-        {"status": args.status, "page_size": 100},
+        {"status": args.status, "page_size": args.page_size},
         ["request", "roadmap", "layer", "status", "submitted"],
         lambda g: (
             g["id"],
@@ -474,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
+
+    def page_size(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--page-size", type=int, default=100, help="rows per request (1 to 100); every page is read")
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
@@ -508,10 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
 
     p = add("runs", cmd_runs, "your runs, newest first (every page)")
+    page_size(p)
     p.add_argument("--artifact", type=int)
     p.add_argument("--status", help="queued, running, succeeded, failed, timed_out, error, cancelled or lost")
 
     p = add("artifacts", cmd_artifacts, "your artifacts (every page)")
+    page_size(p)
     p.add_argument("--spec")
 
     p = add("progress", cmd_progress, "your progress per layer, as on the dashboard")
@@ -545,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explanation-file")
     p.add_argument("--draft", action="store_true", help="keep it a draft instead of submitting")
     p = add("list", cmd_gate_list, "your gate requests (every page)", gate)
+    page_size(p)
     p.add_argument("--status")
     return parser
 
