@@ -35,6 +35,7 @@ def layerwise(
     stdin: str = "",
     cwd: Path | None = None,
     timeout: float = 60,
+    program: list[str] | None = None,
 ) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERWISE_") and k != "NO_COLOR"}
     env["PYTHONPATH"] = os.pathsep.join([str(CLIENT_SRC), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -44,7 +45,7 @@ def layerwise(
     if token is not None:
         env["LAYERWISE_TOKEN"] = token
     proc = subprocess.run(
-        [sys.executable, "-m", "layerwise", *args],
+        [*(program or [sys.executable, "-m", "layerwise"]), *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.factories import (
     create_topic,
     create_user,
 )
+from tests.portfolio.workers import skip_or_fail
 
 
 class CliTests(FlushableAuditMixin, LiveServerTestCase):
@@ -187,3 +189,13 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
 
         bad = self.cli("gate", "request", "basics", "--artifact", "x:1")
         assert bad.code == 2 and "ID:VERSION" in bad.err
+
+    def test_the_installed_console_script(self) -> None:
+        """`make test` installs clients/python into .venv (requirements-dev.txt): its `layerwise`."""
+        script = Path(sys.executable).parent / "layerwise"
+        if not script.exists():
+            skip_or_fail(f"{script} is not installed: pip install -e ./clients/python")
+        version = self.cli("--version", program=[str(script)])
+        assert version.code == 0 and version.out.startswith("layerwise ")
+        me = self.cli("whoami", "--json", program=[str(script)])
+        assert me.code == 0 and me.json()["username"] == "ada"
