@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
+from ninja import Field, Schema
 from ninja.security import HttpBearer
 from pydantic import WithJsonSchema
 
@@ -50,3 +51,62 @@ def choices(of: type[models.TextChoices]) -> WithJsonSchema:
     choices(Run.Status)]`): its values written in place. Named components would collide, since
     several models call theirs `Status` or `Kind` and the schema keeps one per name."""
     return WithJsonSchema({"type": "string", "enum": list(of.values)})
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+PAGE_SIZE_MAX = 100
+PAGE_MAX = 1_000_000  # far past any real list; bounds the OFFSET the database is asked for
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every 4xx the API answers: `message` for people, `errors` naming each field it refused."""
+
+    message: str
+    errors: list[FieldError] = []
+
+
+class PageIn(Schema):
+    """The query of every list: `page` (1-based) and `page_size` (at most 100)."""
+
+    page: int = Field(1, ge=1, le=PAGE_MAX, description="1-based; a page past the end has no items")
+    page_size: int = Field(PAGE_SIZE, ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, 1 to {PAGE_SIZE_MAX}")
+
+
+class PageOut(Schema):
+    """The envelope of every list; subclasses type `items`."""
+
+    count: int = Field(description="rows in the whole list, every page together")
+    page: int
+    page_size: int
+    next: str | None = Field(description="absolute URL of the next page; null on the last")
+    previous: str | None = Field(description="absolute URL of the previous page; null on the first")
+
+
+def _page_url(request: HttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+def paginate(request: HttpRequest, rows: models.QuerySet[Any], params: PageIn, item: Callable[[Any], Any]) -> dict:
+    """One page of `rows` (already scoped and ordered) in the PageOut envelope, each row through `item`."""
+    count = rows.count()
+    start = (params.page - 1) * params.page_size
+    items = [item(row) for row in rows[start : start + params.page_size]] if start < count else []
+    return {
+        "items": items,
+        "count": count,
+        "page": params.page,
+        "page_size": params.page_size,
+        "next": _page_url(request, params.page + 1) if start + params.page_size < count else None,
+        "previous": _page_url(request, min(params.page - 1, max(1, -(-count // params.page_size))))
+        if params.page > 1
+        else None,
+    }

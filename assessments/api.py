@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from pydantic import field_validator, model_validator
 
-from accounts.api import atomic_write, choices, token_auth
+from accounts.api import ErrorOut, FieldError, PageIn, PageOut, atomic_write, choices, paginate, token_auth
 from accounts.models import Membership, User
 from assessments.models import (
     KEEP,
@@ -25,6 +25,8 @@ from assessments.models import (
     GateStatus,
     NotAllowed,
     Review,
+    SelfAssessment,
+    TopicNote,
     TopicProgress,
 )
 from assessments.models import Status as TopicStatus
@@ -201,16 +203,6 @@ def progress_update(request: HttpRequest, roadmap: str, topic: str, payload: Pro
 gates_router = Router(tags=["gates and reviews"], auth=token_auth)
 
 
-class FieldErrorOut(Schema):
-    field: str
-    message: str
-
-
-class GateErrorOut(Schema):
-    message: str
-    errors: list[FieldErrorOut] = []
-
-
 class EvidenceIn(Schema):
     artifact: int = Field(description="id of one of your artifacts")
     version: int | None = Field(None, description="its version number; leave out for the newest")
@@ -324,12 +316,10 @@ class DecisionOut(Schema):
     request: GateRequestOut
 
 
-def _gate_error(exc: GateError, *, status: int = 422) -> Status[GateErrorOut]:
+def _gate_error(exc: GateError, *, status: int = 422) -> Status[ErrorOut]:
     return Status(
         status,
-        GateErrorOut(
-            message=f"{exc.field}: {exc.message}", errors=[FieldErrorOut(field=exc.field, message=exc.message)]
-        ),
+        ErrorOut(message=f"{exc.field}: {exc.message}", errors=[FieldError(field=exc.field, message=exc.message)]),
     )
 
 
@@ -387,7 +377,7 @@ def _evidence(user: User, payload: GateRequestIn) -> tuple[list[ArtifactVersion]
 
 @gates_router.post(
     "/gates/{roadmap}/{layer}/requests",
-    response={200: GateRequestOut, 201: GateRequestOut, 409: GateErrorOut, 422: GateErrorOut},
+    response={200: GateRequestOut, 201: GateRequestOut, 409: ErrorOut, 422: ErrorOut},
     summary="Request sign-off of a layer's gate, with evidence",
 )
 @decorate_view(atomic_write)
@@ -428,6 +418,53 @@ def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
     return _request_out(request, _visible_request(request, request_id))
 
 
+class GateRequestListOut(Schema):
+    id: int
+    roadmap: str
+    layer: str
+    layer_title: str
+    status: GateStatusChoice
+    attested: bool
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    url: str = Field(description="its page")
+    detail: str = Field(description="its JSON (GET /api/v1/gate-requests/{id}): evidence, gaps, replies")
+
+
+class GateRequestPage(PageOut):
+    items: list[GateRequestListOut]
+
+
+class GateRequestFilter(PageIn):
+    status: GateStatusChoice | None = Field(None, description="only requests in this status")
+
+
+@gates_router.get("/gate-requests", response=GateRequestPage, summary="Your gate requests, most recently changed first")
+def list_gate_requests(request: HttpRequest, filters: Query[GateRequestFilter]) -> dict[str, Any]:
+    """Yours only, drafts included; the requests you review are in GET /api/v1/reviews/pending."""
+    rows = GateRequest.objects.of(_user(request)).select_related("gate__layer__roadmap")
+    if filters.status is not None:
+        rows = rows.filter(status=filters.status)
+
+    def item(r: GateRequest) -> GateRequestListOut:
+        return GateRequestListOut(
+            id=r.pk,
+            roadmap=r.gate.layer.roadmap.slug,
+            layer=r.gate.layer.slug,
+            layer_title=r.gate.layer.title,
+            status=r.status,
+            attested=r.attested,
+            created_at=r.created_at,
+            submitted_at=r.submitted_at,
+            decided_at=r.decided_at,
+            url=request.build_absolute_uri(r.get_absolute_url()),
+            detail=request.build_absolute_uri(f"/api/v1/gate-requests/{r.pk}"),
+        )
+
+    return paginate(request, rows, filters, item)
+
+
 @gates_router.get("/reviews/pending", response=list[PendingOut], summary="Your review inbox, oldest first")
 def pending_reviews(request: HttpRequest) -> list[PendingOut]:
     """Submitted and in-review requests of learners in the teams you review or lead; never your own."""
@@ -457,7 +494,7 @@ def pending_reviews(request: HttpRequest) -> list[PendingOut]:
 
 @gates_router.post(
     "/gate-requests/{request_id}/decision",
-    response={200: DecisionOut, 403: GateErrorOut, 409: GateErrorOut, 422: GateErrorOut},
+    response={200: DecisionOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Approve a gate request or request changes",
 )
 @decorate_view(atomic_write)
@@ -493,7 +530,7 @@ def decide_gate_request(request: HttpRequest, request_id: int, payload: Decision
 
 @gates_router.post(
     "/gate-requests/{request_id}/replies",
-    response={201: ReplyOut, 403: GateErrorOut, 409: GateErrorOut, 422: GateErrorOut},
+    response={201: ReplyOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Reply on a gate request",
 )
 @decorate_view(atomic_write)
@@ -509,3 +546,94 @@ def create_reply(request: HttpRequest, request_id: int, payload: ReplyIn) -> Sta
     except GateError as exc:
         return _gate_error(exc, status=409 if exc.field == "status" else 422)
     return Status(201, _reply_out(event))
+
+
+# --- your notes and self-ratings -----------------------------------------------------------------
+
+records_router = Router(tags=["me"], auth=token_auth)
+
+
+class NoteOut(Schema):
+    id: int
+    roadmap: str
+    layer: str
+    topic: str
+    title: str = Field(description="the topic's title")
+    body: str = Field(description="Markdown")
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotePage(PageOut):
+    items: list[NoteOut]
+
+
+class SelfAssessmentOut(Schema):
+    id: int
+    roadmap: str
+    layer: str
+    layer_title: str
+    level: int = Field(ge=0, le=6)
+    justification: str = Field(description="Markdown")
+    current: bool = Field(description="the newest rating of its layer (the one that counts)")
+    created_at: datetime
+
+
+class SelfAssessmentPage(PageOut):
+    items: list[SelfAssessmentOut]
+
+
+class RoadmapFilter(PageIn):
+    roadmap: str | None = Field(None, description="only this roadmap's (its slug)")
+
+
+@records_router.get("/notes", response=NotePage, summary="Your topic notes, most recently edited first")
+def list_notes(request: HttpRequest, filters: Query[RoadmapFilter]) -> dict[str, Any]:
+    rows = (
+        TopicNote.objects.of(_user(request))
+        .exclude(body="")
+        .select_related("topic__roadmap", "topic__layer")
+        .order_by("-updated_at", "-pk")
+    )
+    if filters.roadmap is not None:
+        rows = rows.filter(topic__roadmap__slug=filters.roadmap)
+
+    def item(note: TopicNote) -> NoteOut:
+        return NoteOut(
+            id=note.pk,
+            roadmap=note.topic.roadmap.slug,
+            layer=note.topic.layer.slug,
+            topic=note.topic.slug,
+            title=note.topic.title,
+            body=note.body,
+            created_at=note.created_at,
+            updated_at=note.updated_at,
+        )
+
+    return paginate(request, rows, filters, item)
+
+
+@records_router.get(
+    "/self-assessments", response=SelfAssessmentPage, summary="Your self-ratings per layer, newest first"
+)
+def list_self_assessments(request: HttpRequest, filters: Query[RoadmapFilter]) -> dict[str, Any]:
+    """Every rating you gave, history included; `current` marks the newest of each layer."""
+    mine = SelfAssessment.objects.of(_user(request))
+    current = set(mine.newest().values_list("pk", flat=True))
+    rows = mine.select_related("layer__roadmap")
+    if filters.roadmap is not None:
+        rows = rows.filter(layer__roadmap__slug=filters.roadmap)
+
+    def item(row: SelfAssessment) -> SelfAssessmentOut:
+        return SelfAssessmentOut(
+            id=row.pk,
+            roadmap=row.layer.roadmap.slug,
+            layer=row.layer.slug,
+            layer_title=row.layer.title,
+            level=row.level,
+            justification=row.justification,
+            current=row.pk in current,
+            created_at=row.created_at,
+        )
+
+    return paginate(request, rows, filters, item)

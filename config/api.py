@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from assessments.api import gates_router
+from assessments.api import gates_router, records_router
 from assessments.api import router as assessments_router
 from portfolio.api import router as portfolio_router
 from portfolio.api import schemas_router
@@ -134,5 +134,6 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 api.add_router("/roadmaps", roadmap_router)
 api.add_router("/me", assessments_router)
 api.add_router("/", gates_router)
+api.add_router("/", records_router)
 api.add_router("/", portfolio_router)
 api.add_router("/schemas", schemas_router)

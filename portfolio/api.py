@@ -7,26 +7,16 @@ from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 
-from accounts.api import TokenAuth, atomic_write, choices
+from accounts.api import ErrorOut, FieldError, PageIn, PageOut, TokenAuth, atomic_write, choices, paginate
 from portfolio import results
 from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run
 from portfolio.uploads import UploadRefused
 
 router = Router(tags=["artifacts and runs"], auth=TokenAuth())
-
-
-class FieldError(Schema):
-    field: str
-    message: str
-
-
-class ErrorOut(Schema):
-    message: str
-    errors: list[FieldError] = []
 
 
 class ArtifactIn(Schema):
@@ -143,7 +133,9 @@ def _error(field: str, message: str) -> Status[ErrorOut]:
     return Status(422, ErrorOut(message=f"{field}: {message}", errors=[FieldError(field=field, message=message)]))
 
 
-@router.post("/artifacts", response={201: ArtifactOut, 422: ErrorOut}, summary="Create an artifact")
+@router.post(
+    "/artifacts", response={201: ArtifactOut, 422: ErrorOut}, url_name="artifacts", summary="Create an artifact"
+)
 @decorate_view(atomic_write)
 def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
     """For a spec code such as "09" (give `roadmap` when several roadmaps have that code), or
@@ -162,6 +154,7 @@ def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
 @router.post(
     "/artifacts/{artifact_id}/versions",
     response={201: VersionOut, 422: ErrorOut},
+    url_name="artifact-versions",
     summary="Upload a version (multipart `file`, or `link`)",
 )
 @decorate_view(atomic_write)
@@ -271,6 +264,182 @@ def get_run(request: HttpRequest, run_id: int) -> RunOut:
         finished_at=run.finished_at,
         url=_absolute(request, run.get_absolute_url()),
     )
+
+
+# --- lists and details ---------------------------------------------------------------------------
+# Lists are yours (`.of`); a detail is what its web page shows you (`.visible_to`: yours, and the
+# work of learners in teams you review). Anyone else's is absent from lists and 404 on detail.
+
+
+class VersionListOut(Schema):
+    artifact: int
+    number: int
+    kind: Annotated[ArtifactVersion.Kind, choices(ArtifactVersion.Kind)]
+    filename: str = Field(description="the uploaded file's name; empty for a link")
+    link: str = Field(description="the URL of a link version; empty for a file")
+    size: int
+    sha256: str
+    notes: str
+    created_at: datetime
+    download_url: str | None = Field(description="the file's bytes (same scoping); null for a link")
+    run: RunSummaryOut | None = Field(description="the version's newest run; null when it never ran")
+
+
+class ArtifactDetailOut(ArtifactOut):
+    versions: list[VersionListOut] = Field(description="newest first")
+    latest_run: RunSummaryOut | None = Field(description="the newest run of any of its versions")
+
+
+class RunListOut(Schema):
+    id: int
+    artifact: int
+    version: int
+    grader: str
+    status: Annotated[Run.Status, choices(Run.Status)]
+    stage: str
+    verdict: str
+    score: float | None
+    max_score: float | None
+    created_at: datetime
+    finished_at: datetime | None
+    url: str
+
+
+class ArtifactPage(PageOut):
+    items: list[ArtifactOut]
+
+
+class VersionPage(PageOut):
+    items: list[VersionListOut]
+
+
+class RunPage(PageOut):
+    items: list[RunListOut]
+
+
+class ResultPage(PageOut):
+    items: list[ResultOut]
+
+
+class ArtifactFilter(PageIn):
+    spec: str | None = Field(None, description='only artifacts of this spec code, such as "09"')
+
+
+class RunFilter(PageIn):
+    artifact: int | None = Field(None, description="only runs of this artifact's versions")
+    status: Annotated[Run.Status, choices(Run.Status)] | None = Field(None, description="only runs in this status")
+
+
+class ResultFilter(PageIn):
+    artifact: int | None = Field(None, description="only results uploaded to this artifact")
+
+
+def _version_list_out(request: HttpRequest, version: ArtifactVersion) -> VersionListOut:
+    runs = list(version.runs.all())  # prefetched, newest first (Run.Meta.ordering)
+    return VersionListOut(
+        artifact=version.artifact_id,
+        number=version.number,
+        kind=version.kind,
+        filename=version.original_filename,
+        link=version.url,
+        size=version.size,
+        sha256=version.sha256,
+        notes=version.notes,
+        created_at=version.created_at,
+        download_url=None if version.is_link else _absolute(request, version.get_download_url()),
+        run=_run_summary(request, runs[0] if runs else None),
+    )
+
+
+def _run_list_out(request: HttpRequest, run: Run) -> RunListOut:
+    return RunListOut(
+        id=run.pk,
+        artifact=run.version.artifact_id,
+        version=run.version.number,
+        grader=run.grader,
+        status=run.status,
+        stage=run.stage,
+        verdict=run.verdict,
+        score=run.score,
+        max_score=run.max_score,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        url=_absolute(request, run.get_absolute_url()),
+    )
+
+
+def _versions(artifact_id: int, user: Any) -> Any:
+    return (
+        ArtifactVersion.objects.visible_to(user)
+        .filter(artifact_id=artifact_id)
+        .order_by("-number")
+        .prefetch_related("runs")
+    )
+
+
+@router.get(
+    "/artifacts", response=ArtifactPage, url_name="artifacts", summary="Your artifacts, most recently changed first"
+)
+def list_artifacts(request: HttpRequest, filters: Query[ArtifactFilter]) -> dict[str, Any]:
+    rows = Artifact.objects.of(request.user).select_related("spec__roadmap").prefetch_related("topics")
+    if filters.spec is not None:
+        rows = rows.filter(spec__code=filters.spec)
+    return paginate(request, rows, filters, lambda a: _artifact_out(request, a))
+
+
+@router.get(
+    "/artifacts/{artifact_id}",
+    response=ArtifactDetailOut,
+    summary="An artifact with its versions and its newest run",
+)
+def get_artifact(request: HttpRequest, artifact_id: int) -> ArtifactDetailOut:
+    """Yours, or a learner's of a team you review (404 otherwise)."""
+    artifact = get_object_or_404(
+        Artifact.objects.visible_to(request.user).select_related("spec__roadmap").prefetch_related("topics"),
+        pk=artifact_id,
+    )
+    latest = Run.objects.visible_to(request.user).filter(version__artifact=artifact).first()
+    return ArtifactDetailOut(
+        **_artifact_out(request, artifact).model_dump(),
+        versions=[_version_list_out(request, v) for v in _versions(artifact.pk, request.user)],
+        latest_run=_run_summary(request, latest),
+    )
+
+
+@router.get(
+    "/artifacts/{artifact_id}/versions",
+    response=VersionPage,
+    url_name="artifact-versions",
+    summary="An artifact's versions, newest first, each with its newest run",
+)
+def list_versions(request: HttpRequest, artifact_id: int, params: Query[PageIn]) -> dict[str, Any]:
+    artifact = get_object_or_404(Artifact.objects.visible_to(request.user), pk=artifact_id)
+    return paginate(request, _versions(artifact.pk, request.user), params, lambda v: _version_list_out(request, v))
+
+
+@router.get("/runs", response=RunPage, summary="Your runs, newest first")
+def list_runs(request: HttpRequest, filters: Query[RunFilter]) -> dict[str, Any]:
+    rows = Run.objects.of(request.user).select_related("version")
+    if filters.artifact is not None:
+        rows = rows.filter(version__artifact_id=filters.artifact)
+    if filters.status is not None:
+        rows = rows.filter(status=filters.status)
+    return paginate(request, rows, filters, lambda r: _run_list_out(request, r))
+
+
+@router.get("/results", response=ResultPage, summary="Your results uploads, newest first")
+def list_results(request: HttpRequest, filters: Query[ResultFilter]) -> dict[str, Any]:
+    rows = ResultUpload.objects.of(request.user).select_related("version")
+    if filters.artifact is not None:
+        rows = rows.filter(artifact_id=filters.artifact)
+    return paginate(request, rows, filters, lambda u: _result_out(request, u))
+
+
+@router.get("/results/{result_id}", response=ResultOut, summary="A results upload with its checks")
+def get_result(request: HttpRequest, result_id: int) -> ResultOut:
+    """Yours, or a learner's of a team you review (404 otherwise)."""
+    upload = get_object_or_404(ResultUpload.objects.visible_to(request.user).select_related("version"), pk=result_id)
+    return _result_out(request, upload)
 
 
 schemas_router = Router(tags=["results schemas"])

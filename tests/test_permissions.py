@@ -458,10 +458,13 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
             why="never your own",
         ),
     ),
-    "api-1:create_artifact": one(Case(post=api_row(201, 201, 201, 201, 201, 201), data=lambda w: {"title": "Mine"})),
-    "api-1:create_version": one(
+    "api-1:artifacts": one(
+        Case(get=API_SIGNED_IN, post=api_row(201, 201, 201, 201, 201, 201), data=lambda w: {"title": "Mine"})
+    ),
+    "api-1:artifact-versions": one(
         Case(
             args=lambda w: [w.artifact.pk],
+            get=api_row(200, 404, 404, 200, 200, 404),
             post=api_row(201, 404, 404, 404, 404, 404),
             data=lambda w: {"file": upload(), "notes": "v2"},
         )
@@ -474,6 +477,13 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
         )
     ),
     "api-1:get_run": one(Case(args=lambda w: [w.finished_run.pk], get=api_row(200, 404, 404, 200, 200, 404))),
+    "api-1:get_artifact": one(Case(args=lambda w: [w.artifact.pk], get=api_row(200, 404, 404, 200, 200, 404))),
+    "api-1:list_runs": one(Case(get=API_SIGNED_IN)),
+    "api-1:list_results": one(Case(get=API_SIGNED_IN)),
+    "api-1:get_result": one(Case(args=lambda w: [w.result.pk], get=api_row(200, 404, 404, 200, 200, 404))),
+    "api-1:list_gate_requests": one(Case(get=API_SIGNED_IN)),
+    "api-1:list_notes": one(Case(get=API_SIGNED_IN)),
+    "api-1:list_self_assessments": one(Case(get=API_SIGNED_IN)),
     "api-1:list_results_schemas": one(Case(get=API_PUBLIC)),
     "api-1:results-schema": one(Case(args=lambda w: ["generic"], get=API_PUBLIC)),
 }
