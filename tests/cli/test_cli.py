@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from django.test import LiveServerTestCase
+from django.test import LiveServerTestCase, override_settings
 
 from assessments.models import GateRequest, TopicProgress
 from portfolio.models import Artifact
@@ -20,6 +20,8 @@ from tests.cli.support import layerwise
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
+    create_run,
+    create_version,
     create_gate,
     create_layer,
     create_roadmap,
@@ -56,7 +58,7 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
         lines = result.err.strip().splitlines()
         assert len(lines) == 1 and "refused the token (401)" in lines[0] and "layerwise login" in lines[0], lines
 
-        as_json = self.cli("progress", "--json", token="lw_not-a-real-token")
+        as_json = self.cli("runs", "--json", token="lw_not-a-real-token")
         assert as_json.code == 2
         assert as_json.json()["status"] == 401 and "refused the token" in as_json.json()["error"]
 
@@ -199,3 +201,29 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
         assert version.code == 0 and version.out.startswith("layerwise ")
         me = self.cli("whoami", "--json", program=[str(script)])
         assert me.code == 0 and me.json()["username"] == "ada"
+
+    @override_settings(RUNNER_MAX_QUEUED_PER_USER=10)
+    def test_lists_walk_every_page_and_show_mine_only(self) -> None:
+        spec = create_artifact_spec(code="07", kind="kv_calculator")
+        mine = [create_artifact(owner=self.user, spec=spec) for _ in range(7)]
+        runs = [create_run(version=create_version(artifact=mine[i % 2]), by=self.user) for i in range(5)]
+        stranger = create_user()
+        create_run(version=create_version(artifact=create_artifact(owner=stranger, spec=spec)), by=stranger)
+
+        artifacts = self.cli("artifacts", "--page-size", "3", "--json")  # three pages: 3, 3, 1
+        assert artifacts.code == 0, artifacts
+        assert sorted(a["id"] for a in artifacts.json()) == sorted(a.pk for a in mine)
+
+        listed = self.cli("runs", "--page-size", "2", "--json")  # 2, 2, 1
+        assert listed.code == 0, listed
+        assert [r["id"] for r in listed.json()] == [r.pk for r in reversed(runs)]  # newest first
+        of_first = self.cli("runs", "--artifact", str(mine[0].pk), "--page-size", "1", "--json").json()
+        assert [r["id"] for r in of_first] == [runs[4].pk, runs[2].pk, runs[0].pk]
+
+        table = self.cli("runs", "--page-size", "2").out.splitlines()
+        assert table[0].split()[:4] == ["run", "artifact", "version", "status"]
+        assert [int(line.split()[0]) for line in table[1:]] == [r.pk for r in reversed(runs)]
+
+        none = self.cli("runs", "--status", "failed")
+        assert none.code == 0 and none.out.strip() == "(none)"
+        assert self.cli("runs", "--status", "finished").code == 2  # the API names the field

@@ -84,12 +84,16 @@ class SubmitAndWaitTests(FlushableAuditMixin, RealWorkersTestCase, LiveServerTes
         failed = self.cli("submit", "09", str(self.calculator("no_sliding_window")), "--wait", "--json")
         assert failed.code == 1, f"{failed}\n{self.runner_worker.tail()}"
         body = failed.json()
-        bad = Run.objects.exclude(pk=good.pk).get(version__artifact__owner=self.user)
+        bad = Run.objects.exclude(pk=good.pk).get(version__artifact=artifact)
         assert body["run"]["id"] == bad.pk and body["run"]["status"] == "failed" == bad.status
         assert body["version"]["number"] == bad.version.number
         failing = [t["name"] for t in body["run"]["tests"] if t["status"] != "passed"]
         assert failing and failing == [t["name"] for t in bad.visible_tests() if t["status"] != "passed"]
-        assert body["artifact"]["id"] == bad.version.artifact_id
+        assert body["artifact"]["id"] == artifact.pk and body["artifact_created"] is False
+        assert body["version"]["number"] == 2 and Artifact.objects.filter(owner=self.user).count() == 1
+
+        listed = self.cli("runs", "--artifact", str(artifact.pk), "--json")
+        assert [(r["id"], r["status"]) for r in listed.json()] == [(bad.pk, "failed"), (good.pk, "succeeded")]
 
         # `run ID` reads the same verdicts back, with the same exit codes.
         again = self.cli("run", str(bad.pk))
