@@ -20,14 +20,14 @@ from tests.cli.support import layerwise
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
-    create_run,
-    create_version,
     create_gate,
     create_layer,
     create_roadmap,
+    create_run,
     create_token,
     create_topic,
     create_user,
+    create_version,
 )
 from tests.portfolio.workers import skip_or_fail
 
