@@ -5,7 +5,9 @@ the real workers and sandbox, are in test_submit_e2e.py."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 import stat
 import sys
 import tempfile
@@ -14,7 +16,8 @@ from pathlib import Path
 from django.test import LiveServerTestCase, override_settings
 
 from assessments.models import GateRequest, TopicProgress
-from portfolio.models import Artifact
+from portfolio import results
+from portfolio.models import Artifact, ResultUpload
 from tests.assessments.gates import FlushableAuditMixin
 from tests.cli.support import layerwise
 from tests.factories import (
@@ -189,6 +192,10 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
         assert result.json()["id"] == gate.pk and result.json()["status"] == gate.status == "submitted"
         assert [e.version.number for e in gate.evidence_list()] == [1]
 
+        listed = self.cli("gate", "list", "--json")
+        assert [(g["id"], g["status"]) for g in listed.json()] == [(gate.pk, "submitted")]
+        assert self.cli("gate", "list", "--status", "draft", "--json").json() == []
+
         bad = self.cli("gate", "request", "basics", "--artifact", "x:1")
         assert bad.code == 2 and "ID:VERSION" in bad.err
 
@@ -227,3 +234,25 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
         none = self.cli("runs", "--status", "failed")
         assert none.code == 0 and none.out.strip() == "(none)"
         assert self.cli("runs", "--status", "finished").code == 2  # the API names the field
+
+    def test_results_upload_stores_a_valid_document_and_names_what_is_missing(self) -> None:
+        artifact = create_artifact(owner=self.user, spec=create_artifact_spec(kind="inference_benchmark"))
+        document = results.SCHEMAS["inference-benchmark"].example
+        good = self.tmp / "results.json"
+        good.write_text(json.dumps(document))
+        stored = self.cli("results", "upload", str(good), "--artifact", str(artifact.pk), "--json")
+        assert stored.code == 0, stored
+        upload = ResultUpload.objects.get(artifact=artifact)
+        assert stored.json()["id"] == upload.pk and stored.json()["schema_name"] == "inference-benchmark"
+
+        lacking = copy.deepcopy(document)
+        del lacking["workload"]["model"]
+        bad = self.tmp / "bad.json"
+        bad.write_text(json.dumps(lacking))
+        refused = self.cli("results", "upload", str(bad), "--artifact", str(artifact.pk))
+        assert refused.code == 2 and "document.workload.model" in refused.err, refused
+        assert ResultUpload.objects.filter(artifact=artifact).count() == 1
+
+        (self.tmp / "not.json").write_text("{nope")
+        assert "not a JSON document" in self.cli("results", "upload", str(self.tmp / "not.json"), "--artifact", "1").err
+        assert self.cli("results").code == 2  # a group without its subcommand
