@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,3 +55,34 @@ def layerwise(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def layerwise_on_a_terminal(*args: str, url: str, token: str, config_home: Path, timeout: float = 60) -> Result:
+    """The same with stdout and stderr on a pseudo-terminal, as in an interactive shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERWISE_") and k != "NO_COLOR"}
+    env |= {"PYTHONPATH": str(CLIENT_SRC), "XDG_CONFIG_HOME": str(config_home), "TERM": "xterm"}
+    env |= {"LAYERWISE_URL": url, "LAYERWISE_TOKEN": token}
+    main, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "layerwise", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=secondary,
+            stderr=secondary,
+            env=env,
+            cwd=REPO,
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = proc.wait(timeout)
+    finally:
+        os.close(main)
+    return Result(code, b"".join(chunks).decode(errors="replace"), "")

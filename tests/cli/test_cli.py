@@ -19,7 +19,7 @@ from assessments.models import GateRequest, TopicProgress
 from portfolio import results
 from portfolio.models import Artifact, ResultUpload
 from tests.assessments.gates import FlushableAuditMixin
-from tests.cli.support import layerwise
+from tests.cli.support import layerwise, layerwise_on_a_terminal
 from tests.factories import (
     create_artifact,
     create_artifact_spec,
@@ -27,10 +27,12 @@ from tests.factories import (
     create_layer,
     create_roadmap,
     create_run,
+    create_runnable_artifact,
     create_token,
     create_topic,
     create_user,
     create_version,
+    finish_run,
 )
 from tests.portfolio.workers import skip_or_fail
 
@@ -256,3 +258,23 @@ class CliTests(FlushableAuditMixin, LiveServerTestCase):
         (self.tmp / "not.json").write_text("{nope")
         assert "not a JSON document" in self.cli("results", "upload", str(self.tmp / "not.json"), "--artifact", "1").err
         assert self.cli("results").code == 2  # a group without its subcommand
+
+    def test_colours_on_a_terminal_only_and_exit_codes_of_run(self) -> None:
+        artifact = create_artifact(owner=self.user, spec=create_artifact_spec(kind="kv_calculator"))
+        passed = finish_run(create_run(version=create_version(artifact=artifact)), verdict="passed")
+        failed = finish_run(create_run(version=create_version(artifact=artifact)), verdict="failed")
+
+        plain = self.cli("run", str(passed.pk))
+        assert plain.code == 0 and plain.out.startswith(f"Run {passed.pk}: succeeded (passed, score 1 of 1)")
+        assert "\x1b[" not in plain.out
+        assert self.cli("run", str(failed.pk)).code == 1
+
+        shown = layerwise_on_a_terminal(
+            "run", str(failed.pk), url=self.live_server_url, token=self.token, config_home=self.config_home
+        )
+        assert shown.code == 1
+        assert "\x1b[31mfailed\x1b[0m" in shown.out  # the verdict in red
+
+        theirs = create_run(version=create_version(artifact=create_runnable_artifact(owner=create_user())))
+        hidden = self.cli("run", str(theirs.pk), "--json")  # someone else's run is a 404, exit 2
+        assert hidden.code == 2 and hidden.json()["status"] == 404
