@@ -67,7 +67,11 @@ class SubmitAndWaitTests(FlushableAuditMixin, RealWorkersTestCase, LiveServerTes
         good = Run.objects.get(version__artifact=artifact)
         assert good.status == Run.Status.SUCCEEDED and good.sandboxed is True
         assert f"created artifact {artifact.pk}" in passed.err
-        assert f"run {good.pk}: running" in passed.err  # the live stage lines went to stderr
+        # The live progress went to stderr, one line per change, in the run page's words.
+        progress = [line for line in passed.err.splitlines() if line.startswith(f"run {good.pk}: running - ")]
+        assert progress, passed.err
+        words = ("the runner has your file", "preparing the runner", "unpacking", "grading", "calling your calculator")
+        assert any(w in line for line in progress for w in words + ("measuring the truth", "starting")), progress
         assert passed.out.startswith(f"Run {good.pk}: succeeded (passed, score 1 of 1)")
         total = len(good.tests)
         assert f"{total} of {total} cases passed" in passed.out

@@ -162,10 +162,11 @@ def _follow(client: Client, run_id: int, *, timeout: float, interval: float, qui
     while True:
         run = client.get(f"/runs/{run_id}")
         elapsed = time.monotonic() - started
-        now = (run["status"], run.get("stage") or "", run.get("attempt"))
+        doing = run.get("progress") or run.get("stage") or "waiting for a runner"  # older servers: stage only
+        now = (run["status"], doing, run.get("attempt"))
         if not quiet and (now != last or tty):
             attempt = f" attempt {run['attempt']}" if run.get("attempt", 0) > 1 else ""
-            line = f"run {run_id}: {run['status']}{attempt} - {run.get('stage') or 'waiting for a runner'} ({elapsed:.0f} s)"
+            line = f"run {run_id}: {run['status']}{attempt} - {doing} ({elapsed:.0f} s)"
             if tty:
                 sys.stderr.write("\r\033[K" + colour(line, "dim", sys.stderr))
             else:
