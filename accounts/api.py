@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Schema
 from ninja.security import HttpBearer
-from pydantic import WithJsonSchema
+from pydantic import ConfigDict, WithJsonSchema
 
 from accounts.models import ApiToken, User
 
@@ -53,6 +53,24 @@ def choices(of: type[models.TextChoices]) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "enum": list(of.values)})
 
 
+# The largest id or number a request may name: what the one JSON reader accepts (2**53), far below
+# what the databases store, so no id reaches a query it would overflow.
+ID_MAX = 2**53
+
+ObjectId = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+# A JSON Schema pattern (for the schema only: the API strips and checks text itself) for text that
+# must hold something besides white space, and none of what the JSON reader refuses.
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+class StrictIn(Schema):
+    """A request body: a field the schema does not name is refused (422 naming it), and the schema
+    says so (`additionalProperties: false`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # --- lists ---------------------------------------------------------------------------------------
 
 PAGE_SIZE = 50
@@ -61,14 +79,14 @@ PAGE_MAX = 1_000_000  # far past any real list; bounds the OFFSET the database i
 
 
 class FieldError(Schema):
-    field: str
-    message: str
+    field: str = Field(examples=["page_size"])
+    message: str = Field(examples=["Input should be less than or equal to 100"])
 
 
 class ErrorOut(Schema):
     """Every 4xx the API answers: `message` for people, `errors` naming each field it refused."""
 
-    message: str
+    message: str = Field(examples=["page_size: Input should be less than or equal to 100"])
     errors: list[FieldError] = []
 
 
@@ -82,11 +100,17 @@ class PageIn(Schema):
 class PageOut(Schema):
     """The envelope of every list; subclasses type `items`."""
 
-    count: int = Field(description="rows in the whole list, every page together")
-    page: int
-    page_size: int
-    next: str | None = Field(description="absolute URL of the next page; null on the last")
-    previous: str | None = Field(description="absolute URL of the previous page; null on the first")
+    count: int = Field(description="rows in the whole list, every page together", examples=[120])
+    page: int = Field(examples=[2])
+    page_size: int = Field(examples=[50])
+    next: str | None = Field(
+        description="absolute URL of the next page; null on the last",
+        examples=["https://layerwise.example/api/v1/runs?status=failed&page=3&page_size=50"],
+    )
+    previous: str | None = Field(
+        description="absolute URL of the previous page; null on the first",
+        examples=["https://layerwise.example/api/v1/runs?status=failed&page=1&page_size=50"],
+    )
 
 
 def _page_url(request: HttpRequest, page: int) -> str:

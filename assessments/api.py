@@ -9,12 +9,25 @@ from typing import Annotated, Any
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, WithJsonSchema, field_validator, model_validator
 
-from accounts.api import ErrorOut, FieldError, PageIn, PageOut, atomic_write, choices, paginate, token_auth
+from accounts.api import (
+    ID_MAX,
+    NOT_BLANK,
+    ErrorOut,
+    FieldError,
+    ObjectId,
+    PageIn,
+    PageOut,
+    StrictIn,
+    atomic_write,
+    choices,
+    paginate,
+    token_auth,
+)
 from accounts.models import Membership, User
 from assessments.models import (
     KEEP,
@@ -88,8 +101,13 @@ class ProgressOut(Schema):
     roadmaps: list[RoadmapProgressOut]
 
 
-class ProgressIn(Schema):
-    status: TopicStatusChoice | None = Field(None, description=f"{', '.join(TopicStatus.values)}; leave out to keep")
+class ProgressIn(StrictIn):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Not nullable in the schema: null is refused (leave the field out to keep the status).
+    status: Annotated[TopicStatus | None, WithJsonSchema({"type": "string", "enum": list(TopicStatus.values)})] = Field(
+        None, description=f"{', '.join(TopicStatus.values)}; leave out to keep"
+    )
     confidence: int | None = Field(None, ge=1, le=5, description="1 to 5; null clears it; leave out to keep")
 
     @field_validator("status")
@@ -203,16 +221,18 @@ def progress_update(request: HttpRequest, roadmap: str, topic: str, payload: Pro
 gates_router = Router(tags=["gates and reviews"], auth=token_auth)
 
 
-class EvidenceIn(Schema):
-    artifact: int = Field(description="id of one of your artifacts")
-    version: int | None = Field(None, description="its version number; leave out for the newest")
+class EvidenceIn(StrictIn):
+    artifact: ObjectId = Field(description="id of one of your artifacts")
+    version: ObjectId | None = Field(None, description="its version number; leave out for the newest")
 
 
-class GateRequestIn(Schema):
+class GateRequestIn(StrictIn):
     explanation: str = Field("", description="Markdown: how your evidence meets each criterion")
-    ticks: list[int] = Field([], description="0-based indexes of the gate's criteria you meet")
+    ticks: list[Annotated[int, Field(ge=0, le=ID_MAX)]] = Field(
+        [], description="0-based indexes of the gate's criteria you meet"
+    )
     evidence: list[EvidenceIn] = Field([], description="artifact versions to pin (replaces what is pinned)")
-    results: list[int] = Field([], description="ids of your results uploads to pin")
+    results: list[ObjectId] = Field([], description="ids of your results uploads to pin")
     submit: bool = Field(True, description="submit for review; false keeps it a draft")
 
 
@@ -221,8 +241,10 @@ class CriterionOut(Schema):
     ticked: bool
 
 
-class ReplyIn(Schema):
-    body: str = Field(description="Markdown", max_length=REPLY_MAX_LENGTH)
+class ReplyIn(StrictIn):
+    body: str = Field(
+        description="Markdown; not empty", max_length=REPLY_MAX_LENGTH, json_schema_extra={"pattern": NOT_BLANK}
+    )
 
 
 class ReplyOut(Schema):
@@ -286,7 +308,24 @@ class PendingOut(Schema):
     review_url: str
 
 
-class DecisionIn(Schema):
+class DecisionIn(StrictIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {  # requesting changes needs a comment, and takes no attest_reason
+                    "anyOf": [
+                        {"properties": {"decision": {"const": "approve"}}},
+                        {
+                            "required": ["comment"],
+                            "properties": {"comment": {"pattern": NOT_BLANK}, "attest_reason": {"pattern": "^\\s*$"}},
+                        },
+                    ]
+                }
+            ]
+        },
+    )
+
     decision: DecisionChoice
     comment: str = Field("", description="Markdown; required to request changes")
     marks: list[str] = Field(
@@ -301,7 +340,7 @@ class DecisionIn(Schema):
         "the work; kept in the audit trail, and the gate is labelled attested",
     )
 
-    quote: int | None = Field(None, description="id of a reply of the request's conversation the decision answers")
+    quote: ObjectId | None = Field(None, description="id of a reply of the request's conversation the decision answers")
 
     @model_validator(mode="after")
     def attest_only_to_approve(self) -> DecisionIn:
@@ -413,7 +452,7 @@ def _visible_request(request: HttpRequest, request_id: int) -> GateRequest:
 
 
 @gates_router.get("/gate-requests/{request_id}", response=GateRequestOut, summary="A gate request")
-def get_gate_request(request: HttpRequest, request_id: int) -> GateRequestOut:
+def get_gate_request(request: HttpRequest, request_id: Path[ObjectId]) -> GateRequestOut:
     """Yours, or one of a learner of a team you review or lead (404 otherwise)."""
     return _request_out(request, _visible_request(request, request_id))
 
@@ -498,7 +537,7 @@ def pending_reviews(request: HttpRequest) -> list[PendingOut]:
     summary="Approve a gate request or request changes",
 )
 @decorate_view(atomic_write)
-def decide_gate_request(request: HttpRequest, request_id: int, payload: DecisionIn) -> Status[Any]:
+def decide_gate_request(request: HttpRequest, request_id: Path[ObjectId], payload: DecisionIn) -> Status[Any]:
     """Only a reviewer or lead of a team the learner belongs to may decide, never the learner
     (403 with the reason). `marks` gives one mark per criterion in order; approving needs every
     one `met` and, for each required runnable artifact, a pinned version whose run passed on the
@@ -534,7 +573,7 @@ def decide_gate_request(request: HttpRequest, request_id: int, payload: Decision
     summary="Reply on a gate request",
 )
 @decorate_view(atomic_write)
-def create_reply(request: HttpRequest, request_id: int, payload: ReplyIn) -> Status[Any]:
+def create_reply(request: HttpRequest, request_id: Path[ObjectId], payload: ReplyIn) -> Status[Any]:
     """The learner and the reviewers and leads of their teams reply, once the request is submitted
     and until it is withdrawn (409 otherwise); the other side is notified."""
     user = _user(request)

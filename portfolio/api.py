@@ -7,11 +7,24 @@ from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Path, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
+from pydantic import ConfigDict
 
-from accounts.api import ErrorOut, FieldError, PageIn, PageOut, TokenAuth, atomic_write, choices, paginate
+from accounts.api import (
+    NOT_BLANK,
+    ErrorOut,
+    FieldError,
+    ObjectId,
+    PageIn,
+    PageOut,
+    StrictIn,
+    TokenAuth,
+    atomic_write,
+    choices,
+    paginate,
+)
 from portfolio import results
 from portfolio.models import Artifact, ArtifactInvalid, ArtifactVersion, ResultUpload, Run
 from portfolio.uploads import UploadRefused
@@ -19,7 +32,19 @@ from portfolio.uploads import UploadRefused
 router = Router(tags=["artifacts and runs"], auth=TokenAuth())
 
 
-class ArtifactIn(Schema):
+class ArtifactIn(StrictIn):
+    """A spec code, or a title for a free-form artifact (one with no spec)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["spec"], "properties": {"spec": {"type": "string"}}},
+                {"required": ["title"], "properties": {"title": {"type": "string", "pattern": NOT_BLANK}}},
+            ]
+        },
+    )
+
     spec: str | None = None
     roadmap: str | None = None
     title: str | None = None
@@ -62,9 +87,9 @@ class VersionOut(Schema):
     )
 
 
-class ResultsIn(Schema):
-    document: Any
-    version: int | None = None
+class ResultsIn(StrictIn):
+    document: dict[str, Any] = Field(description="an object that follows the artifact's results schema")
+    version: ObjectId | None = None
     notes: str = ""
 
 
@@ -165,7 +190,7 @@ def create_artifact(request: HttpRequest, payload: ArtifactIn) -> Status[Any]:
 def create_version(
     request: HttpRequest,
     response: HttpResponse,
-    artifact_id: int,
+    artifact_id: Path[ObjectId],
     file: File[UploadedFile | None] = None,
     link: Form[str] = "",
     notes: Form[str] = "",
@@ -208,7 +233,7 @@ def create_version(
     summary="Upload a results document (self-reported)",
 )
 @decorate_view(atomic_write)
-def create_results(request: HttpRequest, artifact_id: int, payload: ResultsIn) -> Status[Any]:
+def create_results(request: HttpRequest, artifact_id: Path[ObjectId], payload: ResultsIn) -> Status[Any]:
     """`document` must follow the artifact's results schema (GET /api/v1/schemas/results/{name});
     refusals list every problem with its field path, and missing workload fields are named."""
     artifact = get_object_or_404(Artifact.objects.of(request.user).select_related("spec"), pk=artifact_id)
@@ -240,7 +265,7 @@ def _result_out(request: HttpRequest, upload: ResultUpload) -> ResultOut:
 
 
 @router.get("/runs/{run_id}", response=RunOut, summary="A run: status, verdict, tests, metrics, environment")
-def get_run(request: HttpRequest, run_id: int) -> RunOut:
+def get_run(request: HttpRequest, run_id: Path[ObjectId]) -> RunOut:
     run = get_object_or_404(
         Run.objects.visible_to(request.user).select_related("version", "current_attempt"), pk=run_id
     )
@@ -329,16 +354,16 @@ class ResultPage(PageOut):
 
 
 class ArtifactFilter(PageIn):
-    spec: str | None = Field(None, description='only artifacts of this spec code, such as "09"')
+    spec: str | None = Field(None, description='only artifacts of this spec code, such as "09"', examples=["09"])
 
 
 class RunFilter(PageIn):
-    artifact: int | None = Field(None, description="only runs of this artifact's versions")
+    artifact: ObjectId | None = Field(None, description="only runs of this artifact's versions")
     status: Annotated[Run.Status, choices(Run.Status)] | None = Field(None, description="only runs in this status")
 
 
 class ResultFilter(PageIn):
-    artifact: int | None = Field(None, description="only results uploaded to this artifact")
+    artifact: ObjectId | None = Field(None, description="only results uploaded to this artifact")
 
 
 def _version_list_out(request: HttpRequest, version: ArtifactVersion) -> VersionListOut:
@@ -399,7 +424,7 @@ def list_artifacts(request: HttpRequest, filters: Query[ArtifactFilter]) -> dict
     response=ArtifactDetailOut,
     summary="An artifact with its versions and its newest run",
 )
-def get_artifact(request: HttpRequest, artifact_id: int) -> ArtifactDetailOut:
+def get_artifact(request: HttpRequest, artifact_id: Path[ObjectId]) -> ArtifactDetailOut:
     """Yours, or a learner's of a team you review (404 otherwise)."""
     artifact = get_object_or_404(
         Artifact.objects.visible_to(request.user).select_related("spec__roadmap").prefetch_related("topics"),
@@ -419,7 +444,7 @@ def get_artifact(request: HttpRequest, artifact_id: int) -> ArtifactDetailOut:
     url_name="artifact-versions",
     summary="An artifact's versions, newest first, each with its newest run",
 )
-def list_versions(request: HttpRequest, artifact_id: int, params: Query[PageIn]) -> dict[str, Any]:
+def list_versions(request: HttpRequest, artifact_id: Path[ObjectId], params: Query[PageIn]) -> dict[str, Any]:
     artifact = get_object_or_404(Artifact.objects.visible_to(request.user), pk=artifact_id)
     return paginate(request, _versions(artifact.pk, request.user), params, lambda v: _version_list_out(request, v))
 
@@ -443,7 +468,7 @@ def list_results(request: HttpRequest, filters: Query[ResultFilter]) -> dict[str
 
 
 @router.get("/results/{result_id}", response=ResultOut, summary="A results upload with its checks")
-def get_result(request: HttpRequest, result_id: int) -> ResultOut:
+def get_result(request: HttpRequest, result_id: Path[ObjectId]) -> ResultOut:
     """Yours, or a learner's of a team you review (404 otherwise)."""
     upload = get_object_or_404(ResultUpload.objects.visible_to(request.user).select_related("version"), pk=result_id)
     return _result_out(request, upload)
