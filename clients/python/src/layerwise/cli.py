@@ -143,7 +143,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 def _find_or_create_artifact(client: Client, spec: str, roadmap: str | None) -> tuple[dict[str, Any], bool]:
     """Your newest artifact for the spec, or a new one."""
     try:
-        for artifact in client.pages("/artifacts", spec=spec, roadmap=roadmap):
+        for artifact in client.pages("/artifacts", spec=spec, page_size=100):
             if artifact.get("spec") == spec and (roadmap is None or artifact.get("roadmap") == roadmap):
                 return artifact, False
     except ApiError as exc:
