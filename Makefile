@@ -26,7 +26,9 @@ help:
 
 # --- environments ------------------------------------------------------------------------
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# requirements-dev.txt installs the command-line client (clients/python) editable, so a change to its
+# pyproject.toml (a dependency, the console script) reinstalls too.
+$(VENV)/.installed: requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	@py=$$(bin/find-python 3.12) || exit 1; \
 	  [ -x $(PY) ] || { echo "Creating $(VENV) with $$py"; "$$py" -m venv $(VENV); }
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip

@@ -125,6 +125,10 @@ class RunOut(Schema):
     environment: dict[str, Any]
     sandboxed: bool | None
     log_tail: str
+    progress: str = Field(
+        "", description="what the runner is doing now, in the run page's words; empty once the run has ended"
+    )
+    timeline: list[str] = Field([], description="the current attempt's reported stages so far, in words, in order")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -265,6 +269,7 @@ def get_run(request: HttpRequest, run_id: Path[ObjectId]) -> RunOut:
     run = get_object_or_404(
         Run.objects.visible_to(request.user).select_related("version", "current_attempt"), pk=run_id
     )
+    attempt = run.current_attempt
     return RunOut(
         id=run.pk,
         artifact=run.version.artifact_id,
@@ -284,6 +289,8 @@ def get_run(request: HttpRequest, run_id: Path[ObjectId]) -> RunOut:
         environment=run.environment,
         sandboxed=run.sandboxed,
         log_tail=run.log_tail,
+        progress=attempt.progress_words() if attempt is not None and run.is_active else "",
+        timeline=attempt.timeline_words() if attempt is not None else [],
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,

@@ -19,6 +19,7 @@ from tests.factories import (
     create_token,
     create_topic,
     create_user,
+    finish_run,
 )
 from tests.portfolio.helpers import IsolatedMediaMixin, make_zip, stored_files
 
@@ -169,6 +170,21 @@ class RunApiTests(ApiTestCase):
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "queued" and body["attempt"] == 1 and body["sha256"] == run.version.sha256
+
+    def test_a_running_run_says_what_the_runner_is_doing_in_words(self):
+        run = create_run(version=None, by=self.user)
+        Artifact.objects.filter(pk=run.version.artifact_id).update(owner=self.user)
+        body = self.client.get(f"/api/v1/runs/{run.pk}", headers=self.auth).json()
+        assert (body["progress"], body["timeline"]) == ("waiting for a runner", [])
+        run.current_attempt.record_progress({"stage": "received", "seq": 1})
+        run.current_attempt.record_progress({"stage": "call", "total": 22, "done": 10, "seq": 2})
+        body = self.client.get(f"/api/v1/runs/{run.pk}", headers=self.auth).json()
+        assert body["status"] == "running"
+        assert body["progress"] == "calling your calculator on 22 cases (10 done)"
+        assert body["timeline"] == ["the runner has your file", "calling your calculator on 22 cases (10 done)"]
+        finish_run(run)
+        body = self.client.get(f"/api/v1/runs/{run.pk}", headers=self.auth).json()
+        assert body["progress"] == "" and body["timeline"][0] == "the runner has your file"
 
     def test_another_users_run_is_404(self):
         run = create_run()
