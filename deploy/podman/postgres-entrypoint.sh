@@ -1,5 +1,6 @@
 #!/bin/sh
-# First start: a cluster owned by POSTGRES_USER with its password, the database POSTGRES_DB, and
+# First start: a UTF-8 cluster (a bare base has no locale, and initdb would pick SQL_ASCII, which
+# the roadmaps' text cannot be stored in) owned by POSTGRES_USER with its password, the database POSTGRES_DB, and
 # password (scram) logins from the network. Later starts: the server on the existing data.
 set -eu
 if [ "$(id -u)" = 0 ]; then
@@ -12,7 +13,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     user="${POSTGRES_USER:-postgres}"
     pwfile=$(mktemp)
     printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
-    initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    initdb -D "$PGDATA" -U "$user" --encoding=UTF8 --locale=C.UTF-8 --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null

@@ -171,6 +171,16 @@ class DockerfileTests(SimpleTestCase):
         runner = pins(REPO / "portfolio" / "runner" / "requirements.txt")
         assert {"torch", "transformers", "celery"} <= set(runner) and not {"Django", "psycopg[binary]"} & set(runner)
 
+    def test_the_web_requirements_bring_what_the_redis_transport_imports(self):
+        """The first real build found it: the Django worker and beat failed at start with "No module
+        named 'packaging'" (kombu's Redis transport), which the dev environment had from pytest."""
+        from importlib.metadata import requires
+
+        extra = [r.split(";")[0] for r in requires("kombu") or [] if 'extra == "redis"' in r]
+        needed = {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].lower() for r in extra}
+        pinned = {name.split("[")[0].lower() for name in pins(REPO / "requirements.txt")}
+        assert needed and needed <= pinned, needed - pinned
+
     def test_docker_builds_leave_local_state_out(self):
         ignored = (REPO / ".dockerignore").read_text().split()
         assert {".git", ".venv", ".venv-runner", "var", "media", "staticfiles"} <= set(ignored)
