@@ -111,6 +111,8 @@ class ComposeTests(SimpleTestCase):
         assert "pg_isready" in " ".join(self.services["postgres"]["healthcheck"]["test"])
         assert self.services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
         assert "--appendonly" in self.services["redis"]["command"]  # a restart keeps the queues
+        # The worker's node name is django@<hostname>; podman sets no HOSTNAME variable.
+        assert "django@$(hostname)" in self.services["worker"]["healthcheck"]["test"][1].replace("$$", "$")
         for name in ("web", "worker", "migrate"):
             assert self.services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
