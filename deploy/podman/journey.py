@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 CALCULATOR = REPO / "tests" / "runner" / "kv" / "submissions" / "correct.py"
 ROADMAP, LAYER, SPEC = "llm-systems-engineering", "kv-cache-long-context", "09"
 RUN_TIMEOUT_S = 300
+FINISHED = {"succeeded", "failed", "timed_out", "error", "cancelled", "lost"}  # a run's final states
 
 
 class Failed(Exception):
@@ -106,9 +107,13 @@ class Client:
     def upload(self, artifact: int, filename: str, data: bytes) -> dict[str, Any]:
         boundary = uuid.uuid4().hex
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-            "Content-Type: text/x-python\r\n\r\n"
-        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                "Content-Type: text/x-python\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         _, _, out = self.request(
             "POST",
             f"/api/v1/artifacts/{artifact}/versions",
@@ -183,9 +188,7 @@ def journey(args: argparse.Namespace) -> dict[str, Any]:
     say("API token made on the profile page; /api/v1/me answers with the learner")
 
     team_name = f"Serving {suffix}"
-    status, headers, _ = web.form(
-        "/teams/new/", {"name": team_name, "description": "", "visibility": "aggregate"}
-    )
+    status, headers, _ = web.form("/teams/new/", {"name": team_name, "description": "", "visibility": "aggregate"})
     check(status == 302, f"team creation answered {status}")
     team_slug = headers["Location"].rstrip("/").split("/")[-2]
     say(f"team {team_slug} created through the form, {learner} its lead")
@@ -201,8 +204,10 @@ def journey(args: argparse.Namespace) -> dict[str, Any]:
     version = api.upload(artifact["id"], "kv_calculator.py", CALCULATOR.read_bytes())
     check(version["run"] is not None, f"the upload started no run: {version}")
     started = time.monotonic()
-    run = wait_run(api, version["run"]["id"], {"passed", "failed", "error", "lost", "cancelled"})
-    check(run["status"] == "passed", f"the run did not pass: {json.dumps(run)[:1500]}")
+    run = wait_run(api, version["run"]["id"], FINISHED)
+    check(
+        run["status"] == "succeeded" and run["verdict"] == "passed", f"the run did not pass: {json.dumps(run)[:1500]}"
+    )
     check(run["sandboxed"] is True, f"the run was not sandboxed: {run['environment']}")
     say(
         f"KV calculator uploaded (sha256 {version['sha256'][:12]}), run {run['id']} passed on the containerised"
@@ -240,7 +245,7 @@ def survived(args: argparse.Namespace, state: dict[str, Any]) -> None:
     api = Client(args.base, state["token"])
     check(api.api("GET", "/me")["username"] == state["learner"], "the learner or the token is gone")
     run = api.api("GET", f"/runs/{state['run']}")
-    check(run["status"] == "passed" and run["sha256"] == state["sha256"], f"the run changed: {run}")
+    check(run["verdict"] == "passed" and run["sha256"] == state["sha256"], f"the run changed: {run}")
     gate = api.api("GET", f"/gate-requests/{state['gate']}")
     check(gate["status"] == "approved", f"the gate request changed: {gate}")
     log_in_again = Client(args.base)
@@ -253,7 +258,7 @@ def runner_kill(args: argparse.Namespace, state: dict[str, Any]) -> None:
     runner = f"{args.project}_runner-cpu_1"
     version = api.upload(state["artifact"], "kv_calculator.py", CALCULATOR.read_bytes())
     run_id = version["run"]["id"]
-    run = wait_run(api, run_id, {"running", "passed", "failed", "error", "lost"})
+    run = wait_run(api, run_id, FINISHED | {"running"})
     check(run["status"] == "running" and run["attempt"] == 1, f"run {run_id} was never seen running: {run}")
     subprocess.run(["podman", "kill", runner], check=True, capture_output=True)
     killed = time.monotonic()
@@ -263,13 +268,16 @@ def runner_kill(args: argparse.Namespace, state: dict[str, Any]) -> None:
         run = api.api("GET", f"/runs/{run_id}")
         if run["attempt"] >= 2:
             break
-        check(run["status"] not in {"passed", "failed", "error"}, f"attempt 1 finished after the kill: {run}")
+        check(run["status"] not in FINISHED, f"attempt 1 finished after the kill: {run}")
         check(time.monotonic() < deadline, f"no second attempt 120 s after the kill: {run}")
         time.sleep(1)
     say(f"the reaper called attempt 1 lost and queued attempt 2 after {time.monotonic() - killed:.1f} s")
     subprocess.run(["podman", "start", runner], check=True, capture_output=True)
-    run = wait_run(api, run_id, {"passed", "failed", "error", "lost", "cancelled"})
-    check(run["status"] == "passed" and run["attempt"] == 2, f"the retried run: {json.dumps(run)[:1500]}")
+    run = wait_run(api, run_id, FINISHED)
+    check(
+        run["status"] == "succeeded" and run["verdict"] == "passed" and run["attempt"] == 2,
+        f"the retried run: {json.dumps(run)[:1500]}",
+    )
     say(f"runner started again: run {run_id} passed on attempt {run['attempt']}")
 
 
