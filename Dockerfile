@@ -1,7 +1,11 @@
 # The web image: gunicorn, the Django worker and beat all run from it (compose.yaml).
-# Not built on the machine this was written on (no Docker engine there); compose.yaml and this
-# file are checked structurally by tests/config/test_compose.py.
-FROM python:3.12-slim
+#
+# BASE is any Debian-family image: with registry access the default; without it, a Debian base
+# made from packages (bin/compose-check makes localhost/debian:trixie with mmdebstrap and builds
+# this file with --build-arg BASE=localhost/debian:trixie). Django 6 needs Python 3.12 or later:
+# python:3.12-slim brings it, Debian 13 (trixie) has 3.13 as its python3.
+ARG BASE=python:3.12-slim
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,7 +15,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/app/var \
     MEDIA_ROOT=/app/media \
     STATIC_ROOT=/app/staticfiles \
-    PORT=8000
+    PORT=8000 \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# A virtual environment on either base; a bare Debian base gets its python3 first. The version
+# check fails the build early on a base whose Python is too old for Django 6.
+RUN if ! command -v python3 >/dev/null; then \
+        apt-get update \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && python3 -c 'import sys; assert sys.version_info >= (3, 12), "Django 6 needs Python 3.12+, this base has " + sys.version' \
+    && python3 -m venv /opt/venv
 
 WORKDIR /app
 # psycopg[binary] brings its own libpq: no compiler, no client packages.

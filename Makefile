@@ -14,7 +14,7 @@ PORT ?= 8000
 
 export RUNNER_PYTHON ?= $(CURDIR)/$(RUNNER_PY)
 
-.PHONY: help run dev setup test test-fast bench lint format system-packages clean
+.PHONY: help run dev setup test test-fast bench lint format system-packages clean compose-check
 
 help:
 	@echo "make run    set up (virtualenvs, keys, database, roadmaps, demo accounts) and serve http://$(HOST):$(PORT)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test   install what the tests need and run the whole suite"
 	@echo "make bench  run the benchmark scripts and print their figures"
 	@echo "make lint   ruff check and format check, import contracts (pyproject.toml)"
+	@echo "make compose-check  build both images and run compose.yaml end to end with podman (root; minutes)"
 
 # --- environments ------------------------------------------------------------------------
 
@@ -77,6 +78,11 @@ test: venvs system-packages tests/browser/node_modules/axe-core/axe.min.js
 
 test-fast: $(VENV)/.installed
 	DEBUG=1 $(PY) -m pytest -q -m "not gpu and not browser and not slow" $(ARGS)
+
+# On demand, not in CI (README.md, "Deployment"): the images, the stack, the journey, a restart and
+# a killed runner, with podman; leaves the machine as it found it.
+compose-check:
+	bin/compose-check
 
 bench: venvs
 	$(PY) bench/run_all.py
