@@ -127,6 +127,7 @@ class PageChecks(FlushableAuditMixin, BrowserTestCase):
             "run-kv-failing": (learner, failing_run.get_absolute_url()),
             "run-benchmark": (learner, f"{bench_run.get_absolute_url()}?compare={earlier.pk}"),
             "run-benchmark-refused": (learner, refused.get_absolute_url()),
+            "spec-07": (learner, bench_spec.get_absolute_url()),
             "results-upload": (learner, reverse("portfolio:results-create", args=[bench.pk])),
             "gate-request": (learner, pending.get_absolute_url()),
             "review": (reviewer, pending.get_review_url()),

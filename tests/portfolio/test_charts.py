@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from django.test import SimpleTestCase
 
+from portfolio import charts
 from portfolio.charts import Chart, Series, nice_ceiling
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -52,3 +53,23 @@ class LineChartTests(SimpleTestCase):
         root = ET.fromstring(chart.svg())
         dashed = [g for g in root.iter(f"{SVG}g") if "dashed" in (g.get("class") or "")]
         assert len(dashed) == 2  # the series and its legend entry
+
+
+class TickLabelTests(SimpleTestCase):
+    def test_many_long_categories_are_labelled_every_kth_without_overlap(self):
+        categories = [f"{rate / 2:.1f} req/s" for rate in range(1, 13)]
+        root = ET.fromstring(Chart("t", "ms", "rate", categories, [Series("s", [1.0] * 12, "c-p50")]).svg())
+        ticks = [t for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "chart-tick"]
+        labels = [t for t in ticks if t.text in categories]
+        self.assertLess(len(labels), len(categories))
+        self.assertEqual(labels[0].text, categories[0])
+        xs = [float(t.get("x")) for t in labels]
+        widest = max(len(c) for c in categories) * charts.TICK_GLYPH_WIDTH
+        self.assertTrue(all(b - a >= widest for a, b in zip(xs, xs[1:], strict=False)), xs)
+        marks = [m for m in root.iter("{http://www.w3.org/2000/svg}line") if m.get("class") == "chart-tickmark"]
+        self.assertEqual(len(marks), len(categories))
+
+    def test_a_few_short_categories_are_all_labelled(self):
+        root = ET.fromstring(Chart("t", "ms", "c", ["1", "2", "4"], [Series("s", [1.0, 2.0, 3.0], "c-p50")]).svg())
+        texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+        self.assertLessEqual({"1", "2", "4"}, texts)

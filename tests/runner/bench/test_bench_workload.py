@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portfolio.runner.bench import results, workload
+from portfolio.runner.bench import results, stats, workload
 from tests.runner.bench.helpers import BASE, paths, valid
 
 
@@ -15,7 +15,9 @@ def test_example_spec_normalises_with_defaults() -> None:
     norm = valid(workload.EXAMPLE_SPEC)
     assert norm["config"]["model_type"] == "llama" and norm["config"]["head_dim"] == 32
     assert norm["prompt_tokens"] == {"kind": "uniform", "min": 16, "max": 64}
-    assert norm["output_tokens"] == {"kind": "fixed", "value": 32}
+    assert norm["output_tokens"] == {"kind": "fixed", "value": 16}
+    # Sized so that its run page's p99 is a real percentile, not "max of n".
+    assert norm["requests"] >= stats.min_samples(99)
     assert norm["arrival"] == {"kind": "closed"} and norm["batching"] == "static"
     assert norm["attn_implementation"] == "sdpa"
     minimal = valid(
