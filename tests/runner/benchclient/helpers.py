@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from portfolio.runner import jobs, protocol
+from tests.runner.benchclient.mistakes import mistaken
 
 ROOT = Path(__file__).resolve().parents[3]
-SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 REFERENCE = ROOT / "portfolio" / "runner" / "benchclient" / "reference_client.py"
 
 
 def source(name: str) -> str:
-    """A test submission's code: "correct" is the grader's reference client."""
-    path = REFERENCE if name == "correct" else SUBMISSIONS / f"{name}.py"
-    return path.read_text(encoding="utf-8")
+    """A test submission's code: "correct" is the grader's reference client, any other name that
+    client with one typical mistake made in it (tests/runner/benchclient/mistakes.py)."""
+    reference = REFERENCE.read_text(encoding="utf-8")
+    return reference if name == "correct" else mistaken(reference, name)
 
 
 def zipped(files: Mapping[str, str]) -> bytes:
