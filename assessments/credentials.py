@@ -29,8 +29,9 @@ import json
 import os
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -42,9 +43,6 @@ from django.utils import timezone
 from assessments import dataintegrity
 from assessments.dataintegrity import OB_CONTEXT, VC_CONTEXT, ProofError, b58decode
 from portfolio.runner import jsondoc
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 OB3 = "ob3"
 LEGACY = "legacy"
@@ -322,3 +320,19 @@ def _refusal(exc: jsondoc.DocumentRefused) -> str:
     if exc.path:
         return f"The value at {exc.path} {exc.reason}."
     return f"The credential {exc.reason}."
+
+
+def readable_date(value: Any) -> str:
+    """An ISO 8601 date-time from a credential document as people read it, in UTC: "7 December 2026,
+    21:34 UTC". A date alone stays a date; anything that does not parse (a tampered document's)
+    comes back as it was."""
+    text = str(value or "")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if "T" not in text:
+        return f"{moment.day} {moment:%B %Y}"
+    if moment.tzinfo is None:
+        return f"{moment.day} {moment:%B %Y, %H:%M}"
+    return f"{moment.astimezone(UTC).day} {moment.astimezone(UTC):%B %Y, %H:%M} UTC"

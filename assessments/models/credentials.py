@@ -238,12 +238,13 @@ class CredentialQuerySet(models.QuerySet["Credential"]):
         now = timezone.now()
         valid_from = _parse_time(document["validFrom"])
         until = _parse_time(document.get("validUntil"))
+        readable = credentials.readable_date
         if valid_from is not None and valid_from > now:
-            return Check("dates", False, f"Not valid before {document['validFrom']}."), "invalid"
+            return Check("dates", False, f"Not valid before {readable(document['validFrom'])}."), "invalid"
         if until is not None and until <= now:
-            return Check("dates", False, f"Expired on {document['validUntil']}."), "expired"
-        end = f" until {document['validUntil']}." if until else ", with no end date."
-        return Check("dates", True, f"Valid from {document['validFrom']}{end}"), "valid"
+            return Check("dates", False, f"Expired on {readable(document['validUntil'])}."), "expired"
+        end = f" until {readable(document['validUntil'])}." if until else ", with no end date."
+        return Check("dates", True, f"Valid from {readable(document['validFrom'])}{end}"), "valid"
 
 
 class Credential(models.Model):

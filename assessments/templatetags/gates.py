@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django import template
 from django.urls import reverse
 
+from assessments import credentials
 from assessments.models import MARKS, GateRequest, GateStatus
 
 register = template.Library()
@@ -25,19 +25,8 @@ _PILLS = {
 
 @register.filter
 def readable_date(value: Any) -> str:
-    """An ISO 8601 date-time from a credential document as people read it, in UTC: "7 December 2026,
-    21:34 UTC". A date alone stays a date; anything that does not parse (a tampered document's)
-    comes back as it was."""
-    text = str(value or "")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if "T" not in text:
-        return f"{moment.day} {moment:%B %Y}"
-    if moment.tzinfo is None:
-        return f"{moment.day} {moment:%B %Y, %H:%M}"
-    return f"{moment.astimezone(UTC).day} {moment.astimezone(UTC):%B %Y, %H:%M} UTC"
+    """assessments.credentials.readable_date, for templates."""
+    return credentials.readable_date(value)
 
 
 @register.filter

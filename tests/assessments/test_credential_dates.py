@@ -37,4 +37,9 @@ class CredentialDateTests(Issued, TestCase):
         self.check(self.client.get(self.credential.get_absolute_url()).content.decode())
 
     def test_the_verify_page(self):
-        self.check(self.client.get(f"/credentials/verify/?id={self.credential.pk}").content.decode())
+        html = self.client.get(f"/credentials/verify/?id={self.credential.pk}").content.decode()
+        self.check(html)
+        # The dates check says it in the same words, not as the document's ISO string.
+        valid_from = re.search(r"Valid from ([^<]*?), with no end date", html)
+        assert valid_from is not None, html
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} UTC", valid_from.group(1)), valid_from.group(1)
